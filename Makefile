@@ -1,0 +1,33 @@
+# Everything a fresh machine needs: `make train` and `make test` create the virtual
+# environment and install the project into it before they run.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# Extra arguments: `make test PYTEST_ARGS="-k conv"`, `make train ARGS="--model mlp"`.
+PYTEST_ARGS ?=
+ARGS ?=
+
+.PHONY: train test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.train-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all,test]'
+	touch $@
+
+train: $(VENV)/.train-installed
+	$(BIN)/convgrad train $(ARGS)
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python benchmarks/conv.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .hypothesis test-artifacts

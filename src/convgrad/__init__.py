@@ -1,0 +1,20 @@
+"""convgrad: convolutional neural networks from first principles.
+
+A NumPy tensor with reverse-mode autograd whose every operation matches PyTorch.
+
+>>> import convgrad as cg
+>>> x = cg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([[2., 4.],
+        [6., 8.]])
+"""
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, randint, randn,
+                       zeros, zeros_like)
+from .ops.arithmetic import maximum, minimum
+from .ops.shape import cat, stack
+from .random import manual_seed
+from .tensor import Tensor, as_tensor, bool_, float32, float64, int64, tensor
+
+__version__ = "0.1.0"

@@ -1,0 +1,141 @@
+"""Test helpers: compare a convgrad operation with PyTorch, forward and backward.
+
+``check_op`` runs the same function in both libraries on the same inputs, compares the
+outputs, then backpropagates the same random upstream gradient (not ``.sum()``, whose
+all-ones gradient hides transposition mistakes) and compares every input's gradient.
+``check_raises_like`` asserts that convgrad raises where PyTorch raises, with the same class.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+
+import convgrad as cg
+
+TOLERANCES = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+
+
+def _pair(value, dtype, requires_grad):
+    """The same value as a convgrad tensor and a torch tensor (arrays only; rest as is)."""
+    if isinstance(value, np.ndarray):
+        array = value.astype(dtype) if value.dtype.kind == "f" else value
+        grad = requires_grad and array.dtype.kind == "f"
+        return (cg.tensor(array, requires_grad=grad),
+                torch.tensor(array, requires_grad=grad))
+    return value, value
+
+
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        return [o for item in out for o in _flatten(item)]
+    return [out]
+
+
+def _to_numpy(t):
+    if isinstance(t, torch.Tensor):
+        return t.detach().numpy()
+    if isinstance(t, cg.Tensor):
+        return t.detach().numpy()
+    return np.asarray(t)
+
+
+def check_op(cg_fn, torch_fn, *inputs, dtype=np.float64, grad=True, rtol=None, atol=None,
+             seed=0, kwargs=None, torch_kwargs=None):
+    """Assert ``cg_fn(*inputs) ≈ torch_fn(*inputs)`` and equal input gradients.
+
+    ``inputs`` are NumPy arrays (converted to tensors, floating ones requiring grad) or any
+    other value (passed through unchanged).  Returns the convgrad outputs.
+    """
+    tol = dict(TOLERANCES[np.dtype(dtype).type])
+    if rtol is not None:
+        tol["rtol"] = rtol
+    if atol is not None:
+        tol["atol"] = atol
+    pairs = [_pair(v, dtype, grad) for v in inputs]
+    cg_inputs = [p[0] for p in pairs]
+    torch_inputs = [p[1] for p in pairs]
+    cg_out = cg_fn(*cg_inputs, **(kwargs or {}))
+    torch_out = torch_fn(*torch_inputs, **(torch_kwargs if torch_kwargs is not None else kwargs or {}))
+    cg_flat, torch_flat = _flatten(cg_out), _flatten(torch_out)
+    assert len(cg_flat) == len(torch_flat), "different number of outputs"
+    for i, (c, t) in enumerate(zip(cg_flat, torch_flat)):
+        c_np, t_np = _to_numpy(c), _to_numpy(t)
+        assert c_np.shape == t_np.shape, f"output {i}: shape {c_np.shape} != torch {t_np.shape}"
+        if isinstance(c, cg.Tensor):
+            assert c_np.dtype == t_np.dtype, f"output {i}: dtype {c_np.dtype} != torch {t_np.dtype}"
+        np.testing.assert_allclose(c_np, t_np, err_msg=f"forward output {i}", **tol)
+    if not grad:
+        return cg_out
+    rng = np.random.default_rng(seed)
+    cg_loss, torch_loss = None, None
+    for c, t in zip(cg_flat, torch_flat):
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            upstream = rng.standard_normal(t.shape).astype(np.dtype(dtype))
+            cg_term = (c * cg.tensor(upstream)).sum()
+            torch_term = (t * torch.tensor(upstream)).sum()
+            cg_loss = cg_term if cg_loss is None else cg_loss + cg_term
+            torch_loss = torch_term if torch_loss is None else torch_loss + torch_term
+    if torch_loss is None:
+        return cg_out
+    torch_loss.backward()
+    cg_loss.backward()
+    for i, (c, t) in enumerate(zip(cg_inputs, torch_inputs)):
+        if isinstance(t, torch.Tensor) and t.requires_grad:
+            if t.grad is None:
+                assert c.grad is None or not np.any(c.grad.data), f"input {i}: torch has no grad"
+                continue
+            assert c.grad is not None, f"input {i}: convgrad computed no gradient"
+            np.testing.assert_allclose(c.grad.data, t.grad.numpy(),
+                                       err_msg=f"gradient of input {i}", **tol)
+    return cg_out
+
+
+def check_raises_like(cg_call, torch_call, *must_mention):
+    """Both calls raise the same exception class; convgrad's message names ``must_mention``.
+
+    Each item of ``must_mention`` is a regular expression that convgrad's message must
+    contain (an argument name, a number, a shape).  Returns convgrad's message.
+    """
+    try:
+        torch_call()
+    except Exception as error:  # noqa: BLE001 - we want whatever torch raises
+        torch_error = error
+    else:
+        raise AssertionError("torch did not raise, so convgrad should not either")
+    try:
+        cg_call()
+    except Exception as error:  # noqa: BLE001
+        cg_error = error
+    else:
+        raise AssertionError(f"convgrad did not raise; torch raised "
+                             f"{type(torch_error).__name__}: {torch_error}")
+    assert type(cg_error) is type(torch_error), (
+        f"convgrad raised {type(cg_error).__name__}: {cg_error}\n"
+        f"torch raised {type(torch_error).__name__}: {torch_error}"
+    )
+    message = str(cg_error)
+    for pattern in must_mention:
+        assert re.search(pattern, message), f"message {message!r} does not mention {pattern!r}"
+    return message
+
+
+def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Centred differences ``(f(x + ε eᵢ) − f(x − ε eᵢ)) / 2ε`` for a scalar ``f`` of float64 x."""
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        saved = flat[i]
+        flat[i] = saved + eps
+        plus = f(x)
+        flat[i] = saved - eps
+        minus = f(x)
+        flat[i] = saved
+        gflat[i] = (plus - minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a − b| / max(|a|, |b|, tiny), CS231n's gradient-check measure."""
+    return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-8)))
