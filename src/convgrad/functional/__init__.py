@@ -3,12 +3,4 @@
 Same names, signatures, layouts (NCL / NCHW) and semantics; where PyTorch raises, these
 raise the same exception class with a message naming the argument and the numbers.
 """
-from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
-from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
-from .dropout import dropout
-from .linear import linear
-from .loss import cross_entropy, mse_loss, nll_loss
-from .normalization import batch_norm
-from .padding import pad
-from .pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d,
-                      max_pool1d, max_pool2d)
+# One module per family of operations; each line below re-exports one family.
