@@ -34,8 +34,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered = set()
     for name, module_name in COMMANDS.items():
-        if only is not None and name != only:
-            subparsers.add_parser(name, help=f"(run 'convgrad {name} -h')")
+        # With a command named, import just its module: parsing needs nothing else.
+        if only is not None and module_name != COMMANDS[only]:
             continue
         if module_name in registered:
             continue
