@@ -1,0 +1,176 @@
+"""Activation functions: relu, leaky_relu, sigmoid, tanh, gelu, softmax, log_softmax.
+
+The non-linearity σ in the notes' ``h = σ(W h_prev)``.  Signatures and derivative
+conventions are PyTorch's, kinks included: relu'(0) = 0 and leaky_relu'(0) = negative_slope.
+
+``inplace=True`` overwrites the input and returns it, as in PyTorch, whenever no graph is
+being recorded.  When the input is part of a graph, PyTorch tracks versions of every tensor
+to detect a backward that needs the overwritten values; convgrad has no version counters, so
+it raises for a leaf (as PyTorch does) and otherwise returns a new tensor, leaving the input
+intact so that every saved value stays correct.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..autograd import from_op, is_grad_enabled
+from ..kernels.loss import log_softmax as _log_softmax_kernel
+from ..kernels.loss import softmax as _softmax_kernel
+from ..ops import unary as _unary
+from ..tensor import Tensor, float32
+
+_SQRT_HALF = 1 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_CUBIC = 0.044715
+
+
+def _require_float(input: Tensor, name: str) -> None:
+    """PyTorch has no integer kernel for these functions: NotImplementedError, as there."""
+    if input.dtype.kind != "f":
+        raise NotImplementedError(
+            f"{name}: input has dtype {input.dtype}; {name} is only defined for floating point "
+            f"tensors (convert with .float())"
+        )
+
+
+def _as_float(input: Tensor) -> Tensor:
+    """Integer and boolean inputs become float32, as PyTorch's sigmoid/tanh promote them."""
+    return input if input.dtype.kind == "f" else input.to(float32)
+
+
+def _maybe_in_place(input: Tensor, result: Tensor, name: str) -> Tensor:
+    """Finish an ``inplace=True`` call: write ``result`` into ``input`` when that is safe."""
+    if input.requires_grad and is_grad_enabled():
+        if input.is_leaf:
+            raise RuntimeError(
+                f"a leaf Variable that requires grad is being used in an in-place operation "
+                f"({name}(..., inplace=True) on a tensor of shape {tuple(input.shape)}); "
+                f"use inplace=False or wrap the call in convgrad.no_grad()"
+            )
+        return result  # see the module docstring: the input keeps its values
+    input.data[...] = result.data
+    return input
+
+
+# ----------------------------------------------------------------------------- element-wise
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(x, 0)``;  ∂/∂x = g where x > 0, else 0 (0 at the kink x = 0)."""
+    result = _unary.relu(input)
+    return _maybe_in_place(input, result, "relu") if inplace else result
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``x`` where x > 0, else ``negative_slope·x``;  ∂/∂x = g or negative_slope·g.
+
+    At the kink x = 0 PyTorch takes the slope branch: the derivative there is negative_slope.
+    """
+    _require_float(input, "leaky_relu")
+    positive = input.data > 0
+    slope = input.dtype.type(negative_slope)
+    out = np.where(positive, input.data, input.data * slope)
+
+    def backward(g):
+        return (np.where(positive, g, g * slope),)
+
+    result = from_op(out, (input,), backward, "LeakyReluBackward0")
+    return _maybe_in_place(input, result, "leaky_relu") if inplace else result
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``σ(x) = 1 / (1 + e^−x)``;  ∂/∂x = g·σ(x)·(1 − σ(x)).  Integers become float32."""
+    return _unary.sigmoid(_as_float(input))
+
+
+def tanh(input: Tensor) -> Tensor:
+    """``tanh x``;  ∂/∂x = g·(1 − tanh² x).  Integers become float32."""
+    return _unary.tanh(_as_float(input))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """Gaussian error linear unit, ``x·Φ(x)`` with Φ the standard normal CDF.
+
+    'none':  y = ½·x·(1 + erf(x/√2));   ∂/∂x = g·(Φ(x) + x·φ(x)),  φ(x) = e^(−x²/2)/√(2π)
+    'tanh':  y = ½·x·(1 + tanh u),  u = √(2/π)·(x + 0.044715·x³);
+             ∂/∂x = g·(½·(1 + tanh u) + ½·x·(1 − tanh² u)·√(2/π)·(1 + 3·0.044715·x²))
+    """
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(
+            f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}"
+        )
+    _require_float(input, "gelu")
+    x = input.data
+    half = x.dtype.type(0.5)
+    if approximate == "none":
+        from scipy.special import erf  # imported here: SciPy is only needed once gelu is used
+
+        cdf = half * (1 + erf(x * x.dtype.type(_SQRT_HALF)))
+        out = x * cdf
+
+        def backward(g):
+            pdf = np.exp(-half * x * x) * x.dtype.type(_INV_SQRT_2PI)
+            return (g * (cdf + x * pdf),)
+    else:
+        k, c = x.dtype.type(_SQRT_2_OVER_PI), x.dtype.type(_GELU_CUBIC)
+        inner = k * (x + c * x * x * x)
+        t = np.tanh(inner)
+        out = half * x * (1 + t)
+
+        def backward(g):
+            d_inner = k * (1 + 3 * c * x * x)
+            return (g * (half * (1 + t) + half * x * (1 - t * t) * d_inner),)
+
+    return from_op(out.astype(x.dtype, copy=False), (input,), backward, "GeluBackward0")
+
+
+# ----------------------------------------------------------------------------- softmax
+def _softmax_dim(input: Tensor, dim, name: str) -> int:
+    """Validate ``dim``; without one, PyTorch's legacy choice (0 for 0/1/3-D, else 1) + warning."""
+    if dim is None:
+        warnings.warn(
+            f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+            f"include dim=X as an argument.", UserWarning, stacklevel=3,
+        )
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    rank = max(input.ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"{name}: Dimension out of range (expected to be in range of [{-rank}, {rank - 1}], "
+            f"but got {dim}) for an input of shape {tuple(input.shape)}"
+        )
+    return dim % rank
+
+
+def _prepare_softmax(input: Tensor, dim, dtype, name: str):
+    if dtype is not None:
+        input = input.to(np.dtype(dtype))
+    _require_float(input, name)
+    axis = _softmax_dim(input, dim, name)
+    # A 0-d tensor is a single class: the kernel sees shape (1,), the backward sums over all.
+    x = input.data.reshape(1) if input.ndim == 0 else input.data
+    return input, x, axis, (axis if input.ndim else None)
+
+
+def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``y_i = e^(x_i − max x) / Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = y ⊙ (g − Σ g ⊙ y)."""
+    input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "softmax")
+    out = _softmax_kernel(x, axis).reshape(input.shape)
+
+    def backward(g):
+        return (out * (g - (g * out).sum(axis=grad_axis, keepdims=True)),)
+
+    return from_op(out, (input,), backward, "SoftmaxBackward0")
+
+
+def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``y_i = x_i − max x − log Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = g − e^y · Σ g."""
+    input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "log_softmax")
+    out = _log_softmax_kernel(x, axis).reshape(input.shape)
+
+    def backward(g):
+        return (g - np.exp(out) * g.sum(axis=grad_axis, keepdims=True),)
+
+    return from_op(out, (input,), backward, "LogSoftmaxBackward0")

@@ -1,0 +1,128 @@
+"""Batch normalisation: ``F.batch_norm`` with PyTorch's running-statistics rules.
+
+Training normalises each channel with this batch's mean and biased variance, then updates
+the running statistics in place (they are buffers, not graph inputs):
+    running_mean ← (1 − momentum)·running_mean + momentum·μ_batch
+    running_var  ← (1 − momentum)·running_var  + momentum·σ²_batch · m/(m − 1)   (unbiased)
+with m = N·∏spatial values per channel.  Evaluation normalises with the running statistics.
+
+``momentum`` must be a number here, exactly as in ``torch.nn.functional.batch_norm`` (PyTorch
+raises TypeError for None).  The cumulative average of ``nn.BatchNorm*(momentum=None)`` is the
+module's business: it counts ``num_batches_tracked`` and calls this function with
+``momentum = 1/num_batches_tracked``, which makes the running statistics the plain average
+of every batch seen so far.
+The fused arithmetic lives in ``kernels/norm.py``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..autograd import from_op
+from ..kernels import norm as _kernel
+from ..tensor import Tensor
+
+
+def _check_parameter(name: str, value, channels: int, dtype, must_be_vector: bool) -> None:
+    if value is None:
+        return
+    if value.data.size != channels or (must_be_vector and value.ndim != 1):
+        raise RuntimeError(
+            f"batch_norm: {name} should contain {channels} elements (one per channel, "
+            f"C = input.shape[1] = {channels}) but has shape {tuple(value.shape)} "
+            f"({value.data.size} elements)"
+        )
+    if value.dtype != dtype:
+        raise RuntimeError(
+            f"batch_norm: {name} has dtype {value.dtype} but the input has dtype {dtype}; "
+            f"all inputs must share one dtype"
+        )
+
+
+def _check(input, running_mean, running_var, weight, bias, training, momentum, eps) -> None:
+    if momentum is None or not isinstance(momentum, numbers.Real):
+        raise TypeError(
+            f"batch_norm: momentum must be a float, got {momentum!r}; for the cumulative "
+            f"average (nn.BatchNorm's momentum=None) pass momentum=1/num_batches_tracked"
+        )
+    if input.ndim < 2:
+        # PyTorch fails while reading size(1): IndexError when training, RuntimeError otherwise.
+        error = IndexError if training else RuntimeError
+        raise error(
+            f"batch_norm: input must have shape (N, C, ...) with at least 2 dimensions, "
+            f"got shape {tuple(input.shape)}"
+        )
+    if (running_mean is None) != (running_var is None):
+        which = "running_mean" if running_mean is None else "running_var"
+        if not training:
+            raise RuntimeError(f"batch_norm: {which} must be defined in evaluation mode")
+        raise ValueError(
+            "batch_norm: running_mean and running_var must either both be None or neither be "
+            f"None, but {which} is None"
+        )
+    if not training and running_mean is None:
+        raise RuntimeError(
+            "batch_norm: running_mean and running_var must be defined in evaluation mode "
+            "(training=False normalises with the running statistics)"
+        )
+    channels = input.shape[1]
+    for name, value, vector in (("running_mean", running_mean, True),
+                                ("running_var", running_var, True),
+                                ("weight", weight, False), ("bias", bias, False)):
+        _check_parameter(name, value, channels, input.dtype, vector)
+    if training:
+        count = input.data.size // channels if channels else 0
+        if count == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size "
+                f"{tuple(input.shape)}: each of the {channels} channels has N·∏spatial = 1 "
+                f"value, whose variance is undefined"
+            )
+        if eps <= 0:
+            raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
+    elif eps < 0:
+        raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+
+
+def _vector(t: Tensor | None):
+    """A parameter's data as a (C,) array (PyTorch accepts any shape with C elements)."""
+    return None if t is None else t.data.reshape(-1)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """``y = γ·(x − μ)/√(σ² + ε) + β`` per channel of an (N, C), (N, C, L) or (N, C, H, W) input.
+
+    Gradients (see ``kernels/norm.py``): training ∂L/∂x = (γ/σ)/m·(m·g − Σg − x̂·Σ g·x̂);
+    evaluation ∂L/∂x = g·γ/σ; both ∂L/∂γ = Σ g·x̂ and ∂L/∂β = Σ g.
+    """
+    _check(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    gamma, beta = _vector(weight), _vector(bias)
+    if input.data.size == 0:
+        # An empty batch: nothing to normalise and no statistics to learn from (as PyTorch).
+        return from_op(input.data.copy(), (input, weight, bias),
+                       lambda g: (g, *(None if p is None else np.zeros_like(p.data)
+                                       for p in (weight, bias))), "NativeBatchNormBackward0")
+    if training:
+        out, cache = _kernel.batch_norm_train_forward(input.data, gamma, beta, eps)
+        if running_mean is not None:
+            unbiased = cache.var * input.dtype.type(cache.count / (cache.count - 1))
+            running_mean.data[...] = ((1 - momentum) * running_mean.data
+                                      + momentum * cache.mean.reshape(running_mean.shape))
+            running_var.data[...] = ((1 - momentum) * running_var.data
+                                     + momentum * unbiased.reshape(running_var.shape))
+    else:
+        out, cache = _kernel.batch_norm_eval_forward(input.data, running_mean.data,
+                                                     running_var.data, gamma, beta, eps)
+
+    def backward(g):
+        needs = (input.requires_grad, weight is not None and weight.requires_grad,
+                 bias is not None and bias.requires_grad)
+        dx, dgamma, dbeta = _kernel.batch_norm_backward(g, cache, needs)
+        return (dx,
+                None if dgamma is None else dgamma.reshape(weight.shape),
+                None if dbeta is None else dbeta.reshape(bias.shape))
+
+    return from_op(out, (input, weight, bias), backward, "NativeBatchNormBackward0")
