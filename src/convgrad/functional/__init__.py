@@ -4,3 +4,8 @@ Same names, signatures, layouts (NCL / NCHW) and semantics; where PyTorch raises
 raise the same exception class with a message naming the argument and the numbers.
 """
 # One module per family of operations; each line below re-exports one family.
+from .activation import gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .dropout import dropout
+from .linear import linear
+from .loss import cross_entropy, mse_loss, nll_loss
+from .normalization import batch_norm
