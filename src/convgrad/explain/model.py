@@ -122,7 +122,7 @@ Index = tuple  # of ints, channel first
 
 # A trace enumerates every product (and, for the backward pass, every contribution twice
 # more), so its size is bounded: the count of forward products (conv) or window cells (pool).
-MAX_PRODUCTS = 20_000
+MAX_PRODUCTS = 10_000
 # Also bounded: elements of the input and of the output (each is listed with its gradient).
 MAX_ELEMENTS = 4_096
 
@@ -135,26 +135,36 @@ class TraceTooLarge(TraceError):
     """The trace would enumerate more products or elements than the bound allows."""
 
 
+_FIELD_NAMES: dict = {}
+
+
 def _plain(value: Any) -> Any:
     """``value`` as strict-JSON data: lists for tuples, strings for non-finite floats."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if kind is int or kind is str or kind is bool or value is None:
+        return value
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
-    # NumPy scalars and anything else number-like
-    if hasattr(value, "item"):
+    if isinstance(value, (bool, int, float, str)):  # subclasses, e.g. numpy.float64
+        for plain in (bool, int, float, str):
+            if isinstance(value, plain):
+                return _plain(plain(value))
+    if hasattr(value, "item"):  # NumPy scalars
         return _plain(value.item())
-    raise TypeError(f"cannot serialise {type(value).__name__} in a trace")
+    raise TypeError(f"cannot serialise {kind.__name__} in a trace")
 
 
 class _Serialisable:

@@ -1,0 +1,192 @@
+"""Traces of conv1d and conv2d: every window, every product, every gradient contribution.
+
+The notes' convolution (a cross-correlation), with channels, groups, bias, stride, padding
+and dilation:
+
+    y[o, t] = Σ_c Σ_τ x[c, t·s + τ·d − p] · w[o, c, τ] + b[o]
+
+where ``c`` runs over the input channels of output channel ``o``'s group.  Padding cells
+hold 0 (``padding_mode='zeros'``) or a copy of a real cell (``'reflect'``, ``'replicate'``,
+``'circular'``: PyTorch's ``nn.Conv*d`` pads first, then convolves with padding 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, as_int, check_padding_mode,
+                        check_size, conv_axis, normalise_conv_padding, per_axis, product,
+                        shape_text, source_index)
+from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
+                       upstream_gradient, weight_gradients)
+from .model import Cell, PaddedInput, Term, Trace, TraceError, Window
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros", grad_output=None, backward=True,
+           max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.conv1d`` (with ``nn.Conv1d``'s ``padding_mode``) on an input ``(C_in, L)``."""
+    return conv_trace("conv1d", 1, input, weight, bias, stride, padding, dilation, groups,
+                      padding_mode, grad_output, backward, max_products)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+           padding_mode="zeros", grad_output=None, backward=True,
+           max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.conv2d`` (with ``nn.Conv2d``'s ``padding_mode``) on an input ``(C_in, H, W)``."""
+    return conv_trace("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
+                      padding_mode, grad_output, backward, max_products)
+
+
+def check_groups(op, groups, in_channels, weight_shape, first_dim_is_out=True) -> int:
+    """groups divides the channels: PyTorch's constraints, with the numbers."""
+    groups = as_int(groups, "groups", op, 1)
+    if weight_shape[0] % groups:
+        role = "output" if first_dim_is_out else "input"
+        raise TraceError(f"{op}: groups={groups} must divide the weight's first dimension "
+                         f"({role} channels, {weight_shape[0]}); weight shape "
+                         f"{shape_text(weight_shape)}")
+    expected = weight_shape[1] * groups if first_dim_is_out else weight_shape[0]
+    if in_channels != expected:
+        layout = ("C_in/groups" if first_dim_is_out else "C_in")
+        raise TraceError(f"{op}: the input has {in_channels} channels, but the weight "
+                         f"{shape_text(weight_shape)} with groups={groups} expects "
+                         f"{expected} ({layout} = {weight_shape[1 if first_dim_is_out else 0]}"
+                         f"{f' × {groups} groups' if first_dim_is_out else ''})")
+    return groups
+
+
+def check_bias(op, bias, out_channels):
+    if bias is None:
+        return None
+    b = as_array(bias, "bias", op, "(C_out,)", 1)
+    if b.shape[0] != out_channels:
+        raise TraceError(f"{op}: bias needs one value per output channel ({out_channels}), "
+                         f"got {b.shape[0]}")
+    return b
+
+
+def make_cell_reader(x: np.ndarray, padding_value: float, mode: str = "zeros",
+                     limits=None):
+    """``cell(c, position)`` → ``Cell``: a real cell, a padding cell (0, −∞ or a copy of the
+    real cell ``source_index`` names) or, past ``limits`` (``L + p`` per axis), "outside"."""
+    lengths = x.shape[1:]
+
+    def cell(channel: int, position: tuple) -> Cell:
+        index = (channel, *position)
+        if all(0 <= i < n for i, n in zip(position, lengths)):
+            return Cell(index, "input", float(x[index]))
+        if limits is not None and any(i >= limit for i, limit in zip(position, limits)):
+            return Cell(index, "outside", None)
+        if mode == "zeros":
+            return Cell(index, "padding", padding_value)
+        source = (channel, *(source_index(i, n, mode) for i, n in zip(position, lengths)))
+        return Cell(index, "padding", float(x[source]), source)
+
+    return cell
+
+
+def padded_input(x: np.ndarray, padding, cell) -> PaddedInput | None:
+    """The input with its padding drawn in, or None when nothing is padded."""
+    if not any(before or after for before, after in padding):
+        return None
+    origin = tuple(-before for before, _ in padding)
+    shape = (x.shape[0], *(n + before + after for n, (before, after) in zip(x.shape[1:], padding)))
+    values, kinds, sources = (np.empty(shape, dtype=object) for _ in range(3))
+    for index in np.ndindex(shape):
+        position = tuple(i + o for i, o in zip(index[1:], origin))
+        c = cell(index[0], position)
+        values[index], kinds[index], sources[index] = c.value, c.kind, c.source
+    return PaddedInput(origin, shape, values.tolist(), kinds.tolist(), sources.tolist())
+
+
+def conv_formulas(dims: int, has_bias: bool) -> tuple:
+    """Forward and gradient formulas in the notes' notation (1D: t, τ; 2D: (i, j), (σ, τ))."""
+    if dims == 1:
+        at, tap, x_at = "t", "τ", "x[c, t·s + τ·d − p]"
+        sums, grad_x = "Σ_c Σ_τ", "Σ_{o,t,τ : t·s + τ·d − p = i} ∂L/∂y[o, t] · w[o, c, τ]"
+        weight_grad = "∂L/∂w[o, c, τ] = Σ_t ∂L/∂y[o, t] · x[c, t·s + τ·d − p]"
+        input_name = "∂L/∂x[c, i]"
+    else:
+        at, tap, x_at = "i, j", "σ, τ", "x[c, i·s₁ + σ·d₁ − p₁, j·s₂ + τ·d₂ − p₂]"
+        sums = "Σ_c Σ_σ Σ_τ"
+        grad_x = ("Σ_{o,i,j,σ,τ : i·s₁ + σ·d₁ − p₁ = u, j·s₂ + τ·d₂ − p₂ = v} "
+                  "∂L/∂y[o, i, j] · w[o, c, σ, τ]")
+        weight_grad = ("∂L/∂w[o, c, σ, τ] = Σ_{i,j} ∂L/∂y[o, i, j] · "
+                       "x[c, i·s₁ + σ·d₁ − p₁, j·s₂ + τ·d₂ − p₂]")
+        input_name = "∂L/∂x[c, u, v]"
+    forward = f"y[o, {at}] = {sums} {x_at} · w[o, c, {tap}]" + (" + b[o]" if has_bias else "")
+    gradients = {"weight": weight_grad, "input": f"{input_name} = {grad_x}"}
+    if has_bias:
+        gradients["bias"] = f"∂L/∂b[o] = Σ_{{{at}}} ∂L/∂y[o, {at}]"
+    return forward, gradients
+
+
+def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups, padding_mode,
+               grad_output, backward, max_products) -> Trace:
+    layout = "(C_in, L)" if dims == 1 else "(C_in, H, W)"
+    x = as_array(input, "input", op, layout, dims + 1)
+    w = as_array(weight, "weight", op, "(C_out, C_in/groups, " +
+                 ("k)" if dims == 1 else "kH, kW)"), dims + 2)
+    groups = check_groups(op, groups, x.shape[0], w.shape)
+    b = check_bias(op, bias, w.shape[0])
+    stride = per_axis(stride, dims, "stride", op, 1)
+    dilation = per_axis(dilation, dims, "dilation", op, 1)
+    kernel = w.shape[2:]
+    pads = normalise_conv_padding(op, padding, dims, kernel, stride, dilation)
+    axis_names = AXIS_NAMES[dims]
+    check_padding_mode(op, padding_mode, pads, x.shape[1:], axis_names)
+    same = isinstance(padding, str) and padding == "same"
+    axes = [conv_axis(op, name, n, k, s, before, after, d, same)
+            for name, n, k, s, (before, after), d
+            in zip(axis_names, x.shape[1:], kernel, stride, pads, dilation)]
+
+    out_channels, group_channels = w.shape[0], w.shape[1]
+    output_shape = (out_channels, *(a.output_size for a in axes))
+    check_size(op, product(output_shape) * group_channels * product(kernel),
+               x.size + product(output_shape), max_products)
+
+    cell = make_cell_reader(x, 0.0, padding_mode)
+    outs_per_group = out_channels // groups
+    windows = []
+    for out_index in np.ndindex(output_shape):
+        o, t = out_index[0], out_index[1:]
+        group = o // outs_per_group
+        terms = []
+        for c_local in range(group_channels):
+            c = group * group_channels + c_local
+            for tap in np.ndindex(kernel):
+                position = tuple(ti * s + ki * d - before for ti, ki, s, d, (before, _)
+                                 in zip(t, tap, stride, dilation, pads))
+                x_cell = cell(c, position)
+                weight_index = (o, c_local, *tap)
+                w_value = float(w[weight_index])
+                terms.append(Term(tap, x_cell, weight_index, w_value, x_cell.value * w_value))
+        total = 0.0
+        for term in terms:
+            total += term.product
+        bias_value = None if b is None else float(b[o])
+        value = total if b is None else total + bias_value
+        windows.append(Window(out_index, group, terms, total, bias_value, value))
+
+    forward_formula, gradient_formulas = conv_formulas(dims, b is not None)
+    trace = Trace(
+        op=op, dims=dims,
+        params=dict(stride=stride, padding=pads, padding_arg=padding, dilation=dilation,
+                    groups=groups, padding_mode=padding_mode),
+        formula=forward_formula,
+        input=x.tolist(), input_shape=x.shape,
+        weight=w.tolist(), weight_shape=w.shape,
+        bias=None if b is None else b.tolist(),
+        padded_input=padded_input(x, pads, cell),
+        axes=axes,
+        output=np.array([win.value for win in windows]).reshape(output_shape).tolist(),
+        output_shape=output_shape,
+        windows=windows,
+    )
+    if backward:
+        g = upstream_gradient(grad_output, output_shape, op)
+        trace.backward = assemble(
+            g, weight_gradients(windows, w, g), None if b is None else bias_gradients(b, g),
+            input_gradients(x, g, products_into_inputs(windows)),
+            (w.shape, None if b is None else b.shape, x.shape), gradient_formulas)
+    return trace

@@ -1,0 +1,180 @@
+"""Traces of max and average pooling: each window's cells, the winner or the divisor, and
+where the gradient goes.
+
+    max pooling      y[c, t] = max_τ x[c, t·s + τ·d − p]        (padding is −∞)
+    average pooling  y[c, t] = (1/N_t) Σ_τ x[c, t·s + τ − p]    (padding is 0)
+
+Max pooling sends ``∂L/∂y[c, t]`` to the one cell that won (ties go to the first in scan
+order; a NaN wins and propagates); average pooling sends ``∂L/∂y[c, t] / N_t`` to every real
+cell of the window.  The divisor ``N_t`` is, as in PyTorch: ``divisor_override`` when given;
+else with ``count_include_pad`` the window clipped to ``[−p, L+p)`` (padding counted, the part
+of a ``ceil_mode`` window past the padding not); else the number of real input cells.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, as_int, check_size, per_axis,
+                        pool_axis, product, shape_text)
+from .backward import assemble, input_gradients, upstream_gradient
+from .conv import make_cell_reader, padded_input
+from .model import Term, Trace, TraceError, Window
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               grad_output=None, backward=True, max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.max_pool1d`` on an input ``(C, L)``."""
+    return pool_trace("max_pool1d", 1, "max", input, kernel_size, stride, padding, dilation,
+                      ceil_mode, True, None, grad_output, backward, max_products)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               grad_output=None, backward=True, max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.max_pool2d`` on an input ``(C, H, W)``."""
+    return pool_trace("max_pool2d", 2, "max", input, kernel_size, stride, padding, dilation,
+                      ceil_mode, True, None, grad_output, backward, max_products)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, grad_output=None, backward=True,
+               max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.avg_pool1d`` on an input ``(C, L)`` (PyTorch's has no divisor_override)."""
+    return pool_trace("avg_pool1d", 1, "avg", input, kernel_size, stride, padding, 1,
+                      ceil_mode, count_include_pad, None, grad_output, backward, max_products)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None, grad_output=None, backward=True,
+               max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.avg_pool2d`` on an input ``(C, H, W)``."""
+    return pool_trace("avg_pool2d", 2, "avg", input, kernel_size, stride, padding, 1,
+                      ceil_mode, count_include_pad, divisor_override, grad_output, backward,
+                      max_products)
+
+
+def pool_formulas(kind: str, dims: int) -> tuple:
+    at = "t" if dims == 1 else "i, j"
+    cell = "x[c, t·s + τ·d − p]" if dims == 1 else "x[c, i·s₁ + σ·d₁ − p₁, j·s₂ + τ·d₂ − p₂]"
+    taps = "τ" if dims == 1 else "σ,τ"
+    grad_at = "∂L/∂x[c, i]" if dims == 1 else "∂L/∂x[c, u, v]"
+    if kind == "max":
+        return (f"y[c, {at}] = max_{{{taps}}} {cell}   (padding is −∞; ties go to the first)",
+                {"input": f"{grad_at} = Σ over the windows it wins of ∂L/∂y[c, {at}]"})
+    cell = cell.replace("·d₁", "").replace("·d₂", "").replace("τ·d", "τ")
+    return (f"y[c, {at}] = (1/N) Σ_{{{taps}}} {cell}   (padding is 0; N is the divisor)",
+            {"input": f"{grad_at} = Σ over the windows that hold it of ∂L/∂y[c, {at}] / N"})
+
+
+def _divisor(window_starts, kernel, lengths, pads, count_include_pad, divisor_override):
+    """``N``: the number an average-pooling window's sum is divided by, and why."""
+    if divisor_override is not None:
+        return float(divisor_override), f"divisor_override={divisor_override}"
+    if count_include_pad:
+        sizes = [min(start + k, n + p) - start
+                 for start, k, n, p in zip(window_starts, kernel, lengths, pads)]
+        clipped = any(size < k for size, k in zip(sizes, kernel))
+        count = product(sizes)
+        what = (f"the window clipped to [−p, L+p) holds {'·'.join(map(str, sizes))} = {count}"
+                if clipped else f"the whole {shape_text(kernel)} window holds {count}")
+        return float(count), f"count_include_pad=True: {what} cells, padding included"
+    sizes = [min(start + k, n) - max(start, 0)
+             for start, k, n in zip(window_starts, kernel, lengths)]
+    count = product(max(size, 0) for size in sizes)
+    return float(count), f"count_include_pad=False: only the {count} real input cells count"
+
+
+def pool_trace(op, dims, kind, input, kernel_size, stride, padding, dilation, ceil_mode,
+               count_include_pad, divisor_override, grad_output, backward, max_products) -> Trace:
+    layout = "(C, L)" if dims == 1 else "(C, H, W)"
+    x = as_array(input, "input", op, layout, dims + 1)
+    kernel = per_axis(kernel_size, dims, "kernel_size", op, 1)
+    stride = kernel if stride is None or stride == [] or stride == () else per_axis(
+        stride, dims, "stride", op, 1)
+    if isinstance(padding, str):
+        raise TraceError(f"{op}: padding must be an integer or one per axis ('same' and "
+                         f"'valid' are for convolutions), got {padding!r}")
+    pads = per_axis(padding, dims, "padding", op, 0)
+    dilation = per_axis(dilation, dims, "dilation", op, 1)
+    if divisor_override is not None:
+        divisor_override = as_int(divisor_override, "divisor_override", op, -2**31)
+        if divisor_override == 0:
+            raise TraceError(f"{op}: divisor_override must not be zero")
+    lengths = x.shape[1:]
+    axes = [pool_axis(op, name, n, k, s, p, d, ceil_mode)
+            for name, n, k, s, p, d in zip(AXIS_NAMES[dims], lengths, kernel, stride, pads,
+                                           dilation)]
+    output_shape = (x.shape[0], *(a.output_size for a in axes))
+    check_size(op, product(output_shape) * product(kernel), x.size + product(output_shape),
+               max_products)
+
+    padding_value = -math.inf if kind == "max" else 0.0
+    limits = tuple(n + p for n, p in zip(lengths, pads))
+    cell = make_cell_reader(x, padding_value, limits=limits)
+    windows = []
+    for out_index in np.ndindex(output_shape):
+        c, t = out_index[0], out_index[1:]
+        starts = tuple(ti * s - p for ti, s, p in zip(t, stride, pads))
+        terms = [Term(tap, cell(c, tuple(start + ki * d for start, ki, d
+                                         in zip(starts, tap, dilation))))
+                 for tap in np.ndindex(kernel)]
+        if kind == "max":
+            best, winner = -math.inf, None
+            for position, term in enumerate(terms):
+                value = term.input.value
+                if value is None:
+                    continue
+                # PyTorch's rule: strictly greater wins (so ties keep the first), NaN always wins
+                if value > best or math.isnan(value):
+                    best, winner = value, position
+            if winner is None:  # every cell is −∞: the first real cell is reported
+                winner = next((k for k, term in enumerate(terms) if term.input.kind == "input"),
+                              None)
+            windows.append(Window(out_index, None, terms, best, None, best, winner=winner))
+        else:
+            total = 0.0
+            for term in terms:
+                if term.input.kind != "outside":
+                    total += term.input.value
+            divisor, reason = _divisor(starts, kernel, lengths, pads, count_include_pad,
+                                       divisor_override)
+            windows.append(Window(out_index, None, terms, total, None, total / divisor,
+                                  divisor=divisor, divisor_reason=reason))
+
+    forward_formula, gradient_formulas = pool_formulas(kind, dims)
+    params = dict(kernel_size=kernel, stride=stride, padding=tuple((p, p) for p in pads),
+                  padding_arg=padding, ceil_mode=bool(ceil_mode))
+    if kind == "max":
+        params["dilation"] = dilation
+    else:
+        params["count_include_pad"] = bool(count_include_pad)
+        if dims == 2:
+            params["divisor_override"] = divisor_override
+    trace = Trace(
+        op=op, dims=dims, params=params, formula=forward_formula,
+        input=x.tolist(), input_shape=x.shape, weight=None, weight_shape=None, bias=None,
+        padded_input=padded_input(x, tuple((p, p) for p in pads), cell),
+        axes=axes,
+        output=np.array([win.value for win in windows]).reshape(output_shape).tolist(),
+        output_shape=output_shape,
+        windows=windows,
+    )
+    if backward:
+        g = upstream_gradient(grad_output, output_shape, op)
+        trace.backward = assemble(g, None, None, input_gradients(x, g, _pool_uses(windows, kind)),
+                                  (None, None, x.shape), gradient_formulas)
+    return trace
+
+
+def _pool_uses(windows, kind):
+    """How each output depends on its cells: the max winner with slope 1, or every real cell
+    with slope 1/N."""
+    for window in windows:
+        if kind == "max":
+            if window.winner is not None:
+                yield window, window.terms[window.winner], 1.0, None
+        else:
+            for term in window.terms:
+                if term.input.kind == "input":
+                    yield window, term, 1.0 / window.divisor, None

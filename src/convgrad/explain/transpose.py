@@ -1,0 +1,142 @@
+"""Traces of conv_transpose1d and conv_transpose2d, in the gather view.
+
+A transposed convolution scatters: input cell ``i`` adds ``x[c, i] · w[c, o, τ]`` onto output
+``i·s − p + τ·d`` for every tap ``τ`` (then ``b[o]`` is added everywhere).  Positions that land
+before 0 or past the output's end are cropped away by ``padding``; ``output_padding`` adds
+positions at the end.  The trace gathers those scattered products per output, so each window
+reads like a convolution's:
+
+    y[o, t] = Σ_c Σ_{τ, i : i·s − p + τ·d = t} x[c, i] · w[c, o, τ] + b[o]
+
+and ``Trace.scatter(index)`` gives the scatter view of one input cell (its products, grouped).
+The gradients are the convolution's with the roles swapped: ``∂L/∂x[c, i]`` is a convolution
+of the upstream gradient with the weight, ``∂L/∂w[c, o, τ] = Σ_i x[c, i] · ∂L/∂y[o, i·s − p + τ·d]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, check_size, per_axis, product,
+                        transpose_axis)
+from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
+                       upstream_gradient, weight_gradients)
+from .conv import check_bias, check_groups
+from .model import Cell, Term, Trace, TraceError, Window
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1, grad_output=None, backward=True,
+                     max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.conv_transpose1d`` (PyTorch's argument order) on an input ``(C_in, L)``."""
+    return transpose_trace("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation, grad_output, backward, max_products)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1, grad_output=None, backward=True,
+                     max_products=MAX_PRODUCTS) -> Trace:
+    """Trace ``F.conv_transpose2d`` (PyTorch's argument order) on an input ``(C_in, H, W)``."""
+    return transpose_trace("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation, grad_output, backward, max_products)
+
+
+def transpose_formulas(dims: int, has_bias: bool) -> tuple:
+    if dims == 1:
+        forward = "y[o, t] = Σ_c Σ_{τ, i : i·s − p + τ·d = t} x[c, i] · w[c, o, τ]"
+        weight = "∂L/∂w[c, o, τ] = Σ_i x[c, i] · ∂L/∂y[o, i·s − p + τ·d]"
+        inputs = "∂L/∂x[c, i] = Σ_o Σ_τ ∂L/∂y[o, i·s − p + τ·d] · w[c, o, τ]"
+        at = "t"
+    else:
+        forward = ("y[o, u, v] = Σ_c Σ_{σ, τ, i, j : i·s₁ − p₁ + σ·d₁ = u, j·s₂ − p₂ + τ·d₂ = v}"
+                   " x[c, i, j] · w[c, o, σ, τ]")
+        weight = ("∂L/∂w[c, o, σ, τ] = Σ_{i,j} x[c, i, j] · "
+                  "∂L/∂y[o, i·s₁ − p₁ + σ·d₁, j·s₂ − p₂ + τ·d₂]")
+        inputs = ("∂L/∂x[c, i, j] = Σ_o Σ_{σ,τ} ∂L/∂y[o, i·s₁ − p₁ + σ·d₁, j·s₂ − p₂ + τ·d₂] · "
+                  "w[c, o, σ, τ]")
+        at = "u, v"
+    if has_bias:
+        forward += " + b[o]"
+    gradients = {"weight": weight + "  (outputs cropped away contribute nothing)",
+                 "input": inputs}
+    if has_bias:
+        gradients["bias"] = f"∂L/∂b[o] = Σ_{{{at}}} ∂L/∂y[o, {at}]"
+    return forward, gradients
+
+
+def transpose_trace(op, dims, input, weight, bias, stride, padding, output_padding, groups,
+                    dilation, grad_output, backward, max_products) -> Trace:
+    layout = "(C_in, L)" if dims == 1 else "(C_in, H, W)"
+    x = as_array(input, "input", op, layout, dims + 1)
+    w = as_array(weight, "weight", op, "(C_in, C_out/groups, " +
+                 ("k)" if dims == 1 else "kH, kW)"), dims + 2)
+    groups = check_groups(op, groups, x.shape[0], w.shape, first_dim_is_out=False)
+    outs_per_group = w.shape[1]
+    out_channels = outs_per_group * groups
+    b = check_bias(op, bias, out_channels)
+    stride = per_axis(stride, dims, "stride", op, 1)
+    dilation = per_axis(dilation, dims, "dilation", op, 1)
+    if isinstance(padding, str):
+        raise TraceError(f"{op}: padding must be an integer or one per axis ('same' and "
+                         f"'valid' are for convolutions), got {padding!r}")
+    pads = per_axis(padding, dims, "padding", op, 0)
+    output_pads = per_axis(output_padding, dims, "output_padding", op, 0)
+    kernel = w.shape[2:]
+    axes = [transpose_axis(op, name, n, k, s, p, d, op_)
+            for name, n, k, s, p, d, op_
+            in zip(AXIS_NAMES[dims], x.shape[1:], kernel, stride, pads, dilation, output_pads)]
+    output_shape = (out_channels, *(a.output_size for a in axes))
+    channels_per_group = x.shape[0] // groups
+    check_size(op, x.size * outs_per_group * product(kernel), x.size + product(output_shape),
+               max_products)
+
+    lengths = x.shape[1:]
+    windows = []
+    for out_index in np.ndindex(output_shape):
+        o, t = out_index[0], out_index[1:]
+        group, o_local = divmod(o, outs_per_group)
+        terms = []
+        for c in range(group * channels_per_group, (group + 1) * channels_per_group):
+            for tap in np.ndindex(kernel):
+                # which input cell i lands here through tap τ: i·s = t + p − τ·d
+                position = []
+                for ti, ki, s, p, d, n in zip(t, tap, stride, pads, dilation, lengths):
+                    i, rest = divmod(ti + p - ki * d, s)
+                    if rest or not 0 <= i < n:
+                        break
+                    position.append(i)
+                else:
+                    index = (c, *position)
+                    x_cell = Cell(index, "input", float(x[index]))
+                    weight_index = (c, o_local, *tap)
+                    w_value = float(w[weight_index])
+                    terms.append(Term(tap, x_cell, weight_index, w_value,
+                                      x_cell.value * w_value))
+        total = 0.0
+        for term in terms:
+            total += term.product
+        bias_value = None if b is None else float(b[o])
+        value = total if b is None else total + bias_value
+        windows.append(Window(out_index, group, terms, total, bias_value, value))
+
+    forward_formula, gradient_formulas = transpose_formulas(dims, b is not None)
+    trace = Trace(
+        op=op, dims=dims,
+        params=dict(stride=stride, padding=tuple((p, p) for p in pads), padding_arg=padding,
+                    output_padding=output_pads, dilation=dilation, groups=groups),
+        formula=forward_formula,
+        input=x.tolist(), input_shape=x.shape,
+        weight=w.tolist(), weight_shape=w.shape,
+        bias=None if b is None else b.tolist(),
+        padded_input=None,  # transposed-conv padding crops the output; the input is not padded
+        axes=axes,
+        output=np.array([win.value for win in windows]).reshape(output_shape).tolist(),
+        output_shape=output_shape,
+        windows=windows,
+    )
+    if backward:
+        g = upstream_gradient(grad_output, output_shape, op)
+        trace.backward = assemble(
+            g, weight_gradients(windows, w, g), None if b is None else bias_gradients(b, g),
+            input_gradients(x, g, products_into_inputs(windows)),
+            (w.shape, None if b is None else b.shape, x.shape), gradient_formulas)
+    return trace
