@@ -18,6 +18,7 @@ from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, as_int, check_paddin
                         shape_text, source_index)
 from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
                        upstream_gradient, weight_gradients)
+from . import formulas
 from .model import Cell, PaddedInput, Term, Trace, TraceError, Window
 
 
@@ -99,28 +100,6 @@ def padded_input(x: np.ndarray, padding, cell) -> PaddedInput | None:
     return PaddedInput(origin, shape, values.tolist(), kinds.tolist(), sources.tolist())
 
 
-def conv_formulas(dims: int, has_bias: bool) -> tuple:
-    """Forward and gradient formulas in the notes' notation (1D: t, τ; 2D: (i, j), (σ, τ))."""
-    if dims == 1:
-        at, tap, x_at = "t", "τ", "x[c, t·s + τ·d − p]"
-        sums, grad_x = "Σ_c Σ_τ", "Σ_{o,t,τ : t·s + τ·d − p = i} ∂L/∂y[o, t] · w[o, c, τ]"
-        weight_grad = "∂L/∂w[o, c, τ] = Σ_t ∂L/∂y[o, t] · x[c, t·s + τ·d − p]"
-        input_name = "∂L/∂x[c, i]"
-    else:
-        at, tap, x_at = "i, j", "σ, τ", "x[c, i·s₁ + σ·d₁ − p₁, j·s₂ + τ·d₂ − p₂]"
-        sums = "Σ_c Σ_σ Σ_τ"
-        grad_x = ("Σ_{o,i,j,σ,τ : i·s₁ + σ·d₁ − p₁ = u, j·s₂ + τ·d₂ − p₂ = v} "
-                  "∂L/∂y[o, i, j] · w[o, c, σ, τ]")
-        weight_grad = ("∂L/∂w[o, c, σ, τ] = Σ_{i,j} ∂L/∂y[o, i, j] · "
-                       "x[c, i·s₁ + σ·d₁ − p₁, j·s₂ + τ·d₂ − p₂]")
-        input_name = "∂L/∂x[c, u, v]"
-    forward = f"y[o, {at}] = {sums} {x_at} · w[o, c, {tap}]" + (" + b[o]" if has_bias else "")
-    gradients = {"weight": weight_grad, "input": f"{input_name} = {grad_x}"}
-    if has_bias:
-        gradients["bias"] = f"∂L/∂b[o] = Σ_{{{at}}} ∂L/∂y[o, {at}]"
-    return forward, gradients
-
-
 def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups, padding_mode,
                grad_output, backward, max_products) -> Trace:
     layout = "(C_in, L)" if dims == 1 else "(C_in, H, W)"
@@ -168,7 +147,9 @@ def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups,
         value = total if b is None else total + bias_value
         windows.append(Window(out_index, group, terms, total, bias_value, value))
 
-    forward_formula, gradient_formulas = conv_formulas(dims, b is not None)
+    forward_formula, gradient_formulas = formulas.conv(
+        dims, stride, dilation, [before for before, _ in pads], group_channels > 1,
+        out_channels > 1, b is not None)
     trace = Trace(
         op=op, dims=dims,
         params=dict(stride=stride, padding=pads, padding_arg=padding, dilation=dilation,

@@ -288,6 +288,17 @@ class Trace(_Serialisable):
             flat = flat * n + i
         return self.windows[flat]
 
+    def windows_at(self, position) -> list:
+        """The windows at spatial ``position`` (one per output channel), or, with a channel
+        first (``[c, *position]``), that one window."""
+        position = tuple(position)
+        if len(position) == self.dims:
+            return [self.window_at((c, *position)) for c in range(self.output_shape[0])]
+        if len(position) == self.dims + 1:
+            return [self.window_at(position)]
+        raise TraceError(f"a position needs {self.dims} coordinates (or a channel and "
+                         f"{self.dims}), got {list(position)}")
+
     def scatter(self, index) -> list:
         """The scatter view: ``(output_index, term)`` for every product that uses input cell
         ``index`` (its real coordinates; padding copies of it included)."""

@@ -20,6 +20,7 @@ from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, as_int, check_size, 
                         pool_axis, product, shape_text)
 from .backward import assemble, input_gradients, upstream_gradient
 from .conv import make_cell_reader, padded_input
+from . import formulas
 from .model import Term, Trace, TraceError, Window
 
 
@@ -52,19 +53,6 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     return pool_trace("avg_pool2d", 2, "avg", input, kernel_size, stride, padding, 1,
                       ceil_mode, count_include_pad, divisor_override, grad_output, backward,
                       max_products)
-
-
-def pool_formulas(kind: str, dims: int) -> tuple:
-    at = "t" if dims == 1 else "i, j"
-    cell = "x[c, t·s + τ·d − p]" if dims == 1 else "x[c, i·s₁ + σ·d₁ − p₁, j·s₂ + τ·d₂ − p₂]"
-    taps = "τ" if dims == 1 else "σ,τ"
-    grad_at = "∂L/∂x[c, i]" if dims == 1 else "∂L/∂x[c, u, v]"
-    if kind == "max":
-        return (f"y[c, {at}] = max_{{{taps}}} {cell}   (padding is −∞; ties go to the first)",
-                {"input": f"{grad_at} = Σ over the windows it wins of ∂L/∂y[c, {at}]"})
-    cell = cell.replace("·d₁", "").replace("·d₂", "").replace("τ·d", "τ")
-    return (f"y[c, {at}] = (1/N) Σ_{{{taps}}} {cell}   (padding is 0; N is the divisor)",
-            {"input": f"{grad_at} = Σ over the windows that hold it of ∂L/∂y[c, {at}] / N"})
 
 
 def _divisor(window_starts, kernel, lengths, pads, count_include_pad, divisor_override):
@@ -142,7 +130,8 @@ def pool_trace(op, dims, kind, input, kernel_size, stride, padding, dilation, ce
             windows.append(Window(out_index, None, terms, total, None, total / divisor,
                                   divisor=divisor, divisor_reason=reason))
 
-    forward_formula, gradient_formulas = pool_formulas(kind, dims)
+    forward_formula, gradient_formulas = formulas.pool(kind, dims, stride, dilation, pads,
+                                                       x.shape[0] > 1)
     params = dict(kernel_size=kernel, stride=stride, padding=tuple((p, p) for p in pads),
                   padding_arg=padding, ceil_mode=bool(ceil_mode))
     if kind == "max":

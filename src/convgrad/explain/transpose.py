@@ -21,6 +21,7 @@ from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, check_size, per_axis
 from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
                        upstream_gradient, weight_gradients)
 from .conv import check_bias, check_groups
+from . import formulas
 from .model import Cell, Term, Trace, TraceError, Window
 
 
@@ -38,29 +39,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """Trace ``F.conv_transpose2d`` (PyTorch's argument order) on an input ``(C_in, H, W)``."""
     return transpose_trace("conv_transpose2d", 2, input, weight, bias, stride, padding,
                            output_padding, groups, dilation, grad_output, backward, max_products)
-
-
-def transpose_formulas(dims: int, has_bias: bool) -> tuple:
-    if dims == 1:
-        forward = "y[o, t] = Σ_c Σ_{τ, i : i·s − p + τ·d = t} x[c, i] · w[c, o, τ]"
-        weight = "∂L/∂w[c, o, τ] = Σ_i x[c, i] · ∂L/∂y[o, i·s − p + τ·d]"
-        inputs = "∂L/∂x[c, i] = Σ_o Σ_τ ∂L/∂y[o, i·s − p + τ·d] · w[c, o, τ]"
-        at = "t"
-    else:
-        forward = ("y[o, u, v] = Σ_c Σ_{σ, τ, i, j : i·s₁ − p₁ + σ·d₁ = u, j·s₂ − p₂ + τ·d₂ = v}"
-                   " x[c, i, j] · w[c, o, σ, τ]")
-        weight = ("∂L/∂w[c, o, σ, τ] = Σ_{i,j} x[c, i, j] · "
-                  "∂L/∂y[o, i·s₁ − p₁ + σ·d₁, j·s₂ − p₂ + τ·d₂]")
-        inputs = ("∂L/∂x[c, i, j] = Σ_o Σ_{σ,τ} ∂L/∂y[o, i·s₁ − p₁ + σ·d₁, j·s₂ − p₂ + τ·d₂] · "
-                  "w[c, o, σ, τ]")
-        at = "u, v"
-    if has_bias:
-        forward += " + b[o]"
-    gradients = {"weight": weight + "  (outputs cropped away contribute nothing)",
-                 "input": inputs}
-    if has_bias:
-        gradients["bias"] = f"∂L/∂b[o] = Σ_{{{at}}} ∂L/∂y[o, {at}]"
-    return forward, gradients
 
 
 def transpose_trace(op, dims, input, weight, bias, stride, padding, output_padding, groups,
@@ -118,7 +96,8 @@ def transpose_trace(op, dims, input, weight, bias, stride, padding, output_paddi
         value = total if b is None else total + bias_value
         windows.append(Window(out_index, group, terms, total, bias_value, value))
 
-    forward_formula, gradient_formulas = transpose_formulas(dims, b is not None)
+    forward_formula, gradient_formulas = formulas.conv_transpose(
+        dims, stride, dilation, pads, channels_per_group > 1, out_channels > 1, b is not None)
     trace = Trace(
         op=op, dims=dims,
         params=dict(stride=stride, padding=tuple((p, p) for p in pads), padding_arg=padding,
