@@ -26,8 +26,8 @@ _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 def _check_reduction(reduction) -> None:
     if reduction not in _kernel.REDUCTIONS:
         raise ValueError(
-            f"{reduction} is not a valid value for reduction: expected one of "
-            f"{', '.join(repr(r) for r in _kernel.REDUCTIONS)}"
+            f"{reduction} is not a valid value for reduction (reduction={reduction!r}); "
+            f"expected one of {', '.join(repr(r) for r in _kernel.REDUCTIONS)}"
         )
 
 
@@ -100,6 +100,20 @@ def _check_target_range(target: np.ndarray, classes: int, ignore_index: int, nam
         )
 
 
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's promotion: the wider float; a float beats an integer; integers → float32."""
+    if a.kind == "f" and b.kind == "f":
+        return np.promote_types(a, b)
+    if a.kind == "f" or b.kind == "f":
+        return a if a.kind == "f" else b
+    return np.dtype(np.float32)
+
+
+def _per_position(g: np.ndarray, reduction: str, shape: tuple) -> np.ndarray:
+    """The upstream gradient of an unreduced loss in the kernel's (N, *d) layout."""
+    return g.reshape(shape) if reduction == "none" else g
+
+
 def _as_batch(input: Tensor, target: Tensor):
     """(N, C, *d) scores and (N, *d) targets; an unbatched (C,) input becomes a batch of one."""
     if input.ndim == 1:
@@ -120,13 +134,26 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     input, target = as_tensor(input), as_tensor(target)
-    if not 0.0 <= label_smoothing <= 1.0:
+    if label_smoothing > 1.0:
         raise RuntimeError(
             f"cross_entropy: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}"
         )
-    classes = input.shape[1] if input.ndim >= 2 else (input.shape[0] if input.ndim else 0)
+    if label_smoothing < 0.0:
+        # PyTorch only checks the upper bound and smooths only when ε > 0: a negative value
+        # silently means no smoothing.  Keep that result, but say so.
+        warnings.warn(
+            f"cross_entropy: label_smoothing={label_smoothing} is negative; like PyTorch, "
+            f"convgrad applies no smoothing (label_smoothing=0.0)", UserWarning, stacklevel=2,
+        )
+        label_smoothing = 0.0
+    if input.ndim == 0:
+        raise RuntimeError(
+            "cross_entropy: input must have at least 1 dimension (the classes), got a 0-d "
+            "tensor; expected shape (C,), (N, C) or (N, C, d1, ...)"
+        )
+    classes = input.shape[1] if input.ndim >= 2 else input.shape[0]
     probabilities = target.shape == input.shape and target.dtype.kind == "f"
-    if probabilities and input.ndim >= 1:
+    if probabilities:
         return _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
                                             label_smoothing, classes)
     _check_index_target(input, target, "cross_entropy")
@@ -140,7 +167,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         loss = loss.reshape(())
 
     def backward(g):
-        dz = _kernel.cross_entropy_backward(g.reshape(cache.valid.shape) if g.ndim else g, cache)
+        dz = _kernel.cross_entropy_backward(_per_position(g, reduction, cache.valid.shape), cache)
         return dz.reshape(input.shape), None
 
     return from_op(loss, (input, target), backward, "CrossEntropyLossBackward0")
@@ -156,7 +183,7 @@ def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
         )
     _check_weight(weight, classes, input.dtype, "cross_entropy")
     if target.dtype != input.dtype:
-        common = np.promote_types(input.dtype, target.dtype)
+        common = _promote(input.dtype, target.dtype)
         input, target = input.to(common), target.to(common)
         if weight is not None:
             weight = weight.to(common)
@@ -169,8 +196,9 @@ def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
         loss = loss.reshape(())
 
     def backward(g):
-        g = g.reshape(cache.log_probs.shape[:1] + cache.log_probs.shape[2:]) if g.ndim else g
-        dz, dt = _kernel.cross_entropy_prob_backward(g, cache, target.requires_grad)
+        positions = cache.log_probs.shape[:1] + cache.log_probs.shape[2:]
+        dz, dt = _kernel.cross_entropy_prob_backward(_per_position(g, reduction, positions), cache,
+                                                    target.requires_grad)
         return dz.reshape(input.shape), None if dt is None else dt.reshape(target.shape)
 
     return from_op(loss, (input, target), backward, "CrossEntropyLossBackward0")
@@ -197,7 +225,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         loss = loss.reshape(())
 
     def backward(g):
-        da = _kernel.nll_loss_backward(g.reshape(cache.valid.shape) if g.ndim else g, cache)
+        da = _kernel.nll_loss_backward(_per_position(g, reduction, cache.valid.shape), cache)
         return da.reshape(input.shape), None
 
     return from_op(loss, (input, target), backward, "NllLossBackward0")
@@ -234,9 +262,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             f"mse_loss: Weights and input must have the same size: weight has shape "
             f"{tuple(weight.shape)}, input {tuple(input.shape)}"
         )
-    dtype = np.result_type(input.dtype, target.dtype)
-    if dtype.kind != "f":
-        dtype = np.dtype(np.float32)
+    dtype = _promote(input.dtype, target.dtype)
     x, t = input.data.astype(dtype, copy=False), target.data.astype(dtype, copy=False)
     v = None if weight is None else weight.data.astype(dtype, copy=False)
     loss, cache = _kernel.mse_loss_forward(x, t, reduction, v)

@@ -60,8 +60,9 @@ def _reduce(per_position: np.ndarray, reduction: str, normaliser) -> np.ndarray:
         return per_position
     total = per_position.sum(dtype=per_position.dtype)
     if reduction == "mean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            total = total / per_position.dtype.type(normaliser)
+        # Nothing to average over (an empty batch, every target ignored, zero total weight)
+        # is NaN in PyTorch — also when label smoothing leaves a non-zero numerator.
+        total = total / normaliser if normaliser != 0 else np.nan
     return np.asarray(total, dtype=per_position.dtype)
 
 
@@ -221,6 +222,7 @@ def nll_loss_backward(dout: np.ndarray, cache: NllCache) -> np.ndarray:
 class MseCache(NamedTuple):
     difference: np.ndarray     # x − t, broadcast shape
     weight: np.ndarray | None  # per-element weights v (broadcast against x − t)
+    loss: np.ndarray           # the reduced loss (its 'mean' enters ∂L/∂v)
     reduction: str
     normaliser: float
 
@@ -235,19 +237,24 @@ def mse_loss_forward(x: np.ndarray, t: np.ndarray, reduction: str, weight=None):
     if weight is not None:
         per_element *= weight
     normaliser = difference.size if weight is None else weight.sum(dtype=x.dtype)
-    cache = MseCache(difference, weight, reduction, normaliser)
-    return _reduce(per_element, reduction, normaliser), cache
+    loss = _reduce(per_element, reduction, normaliser)
+    return loss, MseCache(difference, weight, loss, reduction, normaliser)
 
 
 def mse_loss_backward(dout: np.ndarray, cache: MseCache, need_weight_grad: bool = False):
     """∂L/∂x = 2·g·v·(x − t) (∂L/∂t is its negative);  ∂L/∂v = g·(x − t)².  Returns (dx, dv).
 
-    Both come in the broadcast shape; the caller sums them back to each input's shape.
+    With weights, 'mean' is L = Σ v·(x − t)² / Σ v, so ∂L/∂v = g·((x − t)² − L) / Σ v: the
+    normaliser depends on v too.  Both come in the broadcast shape; the caller sums them back
+    to each input's shape.
     """
-    difference, weight, reduction, normaliser = cache
+    difference, weight, loss, reduction, normaliser = cache
     g = _position_grad(dout, reduction, difference.shape, normaliser)
     dx = (2 * g) * difference
     if weight is not None:
         dx *= weight
-    dv = g * difference * difference if need_weight_grad else None
+    dv = None
+    if need_weight_grad:
+        squared = difference * difference
+        dv = g * (squared - loss) if reduction == "mean" else g * squared
     return dx, dv
