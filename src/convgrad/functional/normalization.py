@@ -101,10 +101,13 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     _check(input, running_mean, running_var, weight, bias, training, momentum, eps)
     gamma, beta = _vector(weight), _vector(bias)
     if input.data.size == 0:
-        # An empty batch: nothing to normalise and no statistics to learn from (as PyTorch).
-        return from_op(input.data.copy(), (input, weight, bias),
-                       lambda g: (g, *(None if p is None else np.zeros_like(p.data)
-                                       for p in (weight, bias))), "NativeBatchNormBackward0")
+        # An empty batch: nothing to normalise, no statistics to learn from; γ and β get
+        # zero gradients (as PyTorch).
+        def empty_backward(g):
+            return g, *(None if p is None else np.zeros_like(p.data) for p in (weight, bias))
+
+        return from_op(input.data.copy(), (input, weight, bias), empty_backward,
+                       "NativeBatchNormBackward0")
     if training:
         out, cache = _kernel.batch_norm_train_forward(input.data, gamma, beta, eps)
         if running_mean is not None:
