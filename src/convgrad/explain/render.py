@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from . import formulas
 from .model import Cell, Trace
 
 PADDING_STYLE = "dim"
@@ -245,8 +246,16 @@ def window_region(window, ix: Indexer, transposed: bool) -> str:
 
 
 def _products(window) -> str:
-    return " + ".join(f"{cell_value(t.input) if t.input.kind == 'padding' else factor(t.input.value)}"
-                      f"·{factor(t.weight_value)}" for t in window.terms) or "0"
+    """``x·w + x·w + …``, one parenthesised group per input channel when there are several."""
+    groups: dict = {}
+    for t in window.terms:
+        x = cell_value(t.input) if t.input.kind == "padding" else factor(t.input.value)
+        groups.setdefault(t.input.index[0], []).append(f"{x}·{factor(t.weight_value)}")
+    if not groups:
+        return "0"
+    if len(groups) == 1:
+        return " + ".join(next(iter(groups.values())))
+    return " + ".join(f"({' + '.join(terms)})" for terms in groups.values())
 
 
 def _pool_cells(window) -> str:
@@ -264,7 +273,8 @@ def windows_table(console: Console, trace: Trace, chosen) -> None:
     if transposed:
         title = ("Outputs: each output gathers the products x·w scattered onto it "
                  "(input i lands on i·s − p + τ·d)")
-    table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
+    console.print(Text(title, style="bold"))
+    table = Table(show_lines=False)
     table.add_column("output")
     table.add_column("inputs" if transposed else "window")
     if kind == "conv":
@@ -318,7 +328,7 @@ def window_detail(console: Console, trace: Trace, window) -> None:
     kind = "max" if trace.op.startswith("max") else "avg" if trace.op.startswith("avg") else "conv"
     table = Table(title=f"{ix.y(window.output_index)} step by step", title_justify="left",
                   title_style="bold")
-    table.add_column("tap τ")
+    table.add_column("tap " + ",".join(formulas.TAP_VARS[trace.dims]))
     table.add_column("input cell")
     table.add_column("x", justify="right")
     if kind == "conv":
@@ -407,13 +417,15 @@ def backward_section(console: Console, trace: Trace) -> None:
             if not pooling:
                 text = f"{factor(c.grad_output)}·{factor(c.factor)}"
             elif trace.op.startswith("max"):
-                text = f"{factor(c.grad_output)} ({ix.y(c.output_index)})"
+                text = f"{factor(c.grad_output)} (won {ix.y(c.output_index)})"
             else:
                 text = f"{factor(c.grad_output)}/{fmt(round(1 / c.factor, 12))}"
             if c.input.kind == "padding":
                 text += f" (via {ix.x(c.input.index)})"
             parts.append(text)
-        table.add_row(ix.x(gradient.index), Text(" + ".join(parts) or "0 (no output uses it)"),
+        unused = ("0 (wins no window)" if trace.op.startswith("max") else
+                  "0 (in no window)" if pooling else "0 (no output uses it)")
+        table.add_row(ix.x(gradient.index), Text(" + ".join(parts) or unused),
                       fmt(gradient.total))
     console.print(table)
     grids(console, "∂L/∂x", back.grad_input, _Names("∂L/∂x", spatial, trace.input_shape[0] > 1))
