@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from .. import shapes
-from .model import MAX_ELEMENTS, MAX_PRODUCTS, AxisSize, TraceError, TraceTooLarge
+from .model import MAX_ELEMENTS, AxisSize, TraceError, TraceTooLarge
 
 AXIS_NAMES = {1: ("L",), 2: ("H", "W")}
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -212,25 +212,5 @@ def check_padding_mode(op, mode, padding, lengths, axes) -> None:
                              f"padding={biggest}")
 
 
-def fmt(value: float) -> str:
-    """A number as short as it can be written: 1, -0.5, 0.3333, −∞."""
-    if value is None:
-        return "·"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if value == 0:
-        return "0"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
-
-
 def product(values) -> int:
     return int(math.prod(values))
-
-
-__all__ = ["AXIS_NAMES", "MAX_PRODUCTS", "PADDING_MODES", "as_array", "as_int", "check_size",
-           "conv_axis", "per_axis", "pool_axis", "transpose_axis", "normalise_conv_padding",
-           "source_index", "check_padding_mode", "fmt", "product", "shape_text"]

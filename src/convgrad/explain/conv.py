@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, as_int, check_padding_mode,
+from . import formulas
+from .arguments import (AXIS_NAMES, as_array, as_int, check_padding_mode,
                         check_size, conv_axis, normalise_conv_padding, per_axis, product,
                         shape_text, source_index)
 from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
                        upstream_gradient, weight_gradients)
-from . import formulas
-from .model import Cell, PaddedInput, Term, Trace, TraceError, Window
+from .model import MAX_PRODUCTS, Cell, PaddedInput, Term, Trace, TraceError, Window
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,

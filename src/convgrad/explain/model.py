@@ -92,14 +92,17 @@ Classes (field: meaning)
     gradient formulas in the notes' notation, keyed ``"weight"``, ``"bias"``, ``"input"``.
 
 ``Trace`` — the whole explanation.
-    op: operation name · dims: 1 or 2 · params: the normalised arguments (per-axis tuples:
-    stride, padding as ``[[before, after], ...]``, dilation, groups, padding_mode,
-    output_padding, kernel_size, ceil_mode, count_include_pad, divisor_override — those that
-    apply) · formula: the operation's formula in the notes' notation · input /
+    op: operation name · dims: 1 or 2 · params: the normalised arguments, those that apply
+    (per-axis lists: kernel_size, stride, padding as ``[[before, after], ...]``, dilation,
+    output_padding; and groups, padding_mode, ceil_mode, count_include_pad,
+    divisor_override; padding_arg: the padding as given, e.g. ``"same"``) · formula: the operation's formula in the notes' notation · input /
     input_shape · weight / weight_shape (None for pooling) · bias (list or None) ·
     padded_input: ``PaddedInput`` or None (None when nothing is padded) · axes: list of
     ``AxisSize`` · output / output_shape · windows: list of ``Window``, one per output element
     · backward: ``Backward`` or None (when not requested).
+    Methods: ``window_at([c, *t])`` (one window), ``windows_at(position)`` (every output
+    channel at a spatial position, or one with the channel first), ``scatter([c, *i])`` (the
+    ``(output_index, Term)`` pairs that use an input cell: the scatter view), ``to_dict()``.
 
 ``PaddedInput`` — the input with its padding drawn in, to show as one grid.
     origin: the input coordinates of its first cell per spatial axis (``[-p_before, ...]``) ·
@@ -109,7 +112,10 @@ Classes (field: meaning)
 
 Errors: every problem a user can fix (bad shapes, impossible settings, a trace beyond the size
 bound) raises ``TraceError`` (a ``ValueError``) whose one-line message names the argument,
-the numbers and the constraint that failed; ``TraceTooLarge`` is its subclass for the bound.
+the numbers and the constraint that failed; ``TraceTooLarge`` is its subclass for the bound:
+at most ``MAX_PRODUCTS`` (10,000) forward products — or window cells, for pooling — per trace
+(each function takes ``max_products`` to lower it), and ``MAX_ELEMENTS`` (4,096) input plus
+output elements.  A trace at the bound serialises to roughly 7 MB of JSON.
 """
 from __future__ import annotations
 

@@ -198,7 +198,3 @@ def parse_position(text: str, option: str, dims: int) -> tuple:
         raise ParseError(f"{option}: expected {spatial} or CHANNEL,{spatial} "
                          f"({dims} or {dims + 1} integers), got {text!r}")
     return values
-
-
-__all__ = ["ParseError", "parse_array", "parse_vector", "parse_ints", "parse_position",
-           "parse_number"]

@@ -16,12 +16,12 @@ import math
 
 import numpy as np
 
-from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, as_int, check_size, per_axis,
+from . import formulas
+from .arguments import (AXIS_NAMES, as_array, as_int, check_size, per_axis,
                         pool_axis, product, shape_text)
 from .backward import assemble, input_gradients, upstream_gradient
 from .conv import make_cell_reader, padded_input
-from . import formulas
-from .model import Term, Trace, TraceError, Window
+from .model import MAX_PRODUCTS, Term, Trace, TraceError, Window
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arguments import (AXIS_NAMES, MAX_PRODUCTS, as_array, check_size, per_axis, product,
+from . import formulas
+from .arguments import (AXIS_NAMES, as_array, check_size, per_axis, product,
                         transpose_axis)
 from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
                        upstream_gradient, weight_gradients)
 from .conv import check_bias, check_groups
-from . import formulas
-from .model import Cell, Term, Trace, TraceError, Window
+from .model import MAX_PRODUCTS, Cell, Term, Trace, TraceError, Window
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
