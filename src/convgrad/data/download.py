@@ -189,18 +189,20 @@ def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> list[
 
 
 def fetch(name: str, root: str | os.PathLike, base_urls: Sequence[str] | None = None, *,
-          timeout: float = 60.0, progress: Progress | None = None) -> Path:
+          remote_files: Sequence[RemoteFile] | None = None, timeout: float = 60.0,
+          progress: Progress | None = None) -> Path:
     """Download data set ``name``'s official files into ``root`` and unpack them if needed.
 
     MNIST and Fashion-MNIST keep their ``.gz`` files (the IDX reader reads them directly);
     CIFAR-10's archive is verified, then safely extracted to ``root/cifar-10-batches-bin``
     (the archive itself is kept, so a later call verifies it instead of fetching it again).
+    ``base_urls`` and ``remote_files`` (names and MD5s) replace the official ones.
     """
     if name not in REMOTE_FILES:
         raise ValueError(f"fetch: no downloads for {name!r}; known: {', '.join(REMOTE_FILES)}")
     root = ensure_dir(root)
     mirrors = MIRRORS[name] if base_urls is None else base_urls
-    for remote in REMOTE_FILES[name]:
+    for remote in REMOTE_FILES[name] if remote_files is None else remote_files:
         path = download_from_mirrors(remote, root, mirrors, timeout=timeout, progress=progress)
         if name == "cifar10":
             safe_extract(path, root)
