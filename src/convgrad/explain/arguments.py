@@ -123,12 +123,11 @@ def transpose_axis(op, axis, length, kernel, stride, padding, dilation, output_p
                          f"input scatters onto")
     full = (length - 1) * stride + dilation * (kernel - 1) + 1
     notes = [f"each input cell i scatters onto outputs i·s − p + τ·d: the full scatter covers "
-             f"(L−1)·s + d(k−1) + 1 = {full} positions"]
+             f"({axis}−1)·s + d(k−1) + 1 = {full} positions"]
     if padding or output_padding:
-        notes.append(f"padding={padding} crops {padding} from the start and "
-                     f"{padding - output_padding} from the end"
-                     + (f" (output_padding={output_padding} gives back {output_padding} at the "
-                        f"end)" if output_padding else ""))
+        notes.append(f"padding={padding} crops {padding} from each end"
+                     + (f"; output_padding={output_padding} adds {output_padding} back at the end"
+                        if output_padding else ""))
     return AxisSize(axis, length, kernel, stride, (padding, padding), dilation, output_padding,
                     None, formula, f"{values} = {out}", out, notes)
 

@@ -64,13 +64,16 @@ def _divisor(window_starts, kernel, lengths, pads, count_include_pad, divisor_ov
                  for start, k, n, p in zip(window_starts, kernel, lengths, pads)]
         clipped = any(size < k for size, k in zip(sizes, kernel))
         count = product(sizes)
-        what = (f"the window clipped to [−p, L+p) holds {'·'.join(map(str, sizes))} = {count}"
+        sizes_text = "·".join(map(str, sizes)) + f" = {count}" if len(sizes) > 1 else str(count)
+        what = (f"the window clipped to [−p, L+p) holds {sizes_text}"
                 if clipped else f"the whole {shape_text(kernel)} window holds {count}")
-        return float(count), f"count_include_pad=True: {what} cells, padding included"
+        return float(count), (f"count_include_pad=True: {what} cell{'s' if count != 1 else ''}"
+                              f", padding included")
     sizes = [min(start + k, n) - max(start, 0)
              for start, k, n in zip(window_starts, kernel, lengths)]
     count = product(max(size, 0) for size in sizes)
-    return float(count), f"count_include_pad=False: only the {count} real input cells count"
+    return float(count), (f"count_include_pad=False: only the {count} real input "
+                          f"cell{'s' if count != 1 else ''} count")
 
 
 def pool_trace(op, dims, kind, input, kernel_size, stride, padding, dilation, ceil_mode,
