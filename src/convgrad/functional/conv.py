@@ -1,0 +1,135 @@
+"""conv1d, conv2d, conv_transpose1d, conv_transpose2d: PyTorch's signatures on convgrad Tensors.
+
+Each function checks its arguments (``shapes.py``: PyTorch's exception classes, messages with
+the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernel
+(``kernels/conv.py``, where the formulas are) through ``autograd.from_op``.  The backward
+pass computes only the gradients some input needs: a network's first convolution, whose
+input needs no gradient, skips ∂L/∂x entirely.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import shapes
+from ..autograd import from_op, is_grad_enabled
+from ..kernels import conv as _kernel
+from ..tensor import Tensor
+
+
+def _check_tensors(op: str, input, weight, bias) -> None:
+    """Tensors of one dtype, as PyTorch requires (it never promotes inside a convolution)."""
+    for name, value in (("input", input), ("weight", weight), ("bias", bias)):
+        if not isinstance(value, Tensor) and not (name == "bias" and value is None):
+            raise TypeError(f"{op}: {name} must be a convgrad Tensor"
+                            + (" or None" if name == "bias" else "")
+                            + f", got {type(value).__name__}")
+    if input.dtype == np.bool_:
+        raise NotImplementedError(f"{op}: convolution is not implemented for bool tensors "
+                                  f"(input has dtype bool); convert to a float dtype first")
+    if weight.dtype != input.dtype:
+        raise RuntimeError(f"{op}: input and weight must have the same dtype, got input "
+                           f"{input.dtype} and weight {weight.dtype}")
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(f"{op}: bias must have the input's dtype, got input {input.dtype} "
+                           f"and bias {bias.dtype}")
+
+
+def _bias_shape(bias) -> tuple | None:
+    return None if bias is None else tuple(bias.shape)
+
+
+def _differentiable(spatial: int, input: Tensor, weight: Tensor, bias, forward, backward,
+                    name: str) -> Tensor:
+    """Run ``forward(x) -> (y, cache)`` on a batched view and wire ``backward`` into the graph.
+
+    An unbatched input (C, *L) runs as a batch of one; its output and gradient drop that axis.
+    """
+    unbatched = input.ndim == spatial + 1
+    x = input.data[None] if unbatched else input.data
+    y, cache = forward(x)
+
+    def backward_fn(grad):
+        g = grad[None] if unbatched else grad
+        dx, dw, db = backward(g, cache, need_input=input.requires_grad,
+                              need_weight=weight.requires_grad,
+                              need_bias=bias is not None and bias.requires_grad)
+        if dx is not None and unbatched:
+            dx = dx[0]
+        return dx, dw, db
+
+    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name)
+
+
+def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):
+    _check_tensors(op, input, weight, bias)
+    args = shapes.conv_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias),
+                                 stride, padding, dilation, groups)
+    # The window matrix is kept for ∂L/∂w only when a weight gradient can be asked for.
+    keep_cols = is_grad_enabled() and weight.requires_grad
+
+    def forward(x):
+        return _kernel.conv_forward(x, weight.data, None if bias is None else bias.data,
+                                    args.stride, args.padding, args.dilation, args.groups,
+                                    keep_cols=keep_cols)
+
+    return _differentiable(spatial, input, weight, bias, forward, _kernel.conv_backward,
+                           "ConvolutionBackward0")
+
+
+def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
+                    output_padding, groups, dilation):
+    _check_tensors(op, input, weight, bias)
+    args = shapes.conv_transpose_arguments(op, spatial, input.shape, weight.shape,
+                                           _bias_shape(bias), stride, padding, output_padding,
+                                           groups, dilation)
+
+    def forward(x):
+        return _kernel.conv_transpose_forward(x, weight.data,
+                                              None if bias is None else bias.data, args.stride,
+                                              args.padding, args.output_padding, args.dilation,
+                                              args.groups)
+
+    return _differentiable(spatial, input, weight, bias, forward,
+                           _kernel.conv_transpose_backward, "ConvolutionBackward0")
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """1-D convolution (the notes' ``(x ⋆ w)[t] = Σ_τ x[t+τ] w[τ]``, a cross-correlation).
+
+    input (N, C_in, L) or (C_in, L); weight (C_out, C_in/groups, k); bias (C_out,) or None.
+    ``padding``: an int, a 1-tuple, 'valid' (none) or 'same' (stride 1 only: d(k−1) zeros,
+    ⌊d(k−1)/2⌋ before and the rest after).  Output length ⌊(L + 2p − d(k−1) − 1)/s⌋ + 1.
+    """
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D convolution, ``(x ⋆ w)[s, t] = Σ_σ Σ_τ x[s+σ, t+τ] w[σ, τ]`` per channel pair.
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_out, C_in/groups, kH, kW); bias (C_out,)
+    or None.  stride, padding, dilation: an int or a pair; padding may be 'valid' or 'same'.
+    Output size per axis ⌊(L + 2p − d(k−1) − 1)/s⌋ + 1.
+    """
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """The adjoint of conv1d: each input cell t spreads x[t]·w[τ] onto output cell t·s − p + τ·d.
+
+    input (N, C_in, L) or (C_in, L); weight (C_in, C_out/groups, k); bias (C_out,) or None.
+    Output length (L − 1)s − 2p + d(k−1) + output_padding + 1.
+    """
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """The adjoint of conv2d (its input gradient as a forward pass), with a bias.
+
+    input (N, C_in, H, W) or (C_in, H, W); weight (C_in, C_out/groups, kH, kW); bias (C_out,)
+    or None.  Output size per axis (L − 1)s − 2p + d(k−1) + output_padding + 1.
+    """
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                           output_padding, groups, dilation)
