@@ -262,6 +262,25 @@ def test_errors_are_one_line_with_status_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["conv1d", "--input", "1 2 3", "--weight", "-1,1"],
+     "argument --weight/-w: expected one argument (a value that starts with '-' needs '='"),
+    (["conv3d", "--input", "1"], "argument OP: invalid choice: 'conv3d'"),
+])
+def test_argparse_errors_are_one_line_too(capsys, argv, message):
+    with pytest.raises(SystemExit) as info:
+        main(["explain", *argv])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_values_starting_with_minus(capsys):
+    status, out, _ = run(capsys, "conv1d", "--input", "-1 2 3", "--weight=-1,1", "--bias", "-1",
+                         "--json")
+    assert status == 0 and json.loads(out)["output"] == [[2.0, 0.0]]  # 1 + 2 − 1, −2 + 3 − 1
+
+
 # ------------------------------------------------------------------ the installed script
 def script(*argv):
     return subprocess.run([str(SCRIPT), "explain", *argv], capture_output=True, text=True,

@@ -113,6 +113,14 @@ def register(subparsers) -> None:
                       help="print the whole trace as JSON (Trace.to_dict()) instead")
     parser.set_defaults(func=run)
 
+    def one_line_error(message: str):
+        # argparse's own errors (a missing value, an unknown OP) as one line, like ours
+        if "expected one argument" in message:
+            message += " (a value that starts with '-' needs '=', e.g. --weight=-1,1)"
+        parser.exit(2, f"convgrad explain: error: {message}\n")
+
+    parser.error = one_line_error
+
 
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
