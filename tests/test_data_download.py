@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from convgrad.data import (ChecksumError, DataFormatError, DataNotFoundError, DownloadError,
-                           download_file, fetch,
-                           load_dataset, safe_extract)
+                           download_file, fetch, load_dataset, safe_extract)
 from convgrad.data.download import MIRRORS, REMOTE_FILES, RemoteFile, download_from_mirrors
 
 
