@@ -32,6 +32,12 @@ def write(path, content: bytes, compress=False):
     return path
 
 
+@pytest.fixture(autouse=True)
+def private_cache(monkeypatch, tmp_path):
+    """Nothing here may touch the real user cache, even by a default root."""
+    monkeypatch.setenv("CONVGRAD_HOME", str(tmp_path / "convgrad_home"))
+
+
 @pytest.fixture
 def mnist_arrays():
     rng = np.random.default_rng(3)
