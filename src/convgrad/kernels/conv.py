@@ -20,24 +20,29 @@ With g = ∂L/∂y, the gradients are
                       1-D case: ∂L/∂x[i] = Σ_τ ∂L/∂y[i−τ] · w[τ]), then the padding is cut off
     ∂L/∂b[o]        = Σ_n Σ_t g[n, o, t]
 
-How it is computed (im2col).  The windows of x_pad form a matrix
+How it is computed (im2col).  The windows of x_pad form a matrix, one row per (channel, tap)
+and one column per (example, output position):
 
-    cols[n, (c, τ), t] = x_pad[n, c, t·s + τ·d]
+    cols[(c, τ), (n, t)] = x_pad[n, c, t·s + τ·d]
 
-built as a strided *view* of x_pad (no copy, ``as_strided``) and copied once into a contiguous
-array.  Then, with W the weight as a (C_out, C_in/G · ∏k) matrix, per group:
+gathered from a strided *view* of x_pad (``as_strided``, no copy) by one contiguous copy.
+With W the weight as a (C_out, C_in/G · ∏k) matrix and g as a (C_out, N·∏out) matrix, per
+group of channels:
 
-    y[n] = W · cols[n]           ∂L/∂W = Σ_n g[n] · cols[n]ᵀ        ∂L/∂cols[n] = Wᵀ · g[n]
+    y = W · cols             ∂L/∂W = g · colsᵀ             ∂L/∂cols = Wᵀ · g
 
-one batched matrix multiply each, and ``col2im`` adds every entry of ∂L/∂cols back into the
-input cell it was read from (a loop over the kernel taps τ only): col2im is the adjoint
-(transpose) of im2col.
+one large matrix multiply each (the sums over examples and positions are GEMM inner
+products).  ∂L/∂x is col2im(∂L/∂cols): every entry added back into the input cell it was read
+from, the adjoint (transpose) of im2col.  It is computed one kernel tap τ at a time,
+W_τᵀ · g added into the cells tap τ read (:func:`scatter_windows`), so that ∏k-times-larger
+matrix never exists: a loop over taps, never over examples or positions.
 
 The transposed convolution is the adjoint of the convolution, as a linear map of its input.
-So its forward pass is the convolution's input gradient (Wᵀ·x, then col2im), its input
-gradient is a convolution of the upstream gradient (im2col, then W·cols), and its weight
-gradient is the convolution's weight-gradient formula with the roles of x and g exchanged.
-Nothing below is a second algorithm: four matrix products and the im2col/col2im pair.
+So its forward pass is the convolution's input gradient (:func:`scatter_windows` of x), its
+input gradient is a convolution of the upstream gradient (im2col, then W·cols), and its
+weight gradient is the convolution's weight-gradient formula with the roles of x and g
+exchanged.  Nothing below is a second algorithm: three matrix products, im2col and its
+adjoint.
 
 Arrays are batched (N, C, *spatial) with 1 or 2 spatial axes; every result keeps the input's
 dtype (float32 stays float32).  The Tensor-level checks live in ``functional/conv.py``.
@@ -100,79 +105,102 @@ def _window_view(padded: np.ndarray, win: Windows, writeable: bool = False) -> n
     return as_strided(padded, shape, strides, writeable=writeable)
 
 
-def im2col(x: np.ndarray, win: Windows) -> np.ndarray:
-    """``cols[n, (c, τ), t] = x_pad[n, c, t·s + τ·d]`` as a contiguous (N, C·∏k, ∏out) array.
+def _channels_outermost(view: np.ndarray, spatial: int) -> np.ndarray:
+    """(N, C, *k, *out) → (C, *k, N, *out): the window matrix's rows (c, τ), columns (n, t)."""
+    order = (1,) + tuple(range(2, 2 + spatial)) + (0,) + tuple(range(2 + spatial, 2 + 2 * spatial))
+    return view.transpose(order)
 
-    A 1×1 kernel with stride 1 and no padding is x itself, reshaped (no copy).
+
+def im2col(x: np.ndarray, win: Windows) -> np.ndarray:
+    """The window matrix ``cols[(c, τ), (n, t)] = x_pad[n, c, t·s + τ·d]``, (C·∏k, N·∏out).
+
+    One contiguous copy of a strided view.  Rows (c, τ) and columns (n, t) make every product
+    below a single large matrix multiply per group, rather than one small one per example.
     """
     n, c = x.shape[:2]
-    view = _window_view(_pad(x, win), win)
-    return np.ascontiguousarray(view).reshape(n, c * math.prod(win.kernel), math.prod(win.out_size))
+    view = _channels_outermost(_window_view(_pad(x, win), win), len(win.kernel))
+    return np.ascontiguousarray(view).reshape(c * math.prod(win.kernel), n * math.prod(win.out_size))
 
 
-def col2im(cols: np.ndarray, channels: int, win: Windows) -> np.ndarray:
-    """The adjoint of :func:`im2col`: ``x[n, c, t·s + τ·d] += cols[n, (c, τ), t]``, unpadded.
+def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windows,
+                    groups: int) -> np.ndarray:
+    """The adjoint of ``W · im2col(·)``: ``x[n, c, t·s + τ·d] += Σ_o w[o, c, τ] · grad[o, (n, t)]``.
 
-    Windows overlap, so two taps may write the same cell; for one tap τ they never do, which
-    is why the loop runs over the taps and each step is one vectorised ``+=``.
+    ``grad`` is (C_out, N·∏out) and the weight (C_out, C_in/G, *k); returns (N, C_in, *in_size)
+    with the padding cut off.  This is col2im(Wᵀ·grad) computed one kernel tap at a time: for
+    each τ, ``W_τᵀ · grad`` (C_in, N·∏out, one GEMM per group) is added into the cells that
+    tap's windows read.  For one τ no two windows share a cell, so each step is one vectorised
+    ``+=``; different taps overlap, hence the loop over taps (never over positions).  The
+    (C_in·∏k, N·∏out) matrix Wᵀ·grad never exists: one input-sized buffer is reused.
     """
-    n = cols.shape[0]
-    padded = np.zeros((n, channels) + _padded_size(win), dtype=cols.dtype)
-    view = _window_view(padded, win, writeable=True)
-    cols = cols.reshape(view.shape)
-    everything = (slice(None), slice(None))
-    for tap in np.ndindex(*win.kernel):
-        view[everything + tap] += cols[everything + tap]
+    channels = weight.shape[1] * groups
+    padded = np.zeros((batch, channels) + _padded_size(win), dtype=grad.dtype)
+    view = _channels_outermost(_window_view(padded, win, writeable=True), len(win.kernel))
+    # W_τᵀ for every tap τ as contiguous (G, C_in/G, C_out/G) blocks, so BLAS reads them as is.
+    taps = np.ascontiguousarray(
+        weight.reshape(groups, weight.shape[0] // groups, weight.shape[1], -1).transpose(3, 0, 2, 1))
+    grad = _grouped_rows(grad, groups)
+    product = np.empty((groups, weight.shape[1], grad.shape[2]), dtype=grad.dtype)
+    for index, tap in enumerate(np.ndindex(*win.kernel)):
+        cells = view[(slice(None),) + tap]
+        np.matmul(taps[index], grad, out=product)
+        cells += product.reshape(cells.shape)
     if padded.shape[2:] == tuple(win.in_size):
         return padded
     return np.ascontiguousarray(padded[_interior(win)])
 
 
+def _channel_major(a: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial) → (C, N·∏spatial), contiguous: the layout of the products below."""
+    n, c = a.shape[:2]
+    return np.ascontiguousarray(a.reshape(n, c, -1).transpose(1, 0, 2)).reshape(c, -1)
+
+
+def _batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> np.ndarray:
+    """(C, N·P) → (N, C, *spatial), contiguous, adding ``bias[c]`` on the way (one pass)."""
+    channels = m.shape[0]
+    out = np.empty((batch, channels) + tuple(spatial_size), dtype=m.dtype)
+    source = m.reshape(channels, batch, -1).transpose(1, 0, 2)
+    if bias is None:
+        out.reshape(batch, channels, -1)[...] = source
+    else:
+        np.add(source, bias[:, None], out=out.reshape(batch, channels, -1))
+    return out
+
+
 # ------------------------------------------------------------------ the three products
-# A weight (C_out, C_in/G, *k) is used as G matrices (C_out/G, C_in/G·∏k); cols (N, C_in·∏k, P)
-# as N·G matrices (C_in/G·∏k, P): channel c of group g occupies rows g·(C_in/G)·∏k onwards.
+# A weight (C_out, C_in/G, *k) is used as G matrices (C_out/G, C_in/G·∏k); the window matrix
+# (C_in·∏k, N·P) as G blocks of rows (C_in/G·∏k, N·P): channel c of group g sits in rows from
+# g·(C_in/G)·∏k on.  With G = 1 each product is one GEMM.
 
 def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     return weight.reshape(groups, weight.shape[0] // groups, -1)
 
 
+def _grouped_rows(m: np.ndarray, groups: int) -> np.ndarray:
+    return m.reshape(groups, m.shape[0] // groups, m.shape[1])
+
+
 def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
-    """y[n, g] = W[g] · cols[n, g], shape (N, C_out, P)."""
-    n, rows, positions = cols.shape
-    y = np.matmul(_grouped_weight(weight, groups), cols.reshape(n, groups, rows // groups, positions))
-    return y.reshape(n, weight.shape[0], positions)
-
-
-def _weight_t_times_grad(weight: np.ndarray, grad: np.ndarray, groups: int) -> np.ndarray:
-    """∂L/∂cols[n, g] = W[g]ᵀ · grad[n, g], shape (N, C_in·∏k, P)."""
-    n, _, positions = grad.shape
-    w = _grouped_weight(weight, groups)
-    dcols = np.matmul(w.transpose(0, 2, 1), grad.reshape(n, groups, w.shape[1], positions))
-    return dcols.reshape(n, -1, positions)
+    """W[g] · cols[g]: (C_out, N·P)."""
+    y = np.matmul(_grouped_weight(weight, groups), _grouped_rows(cols, groups))
+    return y.reshape(weight.shape[0], cols.shape[1])
 
 
 def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
                        weight_shape: tuple) -> np.ndarray:
-    """∂L/∂W[g] = Σ_n grad[n, g] · cols[n, g]ᵀ, shaped like the weight.
+    """∂L/∂W[g] = grad[g] · cols[g]ᵀ, summing over all N·P columns, shaped like the weight.
 
-    One GEMM per example (BLAS reads cols transposed in place), then a sum over the batch:
-    the temporary is only N weights large.
+    BLAS reads cols transposed in place; the sum over examples and positions is the GEMM's
+    inner dimension, so no per-example temporary is made.
     """
-    n, channels, positions = grad.shape
-    rows = cols.shape[1]
-    per_example = np.matmul(grad.reshape(n, groups, channels // groups, positions),
-                            cols.reshape(n, groups, rows // groups, positions).transpose(0, 1, 3, 2))
-    return per_example.sum(axis=0).reshape(weight_shape)
+    dw = np.matmul(_grouped_rows(grad, groups), _grouped_rows(cols, groups).transpose(0, 2, 1))
+    return dw.reshape(weight_shape)
 
 
 def _channel_sum(grad: np.ndarray) -> np.ndarray:
     """Σ_n Σ_t grad[n, o, t] for each o: the bias is reused at every position of every example."""
-    return np.einsum("nop->o", grad)
-
-
-def _flat(a: np.ndarray) -> np.ndarray:
-    """(N, C, *spatial) as (N, C, P): a view when the array is contiguous."""
-    return a.reshape(a.shape[0], a.shape[1], -1)
+    return np.einsum("nop->o", grad.reshape(grad.shape[0], grad.shape[1], -1))
 
 
 # ------------------------------------------------------------------ convolution
@@ -200,31 +228,30 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, str
     win = Windows(tuple(kernel), tuple(stride), tuple(dilation), tuple(padding),
                   tuple(x.shape[2:]), out_size)
     cols = im2col(x, win)
-    y = _weight_times_cols(weight, cols, groups)
-    if bias is not None:
-        y += bias[:, None]
-    cache = ConvCache(x, weight, cols if keep_cols else None, win, groups)
-    return y.reshape(y.shape[:2] + out_size), cache
+    y = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], out_size, bias)
+    return y, ConvCache(x, weight, cols if keep_cols else None, win, groups)
 
 
 def conv_backward(dout: np.ndarray, cache: ConvCache, need_input: bool = True,
                   need_weight: bool = True, need_bias: bool = True):
     """``(∂L/∂x, ∂L/∂w, ∂L/∂b)``, each None unless asked for (module docstring's formulas).
 
-    ∂L/∂x = col2im(Wᵀ·g): skipped for a network's first layer, whose input needs none.
-    ∂L/∂w = Σ_n g[n]·cols[n]ᵀ, ∂L/∂b = Σ_{n,t} g.
+    ∂L/∂x = col2im(Wᵀ·g), tap by tap (:func:`scatter_windows`): skipped for a network's
+    first layer, whose input needs none.
+    ∂L/∂w = g·colsᵀ, ∂L/∂b = Σ_{n,t} g.
     """
     x, weight, cols, win, groups = cache
-    g = _flat(np.ascontiguousarray(dout))
     dx = dw = db = None
-    if need_input:
-        dx = col2im(_weight_t_times_grad(weight, g, groups), x.shape[1], win)
-    if need_weight:
-        if cols is None:
-            cols = im2col(x, win)
-        dw = _grad_times_cols_t(g, cols, groups, weight.shape)
+    if need_input or need_weight:
+        g = _channel_major(dout)
+        if need_input:
+            dx = scatter_windows(weight, g, x.shape[0], win, groups)
+        if need_weight:
+            if cols is None:
+                cols = im2col(x, win)
+            dw = _grad_times_cols_t(g, cols, groups, weight.shape)
     if need_bias:
-        db = _channel_sum(g)
+        db = _channel_sum(dout)
     return dx, dw, db
 
 
@@ -249,7 +276,7 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     convolution input that has L windows; output_padding picks it among the lengths that
     stride would otherwise make ambiguous.  Returns ``(y, cache)``.
 
-    Computed as the convolution's input gradient: ``col2im(Wᵀ·x)``.
+    Computed as the convolution's input gradient, :func:`scatter_windows` (col2im(Wᵀ·x)).
     """
     kernel = weight.shape[2:]
     out_size = tuple((length - 1) * s - 2 * p + d * (k - 1) + extra + 1
@@ -260,8 +287,7 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     pads = tuple((p, max(p - extra, 0)) for p, extra in zip(padding, output_padding))
     win = Windows(tuple(kernel), tuple(stride), tuple(dilation), pads, out_size,
                   tuple(x.shape[2:]))
-    out_channels = weight.shape[1] * groups
-    y = col2im(_weight_t_times_grad(weight, _flat(x), groups), out_channels, win)
+    y = scatter_windows(weight, _channel_major(x), x.shape[0], win, groups)
     if bias is not None:
         y += bias.reshape((-1,) + (1,) * len(out_size))
     return y, ConvTransposeCache(x, weight, win, groups)
@@ -274,19 +300,18 @@ def conv_transpose_backward(dout: np.ndarray, cache: ConvTransposeCache,
 
     With cols = im2col(g) (the windows of the upstream gradient):
     ∂L/∂x = W·cols, the convolution of g (the convolution's forward pass, no bias);
-    ∂L/∂w = Σ_n x[n]·cols[n]ᵀ, the convolution's weight gradient with x as the upstream
-    gradient: ∂L/∂w[o, c, τ] = Σ_n Σ_t x[n, o, t] · g_pad[n, c, t·s + τ·d];
+    ∂L/∂w = x·colsᵀ, the convolution's weight gradient with x as the upstream gradient:
+    ∂L/∂w[o, c, τ] = Σ_n Σ_t x[n, o, t] · g_pad[n, c, t·s + τ·d];
     ∂L/∂b = Σ_{n,i} g.
     """
     x, weight, win, groups = cache
-    g = np.ascontiguousarray(dout)
     dx = dw = db = None
     if need_input or need_weight:
-        cols = im2col(g, win)
+        cols = im2col(dout, win)
         if need_input:
-            dx = _weight_times_cols(weight, cols, groups).reshape(x.shape)
+            dx = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], x.shape[2:])
         if need_weight:
-            dw = _grad_times_cols_t(_flat(x), cols, groups, weight.shape)
+            dw = _grad_times_cols_t(_channel_major(x), cols, groups, weight.shape)
     if need_bias:
-        db = _channel_sum(_flat(g))
+        db = _channel_sum(dout)
     return dx, dw, db
