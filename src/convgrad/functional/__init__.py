@@ -9,3 +9,4 @@ from .dropout import dropout
 from .linear import linear
 from .loss import cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
