@@ -311,3 +311,258 @@ def conv_transpose_arguments(op: str, spatial: int, input_shape: tuple, weight_s
 
 
 # --- pooling argument checks (below this line) ---
+# Pooling windows and F.pad: PyTorch's rules, checked before any array is touched, with
+# PyTorch's exception classes (TypeError for a wrong kind of argument, RuntimeError for a value
+# it refuses, NotImplementedError for a padding mode or dtype it has no kernel for) and
+# messages that name the argument and the numbers.
+
+_POOL_AXES = {1: ("L",), 2: ("H", "W")}
+
+
+def _is_pool_int(value) -> bool:
+    """An integer (Python or NumPy) that is not a bool: ``kernel_size=True`` is refused."""
+    return not isinstance(value, bool) and hasattr(type(value), "__index__")
+
+
+def _pool_int_tuple(op: str, value, n: int, name: str) -> tuple:
+    """``value`` (an int or a sequence of 1 or n ints) as an n-tuple of Python ints."""
+    if _is_pool_int(value):
+        return ntuple(int(value), n, name)
+    if isinstance(value, (tuple, list)):
+        if not all(_is_pool_int(v) for v in value):
+            raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, "
+                            f"got {name}={value!r}")
+        if len(value) not in (1, n):
+            raise RuntimeError(
+                f"{op}: {name} must be a single int or a tuple of {n} int{'s' if n > 1 else ''}"
+                f" (one per spatial axis {', '.join(_POOL_AXES[n])}), got {name}={value!r} with "
+                f"{len(value)} value{'s' if len(value) != 1 else ''}")
+        return ntuple(tuple(int(v) for v in value), n, name)
+    raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {name}={value!r}")
+
+
+def pool_window_arguments(op: str, n: int, kernel_size, stride, padding, dilation=1) -> tuple:
+    """Check a pooling window's arguments; returns ``(kernel, stride, padding, dilation)``.
+
+    Each is an n-tuple.  ``stride`` None (or an empty tuple, as PyTorch allows) means the
+    kernel size: windows side by side.  ``padding`` may be at most half the kernel
+    (``p ≤ ⌊k/2⌋``; the dilation does not enter), so that every window holds a real element.
+    """
+    kernel = _pool_int_tuple(op, kernel_size, n, "kernel_size")
+    if any(k <= 0 for k in kernel):
+        raise RuntimeError(f"{op}: kernel_size must be greater than zero along every axis, "
+                           f"got kernel_size={kernel}")
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        strides = kernel
+    else:
+        strides = _pool_int_tuple(op, stride, n, "stride")
+        if any(s <= 0 for s in strides):
+            raise RuntimeError(f"{op}: stride must be greater than zero along every axis, "
+                               f"got stride={strides}")
+    dilations = _pool_int_tuple(op, dilation, n, "dilation")
+    if any(d <= 0 for d in dilations):
+        raise RuntimeError(f"{op}: dilation must be greater than zero along every axis, "
+                           f"got dilation={dilations}")
+    pads = _pool_int_tuple(op, padding, n, "padding")
+    if any(p < 0 for p in pads):
+        raise RuntimeError(f"{op}: padding must be non-negative along every axis, "
+                           f"got padding={pads}")
+    for axis, p, k in zip(_POOL_AXES[n], pads, kernel):
+        if p > k // 2:
+            raise RuntimeError(
+                f"{op}: padding must be at most half of kernel_size (p ≤ ⌊k/2⌋), but along "
+                f"{axis} padding={p} and kernel_size={k}: ⌊{k}/2⌋ = {k // 2} "
+                f"(padding={pads}, kernel_size={kernel})")
+    return kernel, strides, pads, dilations
+
+
+def pool_output_formula(length: int, kernel: int, stride: int, padding: int, dilation: int,
+                        ceil_mode: bool) -> str:
+    """The pooling output-size formula with the values substituted, for messages."""
+    out = pool_output_size(length, kernel, stride, padding, dilation, ceil_mode)
+    inner = f"({length} + 2·{padding} − {dilation}·({kernel}−1) − 1)/{stride}"
+    if not ceil_mode:
+        return f"⌊(L + 2p − d(k−1) − 1)/s⌋ + 1 = ⌊{inner}⌋ + 1 = {out}"
+    rounded = -((-(length + 2 * padding - dilation * (kernel - 1) - 1)) // stride) + 1
+    text = f"⌈(L + 2p − d(k−1) − 1)/s⌉ + 1 = ⌈{inner}⌉ + 1 = {rounded}"
+    if rounded != out:
+        text += (f", less the last window, which would start at (out−1)·s = "
+                 f"{(rounded - 1) * stride} ≥ L + p = {length + padding}: {out}")
+    return text
+
+
+def pool_output_shape(op: str, input_shape: tuple, kernel: tuple, stride: tuple, padding: tuple,
+                      dilation: tuple, ceil_mode: bool) -> tuple:
+    """The pooled spatial sizes, each at least 1 (else a RuntimeError quoting the formula)."""
+    n = len(kernel)
+    sizes = []
+    for axis, length, k, s, p, d in zip(_POOL_AXES[n], input_shape[-n:], kernel, stride,
+                                        padding, dilation):
+        out = pool_output_size(length, k, s, p, d, ceil_mode)
+        if out <= 0:
+            raise RuntimeError(
+                f"{op}: output size is too small along {axis}: "
+                f"{pool_output_formula(length, k, s, p, d, ceil_mode)}, but it must be at "
+                f"least 1 (input of size {list(input_shape)}, kernel_size={kernel}, "
+                f"stride={stride}, padding={padding}, dilation={dilation}, "
+                f"ceil_mode={ceil_mode})")
+        sizes.append(out)
+    return tuple(sizes)
+
+
+def check_pool_input(op: str, input_shape: tuple, n: int, *, empty_channels: bool = False,
+                     too_few_dims_error: type = RuntimeError) -> bool:
+    """An input of n spatial axes: (C, *spatial) or (N, C, *spatial).  Returns ``batched``.
+
+    Only the batch may be empty (and the channels too where ``empty_channels``: the adaptive
+    pools accept them).  ``too_few_dims_error`` is the class PyTorch raises for too few
+    dimensions, which for ``avg_pool2d`` is IndexError.
+    """
+    shape, axes = tuple(input_shape), _POOL_AXES[n]
+    layouts = f"({', '.join(('C',) + axes)}) or ({', '.join(('N', 'C') + axes)})"
+    if len(shape) not in (n + 1, n + 2):
+        error = too_few_dims_error if len(shape) < n + 1 else RuntimeError
+        raise error(f"{op}: expected a {n + 1}-D or {n + 2}-D input {layouts}, but got input "
+                    f"of size {list(shape)} ({len(shape)}-D)")
+    batched = len(shape) == n + 2
+    must_be_filled = shape[-n:] if empty_channels else shape[1 if batched else 0:]
+    if any(size == 0 for size in must_be_filled):
+        allowed = "the batch N and channels C" if empty_channels else "the batch N"
+        raise RuntimeError(f"{op}: expected input {layouts} with only {allowed} allowed to be "
+                           f"0, but got input of size {list(shape)}")
+    return batched
+
+
+def adaptive_pool_output_size(op: str, n: int, output_size, input_shape: tuple) -> tuple:
+    """``output_size`` for an adaptive pool: an int, or n entries each an int or None.
+
+    None keeps that axis's input size; 0 gives an empty output (as PyTorch).
+    """
+    if n == 1:
+        if _is_pool_int(output_size):
+            sizes = (int(output_size),)
+        elif isinstance(output_size, (tuple, list)) and all(_is_pool_int(v) for v in output_size):
+            if len(output_size) != 1:
+                raise RuntimeError(f"{op}: output_size must be a single int, got "
+                                   f"output_size={output_size!r} with {len(output_size)} values")
+            sizes = (int(output_size[0]),)
+        else:
+            raise TypeError(f"{op}: output_size must be an int, got output_size={output_size!r}")
+    else:
+        if _is_pool_int(output_size):
+            sizes = (int(output_size),) * n
+        elif isinstance(output_size, (tuple, list)):
+            if not all(v is None or _is_pool_int(v) for v in output_size):
+                raise TypeError(f"{op}: output_size must be an int or a tuple of {n} ints or "
+                                f"None, got output_size={output_size!r}")
+            if len(output_size) != n:
+                raise RuntimeError(f"{op}: output_size must have {n} entries (one per axis "
+                                   f"{', '.join(_POOL_AXES[n])}), got output_size="
+                                   f"{output_size!r} with {len(output_size)}")
+            sizes = tuple(length if v is None else int(v)
+                          for v, length in zip(output_size, input_shape[-n:]))
+        else:
+            raise TypeError(f"{op}: output_size must be an int or a tuple of {n} ints or None, "
+                            f"got output_size={output_size!r}")
+    if any(size < 0 for size in sizes):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0, "
+                           f"got output_size={sizes}")
+    return sizes
+
+
+def check_divisor_override(op: str, divisor_override) -> None:
+    """``divisor_override``: None, or a non-zero int that replaces every window's divisor."""
+    if divisor_override is None:
+        return
+    if not _is_pool_int(divisor_override):
+        raise TypeError(f"{op}: divisor_override must be an int or None, got "
+                        f"divisor_override={divisor_override!r}")
+    if divisor_override == 0:
+        raise RuntimeError(f"{op}: divisor_override must not be zero (every window's sum is "
+                           f"divided by it), got divisor_override=0")
+
+
+# ------------------------------------------------------------------ F.pad
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _pad_dims_text(count: int) -> str:
+    return "the last dimension" if count == 1 else f"the last {count} dimensions"
+
+
+def pad_arguments(input_shape: tuple, pad, mode: str, value) -> tuple:
+    """Check ``F.pad``'s arguments; returns ``((before, after), ...)`` for the padded dims.
+
+    ``pad`` lists (before, after) pairs starting from the last dimension, as PyTorch; the
+    result is in dimension order (first padded dimension first).  A negative amount crops.
+    """
+    shape = tuple(input_shape)
+    if not isinstance(pad, (tuple, list)) or not all(_is_pool_int(v) for v in pad):
+        raise TypeError(f"pad: pad must be a tuple of ints (before, after) per padded "
+                        f"dimension, last dimension first, got pad={pad!r}")
+    amounts = tuple(int(v) for v in pad)
+    if len(amounts) % 2:
+        raise RuntimeError(f"pad: the length of pad must be divisible by 2 (a (before, after) "
+                           f"pair per dimension), got pad={amounts} of length {len(amounts)}")
+    if len(amounts) > 2 * len(shape):
+        raise RuntimeError(f"pad: pad of length {len(amounts)} pads {len(amounts) // 2} "
+                           f"dimensions, but the input of size {list(shape)} has only "
+                           f"{len(shape)}; the length must be at most 2·{len(shape)} = "
+                           f"{2 * len(shape)}")
+    if mode not in PAD_MODES:
+        raise NotImplementedError(f"pad: unrecognised padding mode {mode!r}; mode must be one "
+                                  f"of {', '.join(repr(m) for m in PAD_MODES)}")
+    count = len(amounts) // 2
+    pairs = tuple((amounts[2 * i], amounts[2 * i + 1]) for i in reversed(range(count)))
+    lengths = shape[len(shape) - count:]
+    if mode == "constant":
+        for dim, length, (before, after) in zip(range(len(shape) - count, len(shape)),
+                                                lengths, pairs):
+            kept = length - max(-before, 0) - max(-after, 0)
+            if kept < 0:
+                raise RuntimeError(
+                    f"pad: negative padding crops more than dimension {dim} holds: cropping "
+                    f"{max(-before, 0)} + {max(-after, 0)} from size {length} "
+                    f"(pad {(before, after)}, input of size {list(shape)})")
+        return pairs
+    if value is not None and value != 0:
+        raise RuntimeError(f"pad: padding mode {mode!r} doesn't take a value argument (only "
+                           f"'constant' fills with a value), got value={value!r}")
+    if count not in (1, 2, 3) or len(shape) not in (count + 1, count + 2):
+        raise NotImplementedError(
+            f"pad: {mode} padding with pad of length {len(amounts)} pads "
+            f"{_pad_dims_text(count)} and needs a {count + 1}-D or {count + 2}-D input "
+            f"(non-constant modes pad 1 to 3 dimensions), but got input of size {list(shape)}"
+            f" ({len(shape)}-D)")
+    batched = len(shape) == count + 2
+    if mode != "circular" and any(size == 0 for size in shape[1 if batched else 0:]):
+        raise RuntimeError(f"pad: {mode} padding needs every dimension but the batch to be "
+                           f"non-empty, got input of size {list(shape)}")
+    for dim, length, (before, after) in zip(range(len(shape) - count, len(shape)),
+                                            lengths, pairs):
+        out = length + before + after
+        where = f"(pad {(before, after)} at dimension {dim} of input of size {list(shape)})"
+        if mode == "reflect" and (before >= length or after >= length):
+            raise RuntimeError(
+                f"pad: reflect padding must be smaller than the dimension it pads, since it "
+                f"mirrors about the edge element without repeating it: got padding "
+                f"{max(before, after)} for size {length} {where}")
+        if mode == "circular":
+            if before > length or after > length:
+                raise RuntimeError(
+                    f"pad: circular padding may wrap around at most once, so it must be at "
+                    f"most the size of the dimension: got padding {max(before, after)} for "
+                    f"size {length} {where}")
+            kept = length - max(-before, 0) - max(-after, 0)
+            if out < 0:
+                raise RuntimeError(f"pad: negative circular padding leaves a dimension of "
+                                   f"size {length} + {before} + {after} = {out} {where}")
+            if out > 0 and max(before, after, 0) > kept:
+                raise RuntimeError(
+                    f"pad: circular padding of {max(before, after)} wraps the {kept} element"
+                    f"{'s' if kept != 1 else ''} left after cropping more than once {where}")
+        elif out < 1:
+            raise RuntimeError(f"pad: {mode} padding leaves dimension {dim} with size "
+                               f"{length} + {before} + {after} = {out}, but it must be at "
+                               f"least 1 {where}")
+    return pairs

@@ -1,0 +1,393 @@
+"""Pooling and padding as forward/backward pairs on NumPy arrays (no Tensor).
+
+Every pool works on the last two axes of an array ``x`` of shape (..., H, W); whatever comes
+before (batch, channels, or just channels for an unbatched input) is carried along.  A 1-D
+pool is the 2-D pool of an (..., 1, L) view with a kernel of height 1, exactly as PyTorch
+computes it.  Arguments arrive checked and normalised to pairs by ``shapes.py``.
+
+Notation (the notes', one axis; the 2-D pools do it along H and W): input x of length L,
+kernel k, stride s, padding p, dilation d, output y of length
+``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1`` (rounded up with ceil_mode, see ``shapes.pool_output_size``).
+Output t looks at the taps τ = 0..k−1 at input positions ``t·s + τ·d − p``.
+
+The hot loops run over the kernel's taps, each one a strided view of the whole (padded)
+input, never over batch items or output positions.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..shapes import pool_output_size
+
+
+def _window_starts(out: int, stride: int, padding: int) -> np.ndarray:
+    """Input position of tap 0 of each of the ``out`` windows: ``t·s − p``."""
+    return np.arange(out) * stride - padding
+
+
+def _padded(x: np.ndarray, padding: tuple, extent: tuple, fill) -> np.ndarray:
+    """``x`` with ``fill`` around it: ``p`` before, and after enough for ``extent`` positions.
+
+    ``extent`` is the padded length the windows reach, ``(out−1)·s + d(k−1) + 1`` per axis;
+    with ceil_mode the last window may reach past ``L + p``, so the after-padding can be
+    longer than ``p`` (or shorter, when the windows do not reach the end).
+    """
+    (ph, pw), (eh, ew) = padding, extent
+    H, W = x.shape[-2:]
+    after_h, after_w = max(eh - H - ph, 0), max(ew - W - pw, 0)
+    if ph == pw == after_h == after_w == 0:
+        return x
+    out = np.full(x.shape[:-2] + (ph + H + after_h, pw + W + after_w), fill, dtype=x.dtype)
+    out[..., ph:ph + H, pw:pw + W] = x
+    return out
+
+
+def _tap(xp: np.ndarray, i: int, j: int, out: tuple, stride: tuple, dilation: tuple):
+    """The view of tap (i, j) of every window: ``xp[..., t·s + i·d, u·s + j·d]`` over t, u."""
+    (oh, ow), (sh, sw), (dh, dw) = out, stride, dilation
+    r, c = i * dh, j * dw
+    return xp[..., r:r + sh * (oh - 1) + 1:sh, c:c + sw * (ow - 1) + 1:sw]
+
+
+def _lowest(dtype: np.dtype):
+    """The fill that never wins a max: −∞ for floats, the smallest integer otherwise."""
+    return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+
+
+# ----------------------------------------------------------------------------- max pool
+class MaxPoolCache(NamedTuple):
+    input_shape: tuple       # (..., H, W)
+    indices: np.ndarray      # (..., OH, OW): flat position h·W + w of each max in its plane
+    overlapping: bool        # can one input element be the max of two windows?
+    blind: np.ndarray | None  # (OH, OW) True where a window's taps all miss the input
+
+
+def max_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple,
+                       dilation: tuple, ceil_mode: bool):
+    """Max pooling over (..., H, W); returns ``(y, cache)``, ``cache.indices`` the argmaxes.
+
+        y[t, u] = max_{τ, υ} x[t·s_h + τ·d_h − p_h, u·s_w + υ·d_w − p_w]
+
+    The padding is −∞, so it never wins.  Ties go to the first maximum in scan order (row by
+    row), and a NaN wins over any number, the last NaN in scan order giving the index — both
+    as PyTorch's CPU kernel.  A window whose real elements are all −∞ reports its first real
+    element.  ``indices`` are flat positions h·W + w in the unpadded plane of each channel
+    (PyTorch's ``return_indices``).
+
+    A dilated window that starts in the padding can step over a short input entirely (k=2,
+    d=2, p=1 on L=1 has taps at −1 and 1).  Its output is −∞ and its index is where PyTorch
+    puts it — the first tap past the padding, outside the input — but it passes no gradient
+    (PyTorch 2.13's own backward writes out of bounds there).
+
+    Gradient: each input element receives the upstream gradients of the windows whose max it
+    is, summed when overlapping windows share it:
+        ∂L/∂x[i] = Σ_{(t, u): argmax(t, u) = i} ∂L/∂y[t, u]
+    """
+    H, W = x.shape[-2:]
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh = pool_output_size(H, kh, sh, ph, dh, ceil_mode)
+    ow = pool_output_size(W, kw, sw, pw, dw, ceil_mode)
+    extent = ((oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1)
+    lowest = _lowest(x.dtype)
+    xp = _padded(x, padding, extent, lowest)
+    rows, cols = _window_starts(oh, sh, ph), _window_starts(ow, sw, pw)
+    # PyTorch starts each window's index at its first real element (skipping the padding
+    # by whole dilation steps), so that a window of −∞ still points inside the input.
+    first_row = rows + dh * ((np.maximum(-rows, 0) + dh - 1) // dh)
+    first_col = cols + dw * ((np.maximum(-cols, 0) + dw - 1) // dw)
+    y = np.full(x.shape[:-2] + (oh, ow), lowest, dtype=x.dtype)
+    indices = np.empty(y.shape, dtype=np.int64)
+    indices[...] = first_row[:, None] * W + first_col[None, :]
+    track_nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
+    wins = np.empty(y.shape, dtype=bool)
+    for i in range(kh):
+        for j in range(kw):
+            v = _tap(xp, i, j, (oh, ow), stride, dilation)
+            np.greater(v, y, out=wins)
+            if track_nan:
+                wins |= np.isnan(v)
+            np.copyto(y, v, where=wins)
+            position = (rows + i * dh)[:, None] * W + (cols + j * dw)[None, :]
+            np.copyto(indices, position, where=wins)
+    # Windows overlap when a stride is shorter than the dilated kernel's span.
+    overlapping = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
+    blind = (first_row >= H)[:, None] | (first_col >= W)[None, :]
+    return y, MaxPoolCache(x.shape, indices, overlapping, blind if blind.any() else None)
+
+
+def max_pool2d_backward(dy: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
+    """∂L/∂x[i] = Σ of ∂L/∂y over the windows whose argmax is i (see the forward)."""
+    shape, indices, overlapping, blind = cache
+    plane = shape[-2] * shape[-1]
+    if blind is not None:
+        # Windows that saw only padding send nothing (their index is outside the plane).
+        indices, dy, overlapping = np.where(blind, 0, indices), np.where(blind, 0, dy), True
+    planes = int(np.prod(shape[:-2], dtype=np.int64))
+    # Flat positions in the whole input: each plane's indices offset by its start.
+    flat = (indices.reshape(planes, -1) + (np.arange(planes) * plane)[:, None]).ravel()
+    if overlapping:
+        # Several windows may share a max: bincount adds them all (np.add.at would too,
+        # many times slower).  It sums in float64, which only helps a float32 gradient.
+        dx = np.bincount(flat, weights=dy.ravel(), minlength=planes * plane)
+        return dx.astype(dy.dtype, copy=False).reshape(shape)
+    # Disjoint windows: every input element is the max of at most one window.
+    dx = np.zeros(planes * plane, dtype=dy.dtype)
+    dx[flat] = dy.ravel()
+    return dx.reshape(shape)
+
+
+# ----------------------------------------------------------------------------- average pool
+class AvgPoolCache(NamedTuple):
+    input_shape: tuple       # (..., H, W)
+    padding: tuple           # (p_h, p_w)
+    stride: tuple            # (s_h, s_w)
+    kernel: tuple            # (k_h, k_w)
+    padded_shape: tuple      # (H_p, W_p): the padded extent the windows cover
+    divisor: np.ndarray | float  # (OH, OW) window sizes, or divisor_override
+
+
+def _window_sizes(length: int, out: int, kernel: int, stride: int, padding: int,
+                  count_include_pad: bool) -> np.ndarray:
+    """How many positions each window counts along one axis (PyTorch's rule).
+
+    With ``count_include_pad`` a window is clipped to [−p, L + p): the padding counts, but
+    not the part of a ceil_mode window that hangs past it.  Without it, only real elements
+    [0, L) count.
+    """
+    start = _window_starts(out, stride, padding)
+    end = np.minimum(start + kernel, length + padding)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, length) - np.maximum(start, 0)
+
+
+def avg_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple,
+                       ceil_mode: bool, count_include_pad: bool, divisor_override=None):
+    """Average pooling over (..., H, W); returns ``(y, cache)``.
+
+        y[t, u] = (1/D[t, u]) Σ_{τ, υ} x[t·s_h + τ − p_h, u·s_w + υ − p_w]
+
+    with zero padding.  D is the window's size clipped to [−p, L + p) per axis when
+    ``count_include_pad`` (the padding counts as zeros), the number of real elements
+    otherwise, and ``divisor_override`` when given.  Integer inputs divide as PyTorch's C++
+    does, truncating toward zero.
+
+    The window sum is separable: first over the k_h rows of each window, then over its k_w
+    columns (k_h + k_w passes over the output instead of k_h·k_w).
+
+    Gradient: every element of a window receives that window's upstream gradient over D,
+    summed over the windows that contain it:
+        ∂L/∂x[i, j] = Σ_{(t, u) ∋ (i, j)} ∂L/∂y[t, u] / D[t, u]
+    """
+    H, W = x.shape[-2:]
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    oh = pool_output_size(H, kh, sh, ph, 1, ceil_mode)
+    ow = pool_output_size(W, kw, sw, pw, 1, ceil_mode)
+    extent = ((oh - 1) * sh + kh, (ow - 1) * sw + kw)
+    xp = _padded(x, padding, extent, 0)
+    row_sums = xp[..., 0:sh * (oh - 1) + 1:sh, :].copy()
+    for i in range(1, kh):
+        row_sums += xp[..., i:i + sh * (oh - 1) + 1:sh, :]
+    y = row_sums[..., 0:sw * (ow - 1) + 1:sw].copy()
+    for j in range(1, kw):
+        y += row_sums[..., j:j + sw * (ow - 1) + 1:sw]
+    if divisor_override is not None:
+        divisor = divisor_override
+    else:
+        divisor = np.outer(_window_sizes(H, oh, kh, sh, ph, count_include_pad),
+                           _window_sizes(W, ow, kw, sw, pw, count_include_pad))
+    if x.dtype.kind == "f":
+        y /= np.asarray(divisor, dtype=x.dtype)
+    else:
+        y = _truncating_divide(y, divisor)
+    cache = AvgPoolCache(x.shape, padding, stride, kernel, xp.shape[-2:], divisor)
+    return y, cache
+
+
+def _truncating_divide(total: np.ndarray, divisor) -> np.ndarray:
+    """Integer division rounding toward zero (C++'s ``/``), not toward −∞ (NumPy's ``//``)."""
+    divisor = np.asarray(divisor, dtype=total.dtype)
+    quotient = np.abs(total) // np.abs(divisor)
+    negative = (total < 0) != (divisor < 0)
+    return np.where(negative, -quotient, quotient).astype(total.dtype)
+
+
+def avg_pool2d_backward(dy: np.ndarray, cache: AvgPoolCache) -> np.ndarray:
+    """∂L/∂x[i, j] = Σ over the windows containing (i, j) of ∂L/∂y / D (see the forward)."""
+    shape, (ph, pw), (sh, sw), (kh, kw), (hp, wp), divisor = cache
+    oh, ow = dy.shape[-2:]
+    share = dy / np.asarray(divisor, dtype=dy.dtype)
+    # The forward's two passes, transposed: spread each window's share over its columns,
+    # then over its rows.
+    row_grads = np.zeros(dy.shape[:-1] + (wp,), dtype=dy.dtype)
+    for j in range(kw):
+        row_grads[..., j:j + sw * (ow - 1) + 1:sw] += share
+    dxp = np.zeros(dy.shape[:-2] + (hp, wp), dtype=dy.dtype)
+    for i in range(kh):
+        dxp[..., i:i + sh * (oh - 1) + 1:sh, :] += row_grads
+    H, W = shape[-2:]
+    return np.ascontiguousarray(dxp[..., ph:ph + H, pw:pw + W])
+
+
+# ----------------------------------------------------------------------------- adaptive
+class AdaptiveAvgPoolCache(NamedTuple):
+    input_shape: tuple       # (..., H, W)
+    rows: np.ndarray         # (OH, H) 0/1: which rows each output row averages
+    cols: np.ndarray         # (OW, W) 0/1: which columns each output column averages
+    divisor: np.ndarray      # (OH, OW): the number of elements in each window
+
+
+def adaptive_windows(length: int, out: int) -> tuple:
+    """PyTorch's adaptive windows along one axis: ``[⌊i·L/out⌋, ⌈(i+1)·L/out⌉)`` for each i.
+
+    They tile the input, overlapping by at most one element where L/out is not an integer.
+    """
+    i = np.arange(out)
+    starts = (i * length) // out
+    ends = -((-(i + 1) * length) // out)
+    return starts, ends
+
+
+def _membership(length: int, out: int, dtype) -> np.ndarray:
+    """The (out, length) 0/1 matrix whose row i marks window i's positions."""
+    starts, ends = adaptive_windows(length, out)
+    positions = np.arange(length)
+    member = (positions >= starts[:, None]) & (positions < ends[:, None])
+    return member.astype(dtype)
+
+
+def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: tuple):
+    """Adaptive average pooling of (..., H, W) to (..., OH, OW); returns ``(y, cache)``.
+
+        y[i, j] = (1/|R_i|·|C_j|) Σ_{h ∈ R_i} Σ_{w ∈ C_j} x[h, w]
+        R_i = [⌊i·H/OH⌋, ⌈(i+1)·H/OH⌉),   C_j = [⌊j·W/OW⌋, ⌈(j+1)·W/OW⌉)
+
+    The windows vary in size, so the sums are two matrix products with the 0/1 membership
+    matrices (R of shape (OH, H), C of shape (OW, W)): Σ = R · x · Cᵀ per plane.
+
+    Gradient: ∂L/∂x = Rᵀ · (∂L/∂y / D) · C, each element receiving the share of every
+    window that contains it.
+    """
+    shape = x.shape
+    (H, W), (oh, ow) = shape[-2:], output_size
+    B = int(np.prod(shape[:-2], dtype=np.int64))   # planes (explicit: B·H·W may be 0)
+    rows, cols = _membership(H, oh, x.dtype), _membership(W, ow, x.dtype)
+    # Columns first, as one GEMM over all rows of all planes: (B·H, W) · (W, OW).
+    partial = (x.reshape(B * H, W) @ cols.T).reshape(B, H, ow)
+    # Then rows, as one GEMM too: (B·OW, H) · (H, OH), transposed back to (B, OH, OW).
+    sums = (partial.transpose(0, 2, 1).reshape(B * ow, H) @ rows.T).reshape(B, ow, oh)
+    divisor = np.outer(rows.sum(axis=1), cols.sum(axis=1))
+    y = sums.transpose(0, 2, 1) / divisor
+    return (np.ascontiguousarray(y).reshape(shape[:-2] + (oh, ow)),
+            AdaptiveAvgPoolCache(shape, rows, cols, divisor))
+
+
+def adaptive_avg_pool2d_backward(dy: np.ndarray, cache: AdaptiveAvgPoolCache) -> np.ndarray:
+    """∂L/∂x = Rᵀ · (∂L/∂y / D) · C per plane (see the forward)."""
+    shape, rows, cols, divisor = cache
+    (H, W), (oh, ow) = shape[-2:], dy.shape[-2:]
+    B = int(np.prod(shape[:-2], dtype=np.int64))
+    share = dy.reshape(B, oh, ow) / divisor
+    partial = (share.reshape(B * oh, ow) @ cols).reshape(B, oh, W)
+    dx = (partial.transpose(0, 2, 1).reshape(B * W, oh) @ rows).reshape(B, W, H)
+    return np.ascontiguousarray(dx.transpose(0, 2, 1)).reshape(shape)
+
+
+# ----------------------------------------------------------------------------- padding
+class PadCache(NamedTuple):
+    input_shape: tuple
+    mode: str
+    sources: tuple   # constant: slices of x that survive; others: index arrays per padded dim
+    targets: tuple   # constant: where they land in y; others: unused (empty)
+
+
+def _source_positions(length: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each output position j of one padded dimension, the input position it copies.
+
+    With u = j − before (the position relative to the input's start):
+      reflect     u mirrored about the first and last elements: −u, or 2(L−1) − u
+      replicate   u clipped to [0, L−1]
+      circular    PyTorch crops first (negative amounts), then wraps the cropped part
+    A negative ``before``/``after`` crops; reflect and replicate still mirror and clip about
+    the original edges, as PyTorch does.
+    """
+    out = length + before + after
+    if mode == "circular":
+        first = max(-before, 0)
+        kept = length - first - max(-after, 0)
+        if out <= 0:
+            return np.zeros(0, dtype=np.intp)
+        return first + (np.arange(out) - max(before, 0)) % kept
+    u = np.arange(out) - before
+    if mode == "replicate":
+        return np.clip(u, 0, length - 1)
+    u = np.abs(u)                                   # reflect about position 0
+    return np.where(u > length - 1, 2 * (length - 1) - u, u)   # and about L − 1
+
+
+def pad_forward(x: np.ndarray, pads: tuple, mode: str, value=0):
+    """Pad the last ``len(pads)`` dims of x by ``pads = ((before, after), ...)``.
+
+    ``constant`` fills with ``value`` (negative amounts crop);
+    ``reflect``/``replicate``/``circular`` copy input elements:
+        y[j] = x[src(j)]   along each padded dimension, src from ``_source_positions``
+    Gradient: constant mode passes the gradient of the kept region through; the others add
+    every output position's gradient into the input position it copied:
+        ∂L/∂x[i] = Σ_{j: src(j) = i} ∂L/∂y[j]
+    """
+    lead = x.ndim - len(pads)
+    lengths = x.shape[lead:]
+    out_shape = x.shape[:lead] + tuple(n + b + a for n, (b, a) in zip(lengths, pads))
+    if mode == "constant":
+        sources = (Ellipsis,) + tuple(slice(max(-b, 0), n - max(-a, 0))
+                                      for n, (b, a) in zip(lengths, pads))
+        targets = (Ellipsis,) + tuple(slice(max(b, 0), max(b, 0) + n - max(-b, 0) - max(-a, 0))
+                                      for n, (b, a) in zip(lengths, pads))
+        y = np.full(out_shape, 0 if value is None else value, dtype=x.dtype)
+        y[targets] = x[sources]
+        return y, PadCache(x.shape, mode, sources, targets)
+    positions = tuple(_source_positions(n, b, a, mode) for n, (b, a) in zip(lengths, pads))
+    # One gather for all padded dims: the index arrays broadcast to the padded block.
+    y = x[(Ellipsis,) + np.ix_(*positions)]
+    return y, PadCache(x.shape, mode, positions, ())
+
+
+def _add_into_sources(g: np.ndarray, positions: np.ndarray, length: int,
+                      axis: int) -> np.ndarray:
+    """Along ``axis``: ``out[i] = Σ_{j: positions[j] = i} g[j]`` for i in range(length).
+
+    Sorting the positions groups each input position's copies next to each other;
+    ``np.add.reduceat`` then sums every group in one vectorised pass.
+    """
+    shape = list(g.shape)
+    shape[axis] = length
+    if positions.size == 0:
+        return np.zeros(shape, dtype=g.dtype)
+    order = np.argsort(positions, kind="stable")
+    ordered = positions[order]
+    group_starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+    sums = np.add.reduceat(np.take(g, order, axis=axis), group_starts, axis=axis)
+    present = ordered[group_starts]
+    if present.size == length:
+        return sums
+    out = np.zeros(shape, dtype=g.dtype)
+    index = [slice(None)] * g.ndim
+    index[axis] = present
+    out[tuple(index)] = sums
+    return out
+
+
+def pad_backward(dy: np.ndarray, cache: PadCache) -> np.ndarray:
+    """∂L/∂x: the kept region (constant), or the copies added back (see the forward)."""
+    shape, mode, sources, targets = cache
+    if mode == "constant":
+        dx = np.zeros(shape, dtype=dy.dtype)
+        dx[sources] = dy[targets]
+        return dx
+    lead = len(shape) - len(sources)
+    dx = dy
+    for k, positions in enumerate(sources):
+        dx = _add_into_sources(dx, positions, shape[lead + k], lead + k)
+    return np.ascontiguousarray(dx)
