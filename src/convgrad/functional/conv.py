@@ -79,6 +79,10 @@ def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation,
 def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
                     output_padding, groups, dilation):
     _check_tensors(op, input, weight, bias)
+    if input.dtype.kind in "iu" and input.dtype != np.int64:
+        # PyTorch's CPU transposed convolution exists for floats and int64 only.
+        raise NotImplementedError(f"{op}: not implemented for integer dtype {input.dtype} "
+                                  f"(only floating point and int64 inputs)")
     args = shapes.conv_transpose_arguments(op, spatial, input.shape, weight.shape,
                                            _bias_shape(bias), stride, padding, output_padding,
                                            groups, dilation)

@@ -138,7 +138,8 @@ def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windo
     view = _channels_outermost(_window_view(padded, win, writeable=True), len(win.kernel))
     # W_τᵀ for every tap τ as contiguous (G, C_in/G, C_out/G) blocks, so BLAS reads them as is.
     taps = np.ascontiguousarray(
-        weight.reshape(groups, weight.shape[0] // groups, weight.shape[1], -1).transpose(3, 0, 2, 1))
+        weight.reshape(groups, weight.shape[0] // groups, weight.shape[1], math.prod(win.kernel))
+        .transpose(3, 0, 2, 1))
     grad = _grouped_rows(grad, groups)
     product = np.empty((groups, weight.shape[1], grad.shape[2]), dtype=grad.dtype)
     for index, tap in enumerate(np.ndindex(*win.kernel)):
@@ -150,21 +151,26 @@ def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windo
     return np.ascontiguousarray(padded[_interior(win)])
 
 
+def _as_ncp(a: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial) as (N, C, P), P = ∏spatial (a view when a is contiguous)."""
+    return a.reshape(a.shape[:2] + (math.prod(a.shape[2:]),))
+
+
 def _channel_major(a: np.ndarray) -> np.ndarray:
-    """(N, C, *spatial) → (C, N·∏spatial), contiguous: the layout of the products below."""
-    n, c = a.shape[:2]
-    return np.ascontiguousarray(a.reshape(n, c, -1).transpose(1, 0, 2)).reshape(c, -1)
+    """(N, C, *spatial) → (C, N·P), contiguous: the layout of the products below."""
+    n, c, positions = _as_ncp(a).shape
+    return np.ascontiguousarray(_as_ncp(a).transpose(1, 0, 2)).reshape(c, n * positions)
 
 
 def _batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> np.ndarray:
     """(C, N·P) → (N, C, *spatial), contiguous, adding ``bias[c]`` on the way (one pass)."""
     channels = m.shape[0]
     out = np.empty((batch, channels) + tuple(spatial_size), dtype=m.dtype)
-    source = m.reshape(channels, batch, -1).transpose(1, 0, 2)
+    source = m.reshape(channels, batch, math.prod(spatial_size)).transpose(1, 0, 2)
     if bias is None:
-        out.reshape(batch, channels, -1)[...] = source
+        _as_ncp(out)[...] = source
     else:
-        np.add(source, bias[:, None], out=out.reshape(batch, channels, -1))
+        np.add(source, bias[:, None], out=_as_ncp(out))
     return out
 
 
@@ -174,7 +180,7 @@ def _batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> n
 # g·(C_in/G)·∏k on.  With G = 1 each product is one GEMM.
 
 def _grouped_weight(weight: np.ndarray, groups: int) -> np.ndarray:
-    return weight.reshape(groups, weight.shape[0] // groups, -1)
+    return weight.reshape(groups, weight.shape[0] // groups, math.prod(weight.shape[1:]))
 
 
 def _grouped_rows(m: np.ndarray, groups: int) -> np.ndarray:
@@ -200,7 +206,7 @@ def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
 
 def _channel_sum(grad: np.ndarray) -> np.ndarray:
     """Σ_n Σ_t grad[n, o, t] for each o: the bias is reused at every position of every example."""
-    return np.einsum("nop->o", grad.reshape(grad.shape[0], grad.shape[1], -1))
+    return np.einsum("nop->o", _as_ncp(grad))
 
 
 # ------------------------------------------------------------------ convolution
