@@ -10,3 +10,5 @@ from .linear import linear
 from .loss import cross_entropy, mse_loss, nll_loss
 from .normalization import batch_norm
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from .padding import pad
+from .pooling import adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d

@@ -126,7 +126,8 @@ def max_pool2d_backward(dy: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
         indices, dy, overlapping = np.where(blind, 0, indices), np.where(blind, 0, dy), True
     planes = int(np.prod(shape[:-2], dtype=np.int64))
     # Flat positions in the whole input: each plane's indices offset by its start.
-    flat = (indices.reshape(planes, -1) + (np.arange(planes) * plane)[:, None]).ravel()
+    windows = indices.shape[-2] * indices.shape[-1]
+    flat = (indices.reshape(planes, windows) + (np.arange(planes) * plane)[:, None]).ravel()
     if overlapping:
         # Several windows may share a max: bincount adds them all (np.add.at would too,
         # many times slower).  It sums in float64, which only helps a float32 gradient.
