@@ -319,3 +319,14 @@ def test_gradients_accumulate_across_calls(rng):
     F.avg_pool2d(x, 2).sum().backward()
     np.testing.assert_allclose(x.grad.data, first + 0.25)
     assert math.isclose(first.sum(), 4.0)
+
+
+def test_ceil_mode_lets_a_kernel_longer_than_the_input_make_one_window():
+    # L=3, k=4: ⌊(3 − 3 − 1)/4⌋ + 1 = 0 windows without ceil_mode (an error), but
+    # ⌈−1/4⌉ + 1 = 1 with it: a single window hanging past the end, as in PyTorch.
+    x = np.array([[[1.0, 2.0, 3.0]]])
+    for name in ("avg_pool1d", "max_pool1d"):
+        out = check_op(*both(name, 4, ceil_mode=True), x)
+        assert out.shape == (1, 1, 1)
+    check_op(*both("avg_pool2d", (4, 3), ceil_mode=True, count_include_pad=False),
+             np.random.default_rng(0).standard_normal((1, 2, 3, 2)))
