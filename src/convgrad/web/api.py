@@ -1,0 +1,221 @@
+"""The explorer's JSON API: one route per operation, image mode, and clear 4xx errors.
+
+    POST /api/{op}          op: conv1d, conv2d, conv_transpose1d/2d, max_pool1d/2d,
+                            avg_pool1d/2d; body: the op's request model (``schemas``).
+                            Answer: {"op", "trace": Trace.to_dict(), "counts", "snippet",
+                            "engine"} — the trace (convgrad.explain) gives every number the
+                            page draws; "engine" is convgrad.functional run on the same values.
+    GET  /api/limits        the bounds, so the page can say them before it asks
+    GET  /api/image/sample  the bundled image as numbers in [0, 1]
+    GET  /api/image/presets the preset kernels
+    POST /api/image         an image through a kernel with convgrad.functional.conv2d
+
+Every error is ``{"detail": "<one line naming the field and the bound or constraint>"}``:
+422 for a request the models refuse or an impossible setting (the trace module's message),
+400 for a body that is not JSON, 413/415 from ``guard``; never a 500 for anything a client
+sends.
+"""
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import explain
+from ..explain.model import TraceError
+from . import image, schemas
+from .counts import layer_counts
+from .engine import run_engine
+from .snippet import pytorch_snippet
+
+router = APIRouter(prefix="/api")
+
+
+class ApiError(Exception):
+    """An answer other than 200, with its one-line message."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+# ------------------------------------------------------------------ operations
+def _check_groups(op: str, body) -> None:
+    """groups must divide the channels: said in PyTorch's terms before the trace's shape checks
+    (the page sends a weight of C_in // groups channels when groups does not divide C_in)."""
+    if not op.startswith("conv"):
+        return
+    groups = body.groups
+    in_channels = len(body.input)
+    if in_channels % groups:
+        raise ApiError(422, f"{op}: groups={groups} must divide the input channels: C_in = "
+                            f"{in_channels} and {in_channels} mod {groups} = "
+                            f"{in_channels % groups}")
+    if not op.startswith("conv_transpose"):
+        out_channels = len(body.weight)
+        if out_channels % groups:
+            raise ApiError(422, f"{op}: groups={groups} must divide the output channels: "
+                                f"C_out = {out_channels} and {out_channels} mod {groups} = "
+                                f"{out_channels % groups}")
+
+
+def trace_operation(op: str, body) -> dict:
+    """The whole answer for one operation: trace, counts, snippet, engine check."""
+    _check_groups(op, body)
+    arguments = body.model_dump()
+    try:
+        trace = explain.trace(op, **arguments, backward=True,
+                              max_products=schemas.MAX_TRACE_PRODUCTS)
+    except TraceError as error:
+        raise ApiError(422, str(error)) from None
+    return {
+        "op": op,
+        "trace": trace.to_dict(),
+        "counts": layer_counts(trace),
+        "snippet": pytorch_snippet(trace),
+        "engine": run_engine(trace),
+    }
+
+
+def _route(op: str, model):
+    def handler(body: model) -> JSONResponse:
+        return StrictJSONResponse(trace_operation(op, body))
+
+    handler.__name__ = f"trace_{op}"
+    handler.__doc__ = f"Trace {op}: every window, product and gradient contribution."
+    return handler
+
+
+for _op, _model in schemas.OP_MODELS.items():
+    router.add_api_route(f"/{_op}", _route(_op, _model), methods=["POST"], name=_op)
+
+
+@router.get("/limits")
+def limits() -> JSONResponse:
+    names = ["MAX_ABS_VALUE", "MAX_CHANNELS", "MAX_LENGTH_1D", "MAX_SIDE_2D", "MAX_KERNEL",
+             "MAX_STRIDE", "MAX_PADDING", "MAX_DILATION", "MAX_OUTPUT_PADDING",
+             "MAX_TRACE_PRODUCTS", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "IMAGE_MAX_SIDE",
+             "IMAGE_MAX_KERNEL", "IMAGE_MAX_STRIDE", "IMAGE_MAX_PADDING"]
+    return StrictJSONResponse({name.lower(): getattr(schemas, name) for name in names})
+
+
+# ------------------------------------------------------------------ image mode
+@router.get("/image/sample")
+def image_sample() -> JSONResponse:
+    return StrictJSONResponse(image.sample_image())
+
+
+@router.get("/image/presets")
+def image_presets() -> JSONResponse:
+    return StrictJSONResponse({"presets": [{"name": name, **preset}
+                                           for name, preset in image.PRESETS.items()]})
+
+
+@router.post("/image")
+def image_convolve(body: schemas.ImageRequest) -> JSONResponse:
+    try:
+        result = image.convolve(body.image, body.kernel, body.stride, body.padding,
+                                body.padding_mode, body.mapping)
+    except image.ImageError as error:
+        raise ApiError(422, str(error)) from None
+    return StrictJSONResponse(result)
+
+
+# ------------------------------------------------------------------ responses and errors
+class StrictJSONResponse(JSONResponse):
+    """JSON that any parser accepts: no NaN or Infinity (they are strings in a trace)."""
+
+    def render(self, content) -> bytes:
+        import json
+        return json.dumps(content, allow_nan=False, ensure_ascii=False,
+                          separators=(",", ":")).encode("utf-8")
+
+
+def _field(loc, kind: str = "") -> str:
+    """``("body", "input", 0, 2)`` → ``input[0][2]``."""
+    if len(loc) == 2 and loc[0] == "body" and isinstance(loc[1], int) and kind == "json_invalid":
+        return f"body (at character {loc[1]})"
+    parts = [part for part in loc if part != "body"]
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "body"
+
+
+def _message(error: dict) -> str:
+    kind, message = error.get("type", ""), error.get("msg", "")
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "")
+        return f"is not valid JSON ({reason})" if reason else "is not valid JSON"
+    if kind == "missing":
+        return "a JSON object is required" if tuple(error.get("loc", ())) == ("body",) else (
+            "is required")
+    if kind == "extra_forbidden":
+        return "is not a field of this request"
+    if kind in ("too_long", "too_short") and "List should have" in message:
+        ctx = error.get("ctx") or {}
+        if kind == "too_long":
+            return (f"has {ctx.get('actual_length', 'too many')} entries; at most "
+                    f"{ctx.get('max_length')} are allowed")
+        return f"needs at least {ctx.get('min_length')} entries"
+    if kind in ("less_than_equal", "greater_than_equal") and "ctx" in error:
+        ctx = error["ctx"]
+        bound = ctx.get("le", ctx.get("ge"))
+        word = "at most" if kind == "less_than_equal" else "at least"
+        return f"must be {word} {bound:g}" if isinstance(bound, float) else f"must be {word} {bound}"
+    if kind == "finite_number":
+        return "must be a finite number (no NaN or Infinity)"
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    if message.startswith("Input should be"):
+        message = "must be" + message[len("Input should be"):]
+    return message[:1].lower() + message[1:]
+
+
+def validation_message(errors) -> tuple:
+    """One line for the first few problems, and the list for programs."""
+    listed = []
+    for error in errors:
+        entry = {"field": _field(error.get("loc", ()), error.get("type", "")),
+                 "message": _message(error)}
+        if entry not in listed:
+            listed.append(entry)
+    text = "; ".join(f"{e['field']}: {e['message']}" for e in listed[:3])
+    if len(listed) > 3:
+        text += f" (and {len(listed) - 3} more)"
+    return text, listed
+
+
+def install_error_handlers(app) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        text, listed = validation_message(error.errors())
+        return StrictJSONResponse({"detail": text, "errors": listed[:20]}, status_code=422)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError):
+        return StrictJSONResponse({"detail": error.detail}, status_code=error.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException):
+        detail = error.detail
+        if error.status_code == 404:
+            detail = f"nothing at {request.url.path}"
+        elif error.status_code == 405:
+            detail = f"{request.method} is not allowed at {request.url.path}"
+        elif error.status_code == 400 and "parsing the body" in str(detail):
+            detail = "the body could not be read as JSON"
+        return StrictJSONResponse({"detail": str(detail)}, status_code=error.status_code,
+                                  headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception):
+        # A bug, not a client error; say so plainly rather than leak a traceback.
+        return StrictJSONResponse({"detail": f"internal error ({type(error).__name__}); "
+                                             f"please report it"}, status_code=500)
+
+
+__all__ = ["router", "install_error_handlers", "trace_operation", "ApiError"]

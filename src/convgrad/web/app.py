@@ -1,0 +1,78 @@
+"""The explorer's web app: the JSON API, the page, and nothing else.
+
+``create_app()`` builds a FastAPI app that serves
+
+    /                 the page (static/index.html)
+    /static/<name>    a file of the package's static/ folder, by exact name only
+    /api/...          the JSON API (``convgrad.web.api``)
+
+Static files come from a fixed list made when the app is built: the regular files directly
+inside ``static/`` whose names are plain (letters, digits, ``-``, ``_``, one extension).  A
+request is looked up in that list, never joined onto a path, so ``..``, encoded slashes or
+absolute paths cannot reach anything else.  FastAPI's documentation pages are off (they load
+scripts from a CDN, and the page must load nothing from outside).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, JSONResponse
+
+from . import schemas
+from .api import install_error_handlers, router
+from .guard import RequestGuard
+
+STATIC_DIR = Path(__file__).parent / "static"
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9]+$")
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".json": "application/json",
+}
+
+
+def static_files(directory: Path = STATIC_DIR) -> dict:
+    """name → path for every servable file directly inside ``directory``."""
+    found = {}
+    for path in sorted(directory.iterdir()):
+        if (path.is_file() and not path.is_symlink() and PLAIN_NAME.match(path.name)
+                and path.suffix in MEDIA_TYPES):
+            found[path.name] = path.resolve()
+    return found
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="convgrad explore", docs_url=None, redoc_url=None, openapi_url=None)
+    files = static_files()
+
+    def serve(name: str):
+        path = files.get(name)
+        if path is None:
+            return JSONResponse({"detail": f"no static file named {name!r}"}, status_code=404)
+        # no-cache: a page reloaded after an upgrade must not mix old and new scripts
+        return FileResponse(path, media_type=MEDIA_TYPES[path.suffix],
+                            headers={"cache-control": "no-cache"})
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return serve("index.html")
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        return serve(name)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return serve("favicon.svg")
+
+    app.include_router(router)
+    install_error_handlers(app)
+    app.add_middleware(RequestGuard, max_body_bytes=schemas.MAX_BODY_BYTES,
+                       max_depth=schemas.MAX_JSON_DEPTH)
+    return app
