@@ -182,8 +182,8 @@ def test_input_without_grad_gets_none_and_weight_gradients_still_match(op, rng):
 
 
 def test_only_the_bias_requiring_grad(rng):
-    x, w, b = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    bias = cg.tensor(b, requires_grad=True)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    bias = cg.tensor(rng.standard_normal(4), requires_grad=True)
     out = F.conv2d(cg.tensor(x), cg.tensor(w), bias, padding=1)
     out.sum().backward()
     np.testing.assert_allclose(bias.grad.numpy(), np.full(4, 2 * 25.0))
@@ -310,7 +310,8 @@ def test_grad_fn_is_named_like_torch(rng):
     x = cg.tensor(rng.standard_normal((1, 2, 4)), requires_grad=True)
     w = cg.tensor(rng.standard_normal((3, 2, 2)))
     assert "ConvolutionBackward0" in repr(F.conv1d(x, w).grad_fn)
-    assert "ConvolutionBackward0" in repr(F.conv_transpose1d(x, cg.tensor(rng.standard_normal((2, 3, 2)))).grad_fn)
+    w_transposed = cg.tensor(rng.standard_normal((2, 3, 2)))
+    assert "ConvolutionBackward0" in repr(F.conv_transpose1d(x, w_transposed).grad_fn)
 
 
 # ------------------------------------------------------------------ centred differences
@@ -371,8 +372,8 @@ def test_transposed_convolution_is_the_adjoint_of_the_convolution(rng):
     y = F.conv2d(cg.tensor(x), cg.tensor(w), **args).numpy()
     probe = rng.standard_normal(y.shape)
     # output_padding recovers the input size that the stride made ambiguous
-    extra = tuple(a - b for a, b in zip(x.shape[2:],
-                                        F.conv_transpose2d(cg.tensor(probe), cg.tensor(w), **args).shape[2:]))
+    shortest = F.conv_transpose2d(cg.tensor(probe), cg.tensor(w), **args).shape[2:]
+    extra = tuple(a - b for a, b in zip(x.shape[2:], shortest))
     back = F.conv_transpose2d(cg.tensor(probe), cg.tensor(w), output_padding=extra, **args).numpy()
     assert back.shape == x.shape
     np.testing.assert_allclose((y * probe).sum(), (x * back).sum(), rtol=1e-12)

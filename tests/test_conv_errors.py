@@ -70,7 +70,8 @@ CATALOGUE = {
     # ---- kernel and output size
     "kernel larger than input": (
         call("conv2d", (2, 3, 5, 5), (4, 3, 7, 3)),
-        [r"along H", r"⌊\(L \+ 2p − d\(k−1\) − 1\)/s⌋ \+ 1 = ⌊\(5 \+ 2·0 − 1·\(7−1\) − 1\)/1⌋ \+ 1 = -1",
+        [r"along H", r"⌊\(L \+ 2p − d\(k−1\) − 1\)/s⌋ \+ 1 = ",
+         r"⌊\(5 \+ 2·0 − 1·\(7−1\) − 1\)/1⌋ \+ 1 = -1",
          r"spans d\(k−1\) \+ 1 = 1·\(7−1\) \+ 1 = 7", r"\[2, 3, 5, 5\]", r"\[4, 3, 7, 3\]"]),
     "dilated kernel larger than padded input": (
         call("conv1d", (2, 3, 5), (4, 3, 3), dilation=4, padding=1),
@@ -144,7 +145,8 @@ CATALOGUE = {
         call("conv1d", (2, 3, 5), (4, 3, 3), padding=(1, 1)),
         [r"padding", r"1 values", r"\[1, 1\]"]),
     "dilation tuple too long": (
-        call("conv2d", (2, 3, 5, 5), (4, 3, 3, 3), dilation=(1, 1, 1)), [r"dilation", r"\[1, 1, 1\]"]),
+        call("conv2d", (2, 3, 5, 5), (4, 3, 3, 3), dilation=(1, 1, 1)),
+        [r"dilation", r"\[1, 1, 1\]"]),
     "empty stride tuple": (
         call("conv2d", (2, 3, 5, 5), (4, 3, 3, 3), stride=()), [r"stride", r"\[\]"]),
     "transposed output_padding tuple too long": (

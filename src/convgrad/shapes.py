@@ -39,7 +39,8 @@ def ntuple(value, n: int, name: str, op: str | None = None) -> tuple:
                 f" ({len(values)} values for {n} spatial dimension{'s' if n > 1 else ''})"
             )
         return tuple(int(v) for v in values)
-    raise TypeError(f"{prefix}{name} must be an int or a sequence of {n} ints, got {name}={value!r}")
+    raise TypeError(f"{prefix}{name} must be an int or a sequence of {n} ints, "
+                    f"got {name}={value!r}")
 
 
 def conv_output_size(length: int, kernel: int, stride: int, padding: int, dilation: int) -> int:

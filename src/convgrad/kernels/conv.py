@@ -73,7 +73,8 @@ class Windows(NamedTuple):
 
 
 def _padded_size(win: Windows) -> tuple:
-    return tuple(length + before + after for length, (before, after) in zip(win.in_size, win.padding))
+    return tuple(length + before + after
+                 for length, (before, after) in zip(win.in_size, win.padding))
 
 
 def _pad(x: np.ndarray, win: Windows) -> np.ndarray:
@@ -119,12 +120,13 @@ def im2col(x: np.ndarray, win: Windows) -> np.ndarray:
     """
     n, c = x.shape[:2]
     view = _channels_outermost(_window_view(_pad(x, win), win), len(win.kernel))
-    return np.ascontiguousarray(view).reshape(c * math.prod(win.kernel), n * math.prod(win.out_size))
+    rows, columns = c * math.prod(win.kernel), n * math.prod(win.out_size)
+    return np.ascontiguousarray(view).reshape(rows, columns)
 
 
 def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windows,
                     groups: int) -> np.ndarray:
-    """The adjoint of ``W · im2col(·)``: ``x[n, c, t·s + τ·d] += Σ_o w[o, c, τ] · grad[o, (n, t)]``.
+    """The adjoint of ``W·im2col(·)``: ``x[n, c, t·s + τ·d] += Σ_o w[o, c, τ]·grad[o, (n, t)]``.
 
     ``grad`` is (C_out, N·∏out) and the weight (C_out, C_in/G, *k); returns (N, C_in, *in_size)
     with the padding cut off.  This is col2im(Wᵀ·grad) computed one kernel tap at a time: for
