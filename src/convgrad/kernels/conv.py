@@ -290,8 +290,9 @@ def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray |
     out_size = tuple((length - 1) * s - 2 * p + d * (k - 1) + extra + 1
                      for length, k, s, p, d, extra
                      in zip(x.shape[2:], kernel, stride, padding, dilation, output_padding))
-    # Seen as a convolution of y: p zeros before; after, the scatter reaches p − output_padding
-    # cells past the output (never fewer than zero: extra cells past it just stay zero).
+    # The convolution this is the adjoint of reads y padded with p zeros before and
+    # p − output_padding after (its windows end there).  When output_padding > p, the last
+    # output cells lie beyond every window: no padding after, and those cells stay zero.
     pads = tuple((p, max(p - extra, 0)) for p, extra in zip(padding, output_padding))
     win = Windows(tuple(kernel), tuple(stride), tuple(dilation), pads, out_size,
                   tuple(x.shape[2:]))
