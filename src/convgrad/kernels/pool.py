@@ -95,25 +95,41 @@ def max_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     rows, cols = _window_starts(oh, sh, ph), _window_starts(ow, sw, pw)
     # PyTorch starts each window's index at its first real element (skipping the padding
     # by whole dilation steps), so that a window of −∞ still points inside the input.
-    first_row = rows + dh * ((np.maximum(-rows, 0) + dh - 1) // dh)
-    first_col = cols + dw * ((np.maximum(-cols, 0) + dw - 1) // dw)
-    y = np.full(x.shape[:-2] + (oh, ow), lowest, dtype=x.dtype)
-    indices = np.empty(y.shape, dtype=np.int64)
-    indices[...] = first_row[:, None] * W + first_col[None, :]
+    first_i = (np.maximum(-rows, 0) + dh - 1) // dh          # first real tap, per axis
+    first_j = (np.maximum(-cols, 0) + dw - 1) // dw
+    first_row, first_col = rows + first_i * dh, cols + first_j * dw
+    # A window whose first tap past the left padding is already past the input sees none.
+    blind = ((first_i >= kh) | (first_row >= H))[:, None] | ((first_j >= kw) | (first_col >= W))
+    # The winning tap's number τ·k_w + υ, kept in the smallest integer type: the loop
+    # below stays branch-free (masked copies with unpredictable masks are ~10× slower).
+    tap_type = np.min_scalar_type(kh * kw)
+    tap = np.empty(x.shape[:-2] + (oh, ow), dtype=tap_type)
+    tap[...] = (np.minimum(first_i, kh - 1)[:, None] * kw
+                + np.minimum(first_j, kw - 1)[None, :]).astype(tap_type)
     track_nan = x.dtype.kind == "f" and bool(np.isnan(x).any())
+    y = _tap(xp, 0, 0, (oh, ow), stride, dilation).copy()
     wins = np.empty(y.shape, dtype=bool)
-    for i in range(kh):
-        for j in range(kw):
-            v = _tap(xp, i, j, (oh, ow), stride, dilation)
-            np.greater(v, y, out=wins)
-            if track_nan:
-                wins |= np.isnan(v)
-            np.copyto(y, v, where=wins)
-            position = (rows + i * dh)[:, None] * W + (cols + j * dw)[None, :]
-            np.copyto(indices, position, where=wins)
+    winner = np.empty(y.shape, dtype=tap_type)
+    for number in range(1, kh * kw):
+        v = _tap(xp, number // kw, number % kw, (oh, ow), stride, dilation)
+        # Tap `number` takes over where it is strictly greater (ties stay with the first)
+        # or NaN (the last NaN wins, as in PyTorch).  Taps only move forward, so the
+        # winning tap is the largest number that ever won: a running maximum.
+        np.greater(v, y, out=wins)
+        if track_nan:
+            wins |= np.isnan(v)
+        np.multiply(wins, tap_type.type(number), out=winner)
+        np.maximum(tap, winner, out=tap)
+        np.maximum(y, v, out=y)                  # propagates NaN, as max pooling must
+    # Tap number → flat position h·W + w of the input: the window's start plus the tap's
+    # offset (τ·d_h rows and υ·d_w columns further), looked up in a table of k_h·k_w.
+    offsets = (np.arange(kh)[:, None] * dh * W + np.arange(kw)[None, :] * dw).ravel()
+    indices = offsets[tap]
+    indices += rows[:, None] * W + cols[None, :]
+    if blind.any():
+        np.copyto(indices, first_row[:, None] * W + first_col[None, :], where=blind)
     # Windows overlap when a stride is shorter than the dilated kernel's span.
     overlapping = sh < dh * (kh - 1) + 1 or sw < dw * (kw - 1) + 1
-    blind = (first_row >= H)[:, None] | (first_col >= W)[None, :]
     return y, MaxPoolCache(x.shape, indices, overlapping, blind if blind.any() else None)
 
 
@@ -128,14 +144,14 @@ def max_pool2d_backward(dy: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
     # Flat positions in the whole input: each plane's indices offset by its start.
     windows = indices.shape[-2] * indices.shape[-1]
     flat = (indices.reshape(planes, windows) + (np.arange(planes) * plane)[:, None]).ravel()
-    if overlapping:
-        # Several windows may share a max: bincount adds them all (np.add.at would too,
-        # many times slower).  It sums in float64, which only helps a float32 gradient.
-        dx = np.bincount(flat, weights=dy.ravel(), minlength=planes * plane)
-        return dx.astype(dy.dtype, copy=False).reshape(shape)
-    # Disjoint windows: every input element is the max of at most one window.
     dx = np.zeros(planes * plane, dtype=dy.dtype)
-    dx[flat] = dy.ravel()
+    if overlapping:
+        # Several windows may share a max: np.add.at adds every one (NumPy ≥ 1.25 runs
+        # it as a tight loop, faster than bincount with its float64 detour).
+        np.add.at(dx, flat, dy.ravel())
+    else:
+        # Disjoint windows: every input element is the max of at most one window.
+        dx[flat] = dy.ravel()
     return dx.reshape(shape)
 
 
@@ -300,7 +316,8 @@ def adaptive_avg_pool2d_backward(dy: np.ndarray, cache: AdaptiveAvgPoolCache) ->
 class PadCache(NamedTuple):
     input_shape: tuple
     mode: str
-    sources: tuple   # constant: slices of x that survive; others: index arrays per padded dim
+    sources: tuple   # constant: slices of x that survive; others: per padded dim, its
+                     # (out_slice, src_slice) regions
     targets: tuple   # constant: where they land in y; others: unused (empty)
 
 
@@ -328,12 +345,44 @@ def _source_positions(length: int, before: int, after: int, mode: str) -> np.nda
     return np.where(u > length - 1, 2 * (length - 1) - u, u)   # and about L − 1
 
 
+def _regions(positions: np.ndarray, before: int, after: int) -> list:
+    """Split one dimension's source map into the (at most 3) slices that copy it.
+
+    The left padding, the kept centre and the right padding each copy a run of input
+    positions with a constant step: +1 (centre, circular wrap), −1 (reflect's mirror) or 0
+    (replicate's edge).  Returns ``(out_slice, src_slice)`` pairs, so that the copy is three
+    slice assignments instead of a gather of every element.
+    """
+    out = len(positions)
+    left, right = min(max(before, 0), out), max(out - max(after, 0), 0)
+    regions = []
+    for start, stop in ((0, left), (left, max(right, left)), (max(right, left), out)):
+        count = stop - start
+        if count <= 0:
+            continue
+        first = int(positions[start])
+        step = int(positions[start + 1] - first) if count > 1 else 1
+        if step == 0:
+            source = slice(first, first + 1)                 # broadcast along the run
+        else:
+            last = first + step * (count - 1)
+            end = last + step
+            source = slice(first, None if end < 0 else end, step)
+        regions.append((slice(start, stop), source))
+    return regions
+
+
+def _along(axis: int, ndim: int, index) -> tuple:
+    return (slice(None),) * axis + (index,) + (slice(None),) * (ndim - axis - 1)
+
+
 def pad_forward(x: np.ndarray, pads: tuple, mode: str, value=0):
     """Pad the last ``len(pads)`` dims of x by ``pads = ((before, after), ...)``.
 
     ``constant`` fills with ``value`` (negative amounts crop);
     ``reflect``/``replicate``/``circular`` copy input elements:
         y[j] = x[src(j)]   along each padded dimension, src from ``_source_positions``
+    one dimension after the other, each as at most three slice copies (``_regions``).
     Gradient: constant mode passes the gradient of the kept region through; the others add
     every output position's gradient into the input position it copied:
         ∂L/∂x[i] = Σ_{j: src(j) = i} ∂L/∂y[j]
@@ -349,35 +398,18 @@ def pad_forward(x: np.ndarray, pads: tuple, mode: str, value=0):
         y = np.full(out_shape, 0 if value is None else value, dtype=x.dtype)
         y[targets] = x[sources]
         return y, PadCache(x.shape, mode, sources, targets)
-    positions = tuple(_source_positions(n, b, a, mode) for n, (b, a) in zip(lengths, pads))
-    # One gather for all padded dims: the index arrays broadcast to the padded block.
-    y = x[(Ellipsis,) + np.ix_(*positions)]
-    return y, PadCache(x.shape, mode, positions, ())
-
-
-def _add_into_sources(g: np.ndarray, positions: np.ndarray, length: int,
-                      axis: int) -> np.ndarray:
-    """Along ``axis``: ``out[i] = Σ_{j: positions[j] = i} g[j]`` for i in range(length).
-
-    Sorting the positions groups each input position's copies next to each other;
-    ``np.add.reduceat`` then sums every group in one vectorised pass.
-    """
-    shape = list(g.shape)
-    shape[axis] = length
-    if positions.size == 0:
-        return np.zeros(shape, dtype=g.dtype)
-    order = np.argsort(positions, kind="stable")
-    ordered = positions[order]
-    group_starts = np.flatnonzero(np.diff(ordered, prepend=-1))
-    sums = np.add.reduceat(np.take(g, order, axis=axis), group_starts, axis=axis)
-    present = ordered[group_starts]
-    if present.size == length:
-        return sums
-    out = np.zeros(shape, dtype=g.dtype)
-    index = [slice(None)] * g.ndim
-    index[axis] = present
-    out[tuple(index)] = sums
-    return out
+    regions = tuple(_regions(_source_positions(n, b, a, mode), b, a)
+                    for n, (b, a) in zip(lengths, pads))
+    y = x
+    for k, dim_regions in enumerate(regions):
+        axis = lead + k
+        shape = list(y.shape)
+        shape[axis] = out_shape[axis]
+        grown = np.empty(shape, dtype=x.dtype)
+        for out_slice, source in dim_regions:
+            grown[_along(axis, x.ndim, out_slice)] = y[_along(axis, x.ndim, source)]
+        y = grown
+    return y, PadCache(x.shape, mode, regions, ())
 
 
 def pad_backward(dy: np.ndarray, cache: PadCache) -> np.ndarray:
@@ -389,6 +421,18 @@ def pad_backward(dy: np.ndarray, cache: PadCache) -> np.ndarray:
         return dx
     lead = len(shape) - len(sources)
     dx = dy
-    for k, positions in enumerate(sources):
-        dx = _add_into_sources(dx, positions, shape[lead + k], lead + k)
-    return np.ascontiguousarray(dx)
+    # The forward's dimensions in reverse; in each, every region adds its gradient back
+    # into the slice it copied (a replicated edge sums its whole run).
+    for k in reversed(range(len(sources))):
+        axis = lead + k
+        reduced = list(dx.shape)
+        reduced[axis] = shape[axis]
+        back = np.zeros(reduced, dtype=dy.dtype)
+        for out_slice, source in sources[k]:
+            g = dx[_along(axis, dy.ndim, out_slice)]
+            if source.stop is not None and source.stop - source.start == 1 and \
+                    out_slice.stop - out_slice.start > 1:
+                g = g.sum(axis=axis, keepdims=True)
+            back[_along(axis, dy.ndim, source)] += g
+        dx = back
+    return dx
