@@ -50,6 +50,20 @@ def test_max_pool2d_parity(kernel, stride, padding, dilation, ceil_mode, dtype, 
                    return_indices=True), x, dtype=dtype)
 
 
+@pytest.mark.parametrize("kernel, stride, padding, dilation, ceil_mode", MAX_POOL2D)
+def test_max_pool2d_values_without_gradient(kernel, stride, padding, dilation, ceil_mode, rng):
+    # No gradient and no indices wanted: convgrad takes its values-only path.
+    x = rng.standard_normal((2, 3, 7, 8))
+    x[0, 1, 2, 3] = np.nan
+    out = check_op(*both("max_pool2d", kernel, stride, padding, dilation, ceil_mode), x,
+                   grad=False)
+    assert not out.requires_grad
+    with cg.no_grad():
+        np.testing.assert_array_equal(
+            F.max_pool2d(cg.tensor(x, requires_grad=True), kernel, stride, padding, dilation,
+                         ceil_mode).data, out.data)
+
+
 MAX_POOL1D = [  # kernel_size, stride, padding, dilation, ceil_mode
     (2, None, 0, 1, False),
     (3, 2, 1, 1, False),

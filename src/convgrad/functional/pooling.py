@@ -13,7 +13,7 @@ The arithmetic lives in ``kernels/pool.py``, the argument checks in ``shapes.py`
 from __future__ import annotations
 
 from .. import shapes
-from ..autograd import from_op
+from ..autograd import from_op, is_grad_enabled
 from ..kernels import pool as _kernel
 from ..tensor import Tensor
 
@@ -52,9 +52,12 @@ def _max_pool(op: str, spatial: int, input: Tensor, kernel_size, stride, padding
     kernel, stride, padding, dilation = shapes.pool_window_arguments(
         op, spatial, kernel_size, stride, padding, dilation)
     shapes.pool_output_shape(op, input.shape, kernel, stride, padding, dilation, ceil_mode)
+    # The argmaxes cost a third of the forward: only find them when someone will use them.
+    with_indices = return_indices or (input.requires_grad and is_grad_enabled())
     out, cache = _kernel.max_pool2d_forward(
         _as_2d(input.data, spatial), _lift(kernel, spatial, 1), _lift(stride, spatial, 1),
-        _lift(padding, spatial, 0), _lift(dilation, spatial, 1), bool(ceil_mode))
+        _lift(padding, spatial, 0), _lift(dilation, spatial, 1), bool(ceil_mode),
+        with_indices)
 
     def backward(g):
         return (_from_2d(_kernel.max_pool2d_backward(_as_2d(g, spatial), cache), spatial),)
