@@ -20,9 +20,10 @@ _BACKWARD_NAMES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad",
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
     """Pad (or, with negative amounts, crop) the last ``len(pad)//2`` dimensions of input.
 
-    Along one padded dimension, output position j copies input position src(j):
-    reflect ``|u|`` mirrored about 0 and L−1, replicate ``clip(u, 0, L−1)``, circular
-    ``u mod L`` (u = j − before); constant writes ``value`` outside the input.
+    Along one padded dimension, output position j copies input position src(j), with
+    u = j − before: reflect ``|u|`` mirrored about 0 and L−1, replicate ``clip(u, 0, L−1)``,
+    circular ``u mod L`` (of what is left after any cropping, as PyTorch); constant writes
+    ``value`` outside the input.
     Gradient: ∂L/∂x[i] = Σ_{j: src(j) = i} ∂L/∂y[j] — an element copied into the padding
     collects the gradient of every copy.
     """

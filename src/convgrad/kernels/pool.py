@@ -201,7 +201,7 @@ def avg_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     does, truncating toward zero.
 
     The window sum is separable: first over the k_h rows of each window, then over its k_w
-    columns (k_h + k_w passes over the output instead of k_h·k_w).
+    columns (k_h + k_w strided passes instead of k_h·k_w).
 
     Gradient: every element of a window receives that window's upstream gradient over D,
     summed over the windows that contain it:
@@ -268,7 +268,8 @@ class AdaptiveAvgPoolCache(NamedTuple):
 def adaptive_windows(length: int, out: int) -> tuple:
     """PyTorch's adaptive windows along one axis: ``[⌊i·L/out⌋, ⌈(i+1)·L/out⌉)`` for each i.
 
-    They tile the input, overlapping by at most one element where L/out is not an integer.
+    They cover the input; consecutive windows share at most one element (where L/out is not
+    an integer), and with out > L several windows may be the same element.
     """
     i = np.arange(out)
     starts = (i * length) // out
