@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as TF
 
 import convgrad as cg
