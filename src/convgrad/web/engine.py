@@ -78,6 +78,8 @@ def run_engine(trace: Trace) -> dict:
         scale = max(1.0, float(np.max(np.abs(reference))))
         agrees = agrees and difference <= RELATIVE_TOLERANCE * scale
     report["max_abs_difference"] = differences
+    known = [d for d in differences.values() if d is not None]
+    report["largest_difference"] = max(known) if known else None
     report["agrees"] = agrees
     return report
 
