@@ -130,7 +130,8 @@ PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 class Request(BaseModel):
     """Unknown fields are refused, not ignored: a typo must not silently change the view."""
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # defaults go through the validators too, so every per-axis field is a list in the model
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
 
     # the nesting depth of each array field (set by each subclass)
     depths: ClassVar[dict] = {}
