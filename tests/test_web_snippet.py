@@ -101,7 +101,7 @@ def test_snippet_runs_as_a_script():
     assert "output y[0] (the batch of one dropped): (1, 4, 4)" in result.stdout
     # y[0, 0, 0]: the reflected corner x[1, 1] = 5 times 1, plus x[0, 0] = 1 times −1, plus 0.5
     assert trace.output[0][0][0] == 4.5
-    assert "[[4.5000, 2.5000, 2.5000, 4.5000]," in result.stdout
+    assert "[[[ 4.5000,  2.5000,  2.5000,  4.5000]," in result.stdout
 
 
 def test_number_literals_read_back_exactly():
