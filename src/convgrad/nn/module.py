@@ -149,7 +149,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -160,7 +160,7 @@ class Module:
             modules = self.__dict__.get("_modules")
             if modules is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
@@ -175,11 +175,13 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Drop ``name`` from every registry (it is about to be registered as another kind)."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Drop ``name`` from every registry but ``keep`` (where it is about to be stored;
+        leaving it there keeps its place in the order, as reassigning a child does)."""
         self.__dict__.pop(name, None)
         for registry in ("_parameters", "_buffers", "_modules"):
-            self.__dict__[registry].pop(name, None)
+            if registry != keep:
+                self.__dict__[registry].pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name: str):
@@ -354,7 +356,7 @@ class Module:
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0] == "cpu":
+            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps"):
                 device = arg
             else:
                 dtype = arg
