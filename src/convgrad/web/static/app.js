@@ -2,8 +2,8 @@
 // (the trace of convgrad.explain), and lets the user step, hover, pick and edit. Every number
 // on the page is a field of the API's answer; this file computes none of them.
 import {
-  applyPreset, conform, count, defaultState, flatIndex, flatten, fromQuery, hasWeights,
-  inputShape, LIMITS, multiIndex, opName, requestBody, toQuery, weightShape,
+  applyPreset, conform, defaultState, flatIndex, flatten, fromQuery, hasWeights,
+  inputShape, LIMITS, opName, requestBody, toQuery, weightShape,
 } from './state.js';
 import { channelBlocks, element, fmt, keyOf, Registry, weightBlocks } from './grids.js';
 import { renderDense, renderEngine, renderGradient, renderSize, renderWindow } from './views.js';
@@ -728,7 +728,11 @@ function start() {
 
 // exposed for tests and the curious: the last answer, read-only
 Object.defineProperty(window, 'convgradExplore', {
-  value: Object.freeze({ answer: () => current, state: () => structuredClone(state), count, multiIndex }),
+  value: Object.freeze({
+    answer: () => current,
+    imageAnswer: () => (imageMode ? imageMode.answer : null),
+    state: () => structuredClone(state),
+  }),
 });
 
 start();

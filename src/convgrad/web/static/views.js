@@ -176,9 +176,10 @@ export function renderGradient(container, trace, pick, gradient, hover) {
 export function renderDense(container, counts) {
   container.replaceChildren();
   const { layer, dense } = counts;
+  container.append(element('p', 'hint', 'A fully connected layer from the same d1 inputs to the same d2 outputs, beside this one.'));
   const table = element('table', 'dense-table');
   const head = element('tr');
-  head.append(element('th', '', ''), element('th', '', `this ${layer.kind} layer`), element('th', '', 'a dense layer, same input → same output'));
+  head.append(element('th', '', ''), element('th', '', `this ${layer.kind} layer`), element('th', '', 'dense layer'));
   const rows = [
     ['inputs d1', '', dense.d1.formula],
     ['outputs d2', '', dense.d2.formula],

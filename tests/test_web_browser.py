@@ -1,0 +1,402 @@
+"""The explorer in a real browser: Playwright driving Debian's chromium (headless) against a
+real uvicorn server. Skipped, loudly, where chromium is missing; a failure when CI is set.
+
+Every test records every request the page makes (only the local server may be asked) and every
+console error. Screenshots go to test-artifacts/ (gitignored); look at them."""
+import math
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convgrad as cg
+import convgrad.functional as F
+from browser import CHROMIUM_ARGS, chromium_or_skip, running_server
+from convgrad.web.image import encode_png
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+RICH = ("op=conv2d&in=5x5&c=2&cout=2&g=1&bias=1&k=3x3&s=1x1&p=same&pm=reflect&d=1x1"
+        "&x=" + ",".join(str((7 * k) % 5 - 1) for k in range(50))
+        + "&w=" + ",".join(str((k % 3) - 1) for k in range(36)) + "&b=0.5,-1")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS,
+                                              headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server() as url:
+        yield url
+
+
+class Recorder:
+    def __init__(self, page, origin):
+        self.origin = origin
+        self.requests, self.errors = [], []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("console", lambda message: message.type == "error"
+                and self.errors.append(message.text))
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+
+    def check(self, allowed_errors=()):
+        outside = [url for url in self.requests if not url.startswith(self.origin + "/")]
+        assert not outside, f"requests to something other than the local server: {outside}"
+        errors = [e for e in self.errors if not any(re.search(a, e) for a in allowed_errors)]
+        assert not errors, f"console errors: {errors}"
+
+
+def open_page(browser, server, query="", width=1280, height=800):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    recorder = Recorder(page, server)
+    with page.expect_response(lambda r: "/api/" in r.url):
+        page.goto(f"{server}/?{query}" if query else f"{server}/")
+    settle(page)
+    return context, page, recorder
+
+
+@pytest.fixture
+def page(browser, server):
+    context, page, recorder = open_page(browser, server)
+    yield page, recorder
+    context.close()
+
+
+def settle(page):
+    """Wait until the latest answer is drawn."""
+    page.wait_for_function("() => !document.body.classList.contains('busy') && "
+                           "window.convgradExplore && window.convgradExplore.answer()")
+    page.wait_for_timeout(50)
+
+
+def act(page, action):
+    """Do ``action``, which makes the page ask the API; wait for the answer to be drawn."""
+    with page.expect_response(lambda r: "/api/" in r.url):
+        action()
+    settle(page)
+
+
+def grid_values(page, grid_id, kind=None):
+    """{index tuple: value} of the cells in a grid (their exact values, from data-value)."""
+    selector = f"#{grid_id} .cell" + (f".{kind}" if kind else "")
+    pairs = page.eval_on_selector_all(
+        selector, "els => els.map(e => [e.dataset.index, e.dataset.value])")
+    return {tuple(int(i) for i in index.split(",")): float(value) for index, value in pairs}
+
+
+def as_array(cells):
+    shape = tuple(max(index[k] for index in cells) + 1 for k in range(len(next(iter(cells)))))
+    out = np.zeros(shape)
+    for index, value in cells.items():
+        out[index] = value
+    return out
+
+
+def marked(page, grid_id, class_name):
+    return {tuple(int(i) for i in s.split(",")) for s in page.eval_on_selector_all(
+        f"#{grid_id} .cell.{class_name}", "els => els.map(e => e.dataset.index)")}
+
+
+def set_axis(page, field, axis, value):
+    act(page, lambda: page.fill(f"input[data-field={field}][data-axis='{axis}']:visible",
+                                str(value)))
+
+
+# ------------------------------------------------------------------ tests
+def test_page_loads_clean_and_shows_the_notes_example(page, server):
+    page, recorder = page
+    assert page.title() == "convgrad explore"
+    output = as_array(grid_values(page, "output-grids"))
+    np.testing.assert_array_equal(output[0], [[1, 0, 1], [2, 2, 2], [1, 2, 1]])
+    assert "= 3" in page.text_content("#axes")
+    assert "agrees" in page.text_content("#engine")
+    assert page.is_hidden("#message")
+    assert "144" in page.text_content("#dense")
+    recorder.check()
+    assert any("/api/conv2d" in url for url in recorder.requests)
+    assert any(url.endswith("/static/app.js") for url in recorder.requests)
+
+
+def test_stride_and_padding_update_the_output_to_the_engines(page):
+    page, recorder = page
+    set_axis(page, "stride", 0, 2)
+    set_axis(page, "stride", 1, 2)
+    set_axis(page, "padding", 0, 1)
+    set_axis(page, "padding", 1, 1)
+    x = as_array(grid_values(page, "input-grids", "input"))
+    w = as_array(grid_values(page, "weight-grids"))
+    expected = F.conv2d(cg.tensor(x[None]), cg.tensor(w), stride=2, padding=1).numpy()[0]
+    shown = as_array(grid_values(page, "output-grids"))
+    assert shown.shape == expected.shape == (1, 3, 3)
+    np.testing.assert_allclose(shown, expected, rtol=1e-12)
+    assert "⌊(4 + 2·1 − 1·(2−1) − 1)/2⌋ + 1 = 3" in page.text_content("#axes")
+    # dilation and stride 1 again: a different output, again the engine's
+    set_axis(page, "stride", 0, 1)
+    set_axis(page, "dilation", 1, 2)
+    expected = F.conv2d(cg.tensor(x[None]), cg.tensor(w), stride=(1, 2), padding=1,
+                        dilation=(1, 2)).numpy()[0]
+    np.testing.assert_allclose(as_array(grid_values(page, "output-grids")), expected)
+    recorder.check()
+
+
+def test_picking_a_weight_highlights_its_inputs_and_outputs(page):
+    page, recorder = page
+    set_axis(page, "stride", 0, 2)
+    set_axis(page, "stride", 1, 2)
+    set_axis(page, "padding", 0, 1)
+    set_axis(page, "padding", 1, 1)
+    page.click("[data-key='w:0,0,1,0']")
+    # w[σ=1, τ=0] multiplies x[2i + 1 − 1, 2j + 0 − 1] for every output (i, j) in 3×3
+    expected_inputs = {(0, 2 * i, 2 * j - 1) for i in range(3) for j in range(3)}
+    assert marked(page, "input-grids", "w-use") == expected_inputs
+    assert marked(page, "output-grids", "w-out") == {(0, i, j) for i in range(3) for j in range(3)}
+    assert marked(page, "weight-grids", "picked") == {(0, 0, 1, 0)}
+    padding_uses = {index for index in expected_inputs if index[1] > 3 or index[2] < 0}
+    assert padding_uses and marked(page, "input-grids", "padding.w-use") == padding_uses
+    detail = page.text_content("#sharing-detail")
+    assert "used 9 times" in detail
+    # its gradient is the sum of those 9 uses (∂L/∂y = 1): the sum of the cells it multiplied
+    x = grid_values(page, "input-grids")
+    total = sum(x[index] for index in expected_inputs)
+    assert f"∂L/∂w[0, 0, 1, 0] = {int(total)}" in detail
+    # an edited upstream gradient changes the sum
+    page.click("[data-key='gy:0,1,1']")
+    act(page, lambda: (page.fill("#grad-output-grids .cell-editor", "3"),
+                       page.press("#grad-output-grids .cell-editor", "Enter")))
+    weighted = total + 2 * x[(0, 2, 1)]
+    assert f"∂L/∂w[0, 0, 1, 0] = {int(weighted)}" in page.text_content("#sharing-detail")
+    recorder.check()
+
+
+def test_stepping_through_the_outputs(page):
+    page, recorder = page
+    page.click("#step-next")
+    assert page.text_content("#step-position") == "output 2 of 9"
+    assert marked(page, "output-grids", "cur") == {(0, 0, 1)}
+    assert marked(page, "input-grids", "win") == {(0, 0, 1), (0, 0, 2), (0, 1, 1), (0, 1, 2)}
+    assert "y[0, 0, 1] = 0" in page.text_content("#window-detail")
+    page.click("#step-prev")
+    page.click("#step-prev")  # wraps around to the last output
+    assert page.text_content("#step-position") == "output 9 of 9"
+    page.hover("[data-key='y:0,1,0']")
+    assert "y[0, 1, 0] = 2" in page.text_content("#window-detail")
+    page.mouse.move(0, 0)
+    page.fill("#speed", "5")
+    page.dispatch_event("#speed", "input")
+    page.click("#step-play")
+    page.wait_for_function("() => window.convgradExplore.state().cursor >= 2", timeout=5000)
+    page.click("#step-play")
+    stopped = page.evaluate("window.convgradExplore.state().cursor")
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.convgradExplore.state().cursor") == stopped
+    recorder.check()
+
+
+def test_impossible_settings_show_their_message(page):
+    page, recorder = page
+    act(page, lambda: page.select_option("#padding-kind", "same"))
+    set_axis(page, "stride", 0, 2)
+    message = page.text_content("#message")
+    assert page.is_visible("#message") and "padding='same' needs stride 1" in message
+    assert "stale" in page.get_attribute("#view", "class")
+    assert page.query_selector_all("#output-grids .cell")  # the last valid view stays
+    set_axis(page, "stride", 0, 1)
+    assert page.is_hidden("#message")
+    assert "stale" not in page.get_attribute("#view", "class")
+    act(page, lambda: page.fill("#cin", "2"))
+    act(page, lambda: page.fill("#groups", "2"))
+    assert "groups=2 must divide the output channels" in page.text_content("#message")
+    act(page, lambda: page.fill("#groups", "1"))
+    act(page, lambda: page.select_option("#padding-kind", "valid"))
+    set_axis(page, "kernel", 0, 6)
+    assert "must be at least 1" in page.text_content("#message")
+    recorder.check(allowed_errors=[r"status of 422"])
+
+
+def test_the_snippet_on_the_page_gives_the_pages_output(browser, server):
+    context, page, recorder = open_page(browser, server, RICH)
+    code = page.text_content("#snippet")
+    namespace = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(code, "<page snippet>", "exec"), namespace)
+    shown = as_array(grid_values(page, "output-grids"))
+    np.testing.assert_allclose(namespace["y"].detach().numpy()[0], shown, rtol=1e-12,
+                               atol=1e-12)
+    grad_w = as_array(grid_values(page, "grad-weight-grids"))
+    np.testing.assert_allclose(namespace["w"].grad.numpy(), grad_w, rtol=1e-12)
+    assert "padding_mode='reflect'" in code and "F.pad" in code
+    recorder.check()
+    context.close()
+
+
+def test_the_url_reproduces_the_view(browser, server):
+    context, page, recorder = open_page(browser, server)
+    act(page, lambda: page.select_option("#family", "avg"))
+    set_axis(page, "kernel", 0, 3)
+    set_axis(page, "padding", 0, 1)
+    act(page, lambda: page.check("#ceil-mode"))
+    page.dblclick("[data-key='x:0,1,1']")
+    act(page, lambda: (page.fill("#input-grids .cell-editor", "1/4"),
+                       page.press("#input-grids .cell-editor", "Enter")))
+    page.click("[data-key='gx:0,2,2']")
+    page.click("#step-next")
+    page.wait_for_timeout(150)
+    url = page.url
+    before = grid_values(page, "output-grids")
+    assert grid_values(page, "input-grids")[(0, 1, 1)] == 0.25
+    other, again, recorder2 = open_page(browser, server, url.split("?", 1)[1])
+    assert grid_values(again, "output-grids") == before
+    assert again.input_value("#family") == "avg"
+    assert again.is_checked("#ceil-mode")
+    assert again.input_value("input[data-field=kernel][data-axis='0']:visible") == "3"
+    assert marked(again, "input-grids", "picked") == {(0, 2, 2)}
+    assert again.text_content("#step-position").startswith("output 2 of")
+    recorder.check()
+    recorder2.check()
+    context.close()
+    other.close()
+
+
+def _boxes(page, selectors):
+    return page.evaluate("""(selectors) => {
+        const out = [];
+        for (const selector of selectors) {
+            document.querySelectorAll(selector).forEach((el, k) => {
+                const r = el.getBoundingClientRect();
+                const style = getComputedStyle(el);
+                if (r.width > 0 && r.height > 0 && style.visibility !== 'hidden')
+                    out.push({name: `${selector}#${k}`, x: r.left + scrollX, y: r.top + scrollY,
+                              w: r.width, h: r.height});
+            });
+        }
+        return out;
+    }""", selectors)
+
+
+def _overlaps(boxes):
+    found = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            if dx > 1 and dy > 1:
+                found.append((a["name"], b["name"], round(dx), round(dy)))
+    return found
+
+
+LAYOUT_GROUPS = [
+    ["header.top", "#layer-mode > .controls", "#message", "#view > .card", "footer.foot"],
+    ["#settings .row:not([hidden])", "#settings legend"],
+    ["#forward-card .legend", "#forward-card .grid-group", "#stepper", "#window-detail"],
+    ["#stepper > *"],
+    ["#backward-card .grid-group", "#sharing-detail"],
+]
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_screenshots_and_nothing_overlaps(browser, server, width, height):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, recorder = open_page(browser, server, RICH, width, height)
+    page.click("[data-key='w:1,0,1,1']")
+    page.hover("[data-key='y:0,1,2']")
+    name = f"{width}x{height}"
+    page.screenshot(path=str(ARTIFACTS / f"explore-{name}-full.png"), full_page=True,
+                    animations="disabled")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / f"explore-{name}.png"), animations="disabled")
+    if page.is_visible("#settings-panel summary"):
+        page.click("#settings-panel summary")  # small screens fold the settings away
+    for group in LAYOUT_GROUPS:
+        overlaps = _overlaps(_boxes(page, group))
+        assert not overlaps, f"{name}: overlapping {overlaps}"
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{name}: the page is {scroll_width}px wide"
+    for card in page.query_selector_all("#layer-mode .card, #layer-mode .controls"):
+        box = card.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, box
+    # image mode, at the same size
+    with page.expect_response(lambda r: r.url.endswith("/api/image")):
+        page.click("#tab-image")
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(ARTIFACTS / f"explore-image-{name}.png"), full_page=True,
+                    animations="disabled")
+    overlaps = _overlaps(_boxes(page, ["header.top", "#image-mode > .controls",
+                                       "#image-view > .card"]))
+    assert not overlaps, f"{name} image mode: overlapping {overlaps}"
+    overlaps = _overlaps(_boxes(page, [".image-panel"]))
+    assert not overlaps, f"{name} image mode panels: overlapping {overlaps}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    recorder.check()
+    context.close()
+
+
+def test_image_mode_presets_and_upload(browser, server):
+    context, page, recorder = open_page(browser, server)
+    with page.expect_response(lambda r: r.url.endswith("/api/image")):
+        page.click("#tab-image")
+    page.wait_for_selector("#image-presets button")
+    assert "convgrad.functional.conv2d" in page.text_content("#image-engine")
+    assert page.evaluate("[document.getElementById('image-out').width, "
+                         "document.getElementById('image-out').height]") == [96, 96]
+    with page.expect_response(lambda r: r.url.endswith("/api/image")):
+        page.click("[data-preset=box_blur]")
+    page.wait_for_function("() => location.search.includes('preset=box_blur')")
+    assert "0 → black, 1 → white" in page.text_content("#image-mapping-text")
+    with page.expect_response(lambda r: r.url.endswith("/api/image")):
+        page.click("[data-preset=laplacian]")
+    assert "mid-gray" in page.text_content("#image-mapping-text")
+    # the canvas shows the API's gray levels exactly
+    drawn = page.evaluate("""() => {
+        const c = document.getElementById('image-out');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return Array.from({length: c.width * c.height}, (_, k) => d[4 * k]);
+    }""")
+    levels = page.evaluate("window.convgradExplore.imageAnswer().display.pixels")
+    assert drawn == [v for row in levels for v in row]
+    # an upload: a 40×30 ramp, decoded by the page to gray levels in [0, 1]
+    ramp = (np.arange(30)[None, :] * 8 + np.arange(40)[:, None] * 2).astype(np.uint8)
+    with page.expect_request(lambda r: r.url.endswith("/api/image")) as request:
+        page.set_input_files("#image-upload", files=[{
+            "name": "ramp.png", "mimeType": "image/png", "buffer": encode_png(ramp)}])
+    sent = np.asarray(request.value.post_data_json["image"])
+    np.testing.assert_allclose(sent, np.round(ramp / 255, 4), atol=1e-4)
+    page.wait_for_function("() => document.getElementById('image-out').width === 30")
+    assert "Your image: 30×40" in page.text_content("#image-source")
+    # an impossible image setting is an inline message
+    with page.expect_response(lambda r: r.url.endswith("/api/image")):
+        page.fill("#image-stride", "2")
+    page.wait_for_selector("#image-message:not([hidden])")
+    assert "needs stride 1" in page.text_content("#image-message")
+    recorder.check(allowed_errors=[r"status of 422"])
+    context.close()
+
+
+def test_switching_operations_and_dimensions(page):
+    page, recorder = page
+    for family, dims in [("transpose", 2), ("max", 2), ("conv", 1), ("avg", 1), ("max", 1)]:
+        if page.input_value("#family") != family:
+            act(page, lambda: page.select_option("#family", family))
+        if page.is_checked(f"input[name=dims][value='{dims}']") is False:
+            act(page, lambda: page.check(f"input[name=dims][value='{dims}']"))
+        op = page.evaluate("window.convgradExplore.answer().op")
+        assert op == {"conv": "conv", "transpose": "conv_transpose", "max": "max_pool",
+                      "avg": "avg_pool"}[family] + f"{dims}d"
+        assert page.is_hidden("#message"), page.text_content("#message")
+        answer = page.evaluate("window.convgradExplore.answer()")
+        shown = grid_values(page, "output-grids")
+        flat = np.asarray(answer["trace"]["output"]).ravel()
+        assert len(shown) == flat.size and not any(math.isnan(v) for v in shown.values())
+        assert sorted(shown.values()) == sorted(flat.tolist())
+    recorder.check()
