@@ -113,17 +113,22 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
 def _topological_order(root) -> list:
     """Tensors reachable from ``root`` that require grad, each after all of its parents."""
-    order, visited = [], {id(root)}
+    # Post-order DFS.  A node is marked visited when it is expanded, not when it is pushed:
+    # a tensor reached by two paths (h used by both `h + f(h)`'s operands) must be appended
+    # only after every node that reads it, or its gradient is consumed before it is complete.
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
             continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for parent in node._parents:
             if parent is not None and parent.requires_grad and id(parent) not in visited:
-                visited.add(id(parent))
                 stack.append((parent, False))
     return order
 
