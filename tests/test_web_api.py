@@ -118,6 +118,10 @@ def cases():
                     "padding": [1, 2], "padding_mode": "replicate", "bias": [0.25]}),
         ("conv2d", {"input": ints(rng, (1, 5, 5)), "weight": ints(rng, (1, 1, 2, 2)),
                     "padding": "same", "padding_mode": "reflect"}),
+        ("conv2d", {"input": ints(rng, (2, 4, 5)), "weight": ints(rng, (2, 2, 2, 3)),
+                    "padding": "same", "dilation": [2, 1]}),
+        ("conv2d", {"input": ints(rng, (1, 3, 3)), "weight": ints(rng, (1, 1, 3, 3)),
+                    "padding": "valid", "stride": 3}),
         ("conv_transpose1d", {"input": ints(rng, (2, 4)), "weight": ints(rng, (2, 1, 3)),
                               "bias": [1.0, 2.0], "stride": 3, "padding": 1,
                               "output_padding": 2, "groups": 2}),
@@ -499,6 +503,43 @@ def test_path_traversal_over_real_http():
 
 
 # ------------------------------------------------------------------ the command
+def test_explore_serves_the_page(tmp_path):
+    """`convgrad explore --port N` in its own process: the page and the API answer."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from browser import free_socket
+    probe = free_socket()
+    port = probe.getsockname()[1]
+    probe.close()
+    process = subprocess.Popen([sys.executable, "-m", "convgrad.cli", "explore", "--port",
+                                str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    html = page.read().decode()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"explore did not serve: {process.stderr.read()}")
+                time.sleep(0.1)
+        assert "convgrad explore" in html and "/static/app.js" in html
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/conv2d", data=json.dumps(GOOD).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert json.loads(answer.read())["trace"]["output"][0][1] == [2.0, 2.0, 2.0]
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+    assert f"serving on http://127.0.0.1:{port}/" in err
+
+
 def test_explore_refuses_a_port_in_use(capsys):
     from browser import free_socket
     busy = free_socket()

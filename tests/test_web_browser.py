@@ -75,8 +75,8 @@ def page(browser, server):
 
 def settle(page):
     """Wait until the latest answer is drawn."""
-    page.wait_for_function("() => !document.body.classList.contains('busy') && "
-                           "window.convgradExplore && window.convgradExplore.answer()")
+    page.wait_for_function("() => window.convgradExplore && "
+                           "!document.body.classList.contains('busy')")
     page.wait_for_timeout(50)
 
 
@@ -222,6 +222,23 @@ def test_impossible_settings_show_their_message(page):
     set_axis(page, "kernel", 0, 6)
     assert "must be at least 1" in page.text_content("#message")
     recorder.check(allowed_errors=[r"status of 422"])
+
+
+def test_an_impossible_link_shows_its_message_not_a_blank_page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    recorder = Recorder(page, server)
+    with page.expect_response(lambda r: "/api/max_pool2d" in r.url) as response:
+        page.goto(f"{server}/?op=max_pool2d&in=4x4&c=1&k=2x2&s=auto&p=2x2")
+    assert response.value.status == 422
+    page.wait_for_selector("#message:not([hidden])")
+    assert "at most half the kernel size" in page.text_content("#message")
+    assert page.is_visible("#controls") and page.is_hidden("#view")
+    set_axis(page, "padding", 0, 1)
+    set_axis(page, "padding", 1, 1)
+    assert page.is_hidden("#message") and page.is_visible("#output-grids .cell")
+    recorder.check(allowed_errors=[r"status of 422"])
+    context.close()
 
 
 def test_the_snippet_on_the_page_gives_the_pages_output(browser, server):

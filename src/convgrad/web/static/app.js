@@ -75,6 +75,8 @@ function showMessage(text) {
     box.hidden = true;
     $('view').classList.remove('stale');
   }
+  // before the first valid answer there is nothing to show but the message
+  $('view').hidden = !current;
 }
 
 // ------------------------------------------------------------------ the URL
@@ -145,6 +147,10 @@ function syncControls() {
   paddingRow.hidden = s.family === 'conv' && s.paddingKind !== 'int';
   paddingRow.querySelector('.padding-label').textContent = s.family === 'conv' ? 'p' : 'Padding';
   $('settings-summary').textContent = summary(s);
+  const example = document.querySelector('[data-preset=notes1]');
+  example.textContent = s.dims === 2 ? 'Notes example' : 'Ramp example';
+  example.title = s.dims === 2 ? "The notes' first 2D example: a 4×4 input and a 2×2 kernel of ones"
+    : 'A rise and fall through a difference kernel';
   // bias values, one per output channel
   const biasRow = $('bias-values');
   biasRow.hidden = !(hasWeights(s) && s.bias);
@@ -307,6 +313,7 @@ function setCellSize(container, columns) {
 
 function render(data) {
   current = data;
+  $('view').hidden = false;
   const trace = data.trace;
   registry.clear();
   const dims = trace.dims;
