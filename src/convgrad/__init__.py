@@ -18,3 +18,7 @@ from .random import manual_seed
 from .tensor import Tensor, as_tensor, bool_, float32, float64, int64, tensor
 
 __version__ = "0.1.0"
+
+# Layers, optimizers and the model summary (imported last: they build on everything above).
+from . import nn, optim  # noqa: E402
+from .summary import summary  # noqa: E402
