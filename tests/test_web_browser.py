@@ -176,6 +176,16 @@ def test_picking_a_weight_highlights_its_inputs_and_outputs(page):
                        page.press("#grad-output-grids .cell-editor", "Enter")))
     weighted = total + 2 * x[(0, 2, 1)]
     assert f"∂L/∂w[0, 0, 1, 0] = {int(weighted)}" in page.text_content("#sharing-detail")
+    # in edit mode one click edits a kernel value; the output follows
+    page.check("input[name=click][value=edit]")
+    page.click("[data-key='w:0,0,0,0']")
+    act(page, lambda: (page.fill("#weight-grids .cell-editor", "-2"),
+                       page.press("#weight-grids .cell-editor", "Enter")))
+    w = as_array(grid_values(page, "weight-grids"))
+    assert w[0, 0, 0, 0] == -2
+    x_all = as_array(grid_values(page, "input-grids", "input"))
+    expected = F.conv2d(cg.tensor(x_all[None]), cg.tensor(w), stride=2, padding=1).numpy()[0]
+    np.testing.assert_allclose(as_array(grid_values(page, "output-grids")), expected)
     recorder.check()
 
 
@@ -402,6 +412,10 @@ def test_image_mode_presets_and_upload(browser, server):
 
 def test_switching_operations_and_dimensions(page):
     page, recorder = page
+    act(page, lambda: page.select_option("#family", "transpose"))
+    assert set(grid_values(page, "weight-grids").values()) == {1.0}  # the kernel carries over
+    assert len(recorder.requests) and page.evaluate("window.convgradExplore.answer().op") == \
+        "conv_transpose2d"
     for family, dims in [("transpose", 2), ("max", 2), ("conv", 1), ("avg", 1), ("max", 1)]:
         if page.input_value("#family") != family:
             act(page, lambda: page.select_option("#family", family))

@@ -197,10 +197,16 @@ function changeSettings(mutate, { rebuild = false } = {}) {
 
 function onControl(event) {
   const t = event.target;
+  // numbers update as they are typed; selects, radios and boxes once, on 'change'
+  const typed = t.type === 'number' || t.type === 'text';
+  if (event.type === 'input' && !typed) return;
   if (t.dataset.field) {
     const spec = AXIS_FIELDS[t.dataset.field];
     const value = readInt(t, spec.min, spec.max());
-    if (value === null) return;
+    if (value === null) {
+      if (event.type === 'change') syncControls(); // an emptied field shows the value again
+      return;
+    }
     if (event.type === 'change') t.value = value;
     if (state[t.dataset.field][Number(t.dataset.axis)] === value) return;
     changeSettings((s) => { s[t.dataset.field][Number(t.dataset.axis)] = value; });
@@ -222,6 +228,7 @@ function onControl(event) {
       break;
     case 'cin': case 'cout': case 'groups': {
       const value = readInt(t, 1, LIMITS.channels);
+      if (value === null && event.type === 'change') syncControls();
       if (value === null || state[t.id] === value) return;
       changeSettings((s) => { s[t.id] = value; });
       break;
@@ -254,6 +261,7 @@ function onControl(event) {
 // A new operation keeps what carries over (the input, the sliding settings) when the
 // dimensions stay; a change of dimensions starts from that family's example.
 function changeFamily(family, dims) {
+  if (family === state.family && dims === state.dims) return;
   stop();
   if (dims !== state.dims) {
     state = defaultState(dims, family);
@@ -271,7 +279,8 @@ function changeFamily(family, dims) {
       state.padding = state.padding.map(() => 0);
     }
     if (family !== 'conv') state.paddingKind = 'int';
-    state.w = null;
+    const sameShape = String(weightShape(previous)) === String(weightShape(state));
+    state.w = sameShape ? previous.w : null; // a 1-channel kernel carries over
     state.b = state.bias && hasWeights(state) ? state.b : null;
     if (!hasWeights(state)) state.bias = false;
     conform(state, null);
