@@ -15,7 +15,6 @@ const HIGHLIGHTS = ['cur', 'win', 'tap', 'src', 'hot', 'w-use', 'w-out', 'picked
 
 let state = defaultState();
 let current = null; // the last good API answer
-let hoverOutput = null; // flat index of the output under the pointer
 let hoverTerm = null; // {input, weight, output} under the pointer in a detail view
 let playing = null; // interval id
 let requestSeq = 0;
@@ -410,7 +409,8 @@ function render(data) {
   setCellSize($('forward-card'), columns);
   setCellSize($('backward-card'), columns);
 
-  const family = state.family;
+  const family = trace.op.startsWith('conv_transpose') ? 'transpose'
+    : trace.op.startsWith('conv') ? 'conv' : trace.op.slice(0, 3);
   $('forward-title').textContent = {
     conv: "Forward: each output is a window's products, summed",
     transpose: 'Forward: each output gathers the products that land on it',
@@ -450,13 +450,12 @@ function gradientOf(pick) {
 }
 
 function shownWindow() {
-  const windows = current.trace.windows;
-  const flat = hoverOutput !== null ? hoverOutput : state.cursor;
-  return { win: windows[flat], flat };
+  return { win: current.trace.windows[state.cursor], flat: state.cursor };
 }
 
 function highlight() {
   if (!current) return;
+  hoverTerm = null; // the detail panels are redrawn below, and what was hovered goes with them
   const trace = current.trace;
   registry.unmark(HIGHLIGHTS);
   const { win, flat } = shownWindow();
@@ -549,7 +548,6 @@ function play() {
   const speed = SPEEDS[Number($('speed').value)];
   $('step-play').classList.add('playing');
   $('step-play').setAttribute('aria-label', 'Pause');
-  hoverOutput = null;
   playing = setInterval(() => setCursor(state.cursor + 1), 1000 / speed);
 }
 
@@ -627,7 +625,7 @@ function onGridClick(event) {
   const index = cell.dataset.index.split(',').map(Number);
   const editing = document.body.dataset.click === 'edit';
   if (role === 'gy' || (editing && (role === 'x' || role === 'w'))) { startEdit(cell); return; }
-  if (role === 'y') { stop(); hoverOutput = null; setCursor(flatIndex(index, current.trace.output_shape)); return; }
+  if (role === 'y') { stop(); setCursor(flatIndex(index, current.trace.output_shape)); return; }
   if (role === 'w' || role === 'gw') { setPick({ kind: 'weight', index }); return; }
   if (role === 'gb') { setPick({ kind: 'bias', index }); return; }
   if (role === 'gx') { setPick({ kind: 'input', index }); return; }
@@ -646,8 +644,10 @@ function onGridOver(event) {
   const cell = cellFrom(event);
   if (!cell || !current) return;
   if (cell.dataset.role === 'y' && !playing) {
+    // hovering an output moves the cursor there (and it stays when the pointer moves on to
+    // the window's products below)
     const flat = flatIndex(cell.dataset.index.split(',').map(Number), current.trace.output_shape);
-    if (hoverOutput !== flat) { hoverOutput = flat; highlight(); }
+    if (state.cursor !== flat) setCursor(flat);
   } else if (cell.dataset.source) {
     hoverTerm = { cell: keyOf('x', cell.dataset.source.split(',').map(Number)) };
     lightOnly();
@@ -657,18 +657,18 @@ function onGridOver(event) {
 function onGridOut(event) {
   const cell = cellFrom(event);
   if (!cell) return;
-  if (cell.dataset.role === 'y' && hoverOutput !== null) { hoverOutput = null; highlight(); }
   if (cell.dataset.source && hoverTerm) { hoverTerm = null; lightOnly(); }
 }
 
+// ← → step, Home goes to the first output, space plays or pauses (not while typing)
 function onKey(event) {
   const tag = (event.target.tagName || '').toLowerCase();
-  if (['input', 'select', 'textarea', 'button'].includes(tag) || !current || (imageMode && imageMode.active)) return;
-  if (event.key === 'ArrowRight') { stop(); setCursor(state.cursor + 1); }
-  else if (event.key === 'ArrowLeft') { stop(); setCursor(state.cursor - 1); }
-  else if (event.key === 'Home') { stop(); setCursor(0); }
-  else if (event.key === ' ') { event.preventDefault(); play(); }
-  else return;
+  if (['input', 'select', 'textarea'].includes(tag) || !current || (imageMode && imageMode.active)) return;
+  if (tag === 'button' && (event.key === ' ' || event.key === 'Enter')) return; // the button's own
+  const moves = { ArrowRight: 1, ArrowLeft: -1 };
+  if (event.key in moves) { stop(); setCursor(state.cursor + moves[event.key]); }
+  if (event.key === 'Home') { stop(); setCursor(0); }
+  if (event.key === ' ') { event.preventDefault(); play(); }
 }
 
 async function copySnippet() {
