@@ -230,9 +230,6 @@ OP_MODELS = {
     "avg_pool2d": _pool_model(2, "avg"),
 }
 
-ImagePixel = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-MAX_ABS_VALUE,
-                                    le=MAX_ABS_VALUE)]
-
 
 class ImageRequest(Request):
     """Image mode: one grayscale image (H×W, values 0 = black … 1 = white) and one kernel."""

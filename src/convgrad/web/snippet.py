@@ -77,7 +77,7 @@ def _batched(values) -> list:
 
 def pytorch_snippet(trace: Trace) -> str:
     """A script reproducing ``trace``'s output and gradients with ``torch.nn.functional``."""
-    op, dims, p = trace.op, trace.dims, trace.params
+    op, dims = trace.op, trace.dims
     spatial = ("L",) if dims == 1 else ("H", "W")
     lines = [HEADER.format(title=f"{op} as in the convgrad explorer, in PyTorch")]
     lines.append(tensor_line(
