@@ -11,6 +11,8 @@ import convgrad.nn as nn
 from parity import check_raises_like
 
 TOL = dict(rtol=1e-10, atol=1e-12)
+# torch warns that 'same' padding with an even kernel copies its input; that is torch's business.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
 
 
 def _as_list(out):
@@ -267,3 +269,37 @@ def test_loss_modules_match_torch():
     y = rng.standard_normal((6, 4))
     np.testing.assert_allclose(nn.MSELoss()(cg.tensor(logits), cg.tensor(y)).data,
                                tnn.MSELoss()(torch.tensor(logits), torch.tensor(y)).numpy(), **TOL)
+
+
+# ----------------------------------------------------------------------------- properties
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@st.composite
+def conv_layers(draw):
+    """A valid Conv1d/Conv2d configuration (any padding mode) and an input shape for it."""
+    spatial = draw(st.sampled_from([1, 2]))
+    groups = draw(st.integers(1, 3))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(spatial))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(spatial))
+    mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+    padding = draw(st.one_of(st.just("same"), st.just("valid"),
+                             st.tuples(*[st.integers(0, 2)] * spatial)))
+    stride = (1,) * spatial if padding == "same" else \
+        tuple(draw(st.integers(1, 3)) for _ in range(spatial))
+    # Long enough for the dilated kernel and for reflect padding (pad < length).
+    size = tuple(draw(st.integers(d * (k - 1) + 3, d * (k - 1) + 7))
+                 for k, d in zip(kernel, dilation))
+    batch = draw(st.integers(1, 2))
+    return (spatial, dict(in_channels=c_in, out_channels=c_out, kernel_size=kernel,
+                          stride=stride, padding=padding, dilation=dilation, groups=groups,
+                          bias=draw(st.booleans()), padding_mode=mode),
+            (batch, c_in, *size))
+
+
+@given(conv_layers(), st.integers(0, 2**16))
+def test_conv_layers_of_any_configuration_match_torch(config, seed):
+    spatial, kwargs, shape = config
+    name = f"Conv{spatial}d"
+    check_layer(lambda lib: getattr(lib, name)(**kwargs), shape, seed=seed)
