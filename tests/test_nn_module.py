@@ -290,3 +290,10 @@ def test_module_list_like_torch():
     assert [type(m).__name__ for m in mine[::2]] == [type(m).__name__ for m in theirs[::2]]
     check_raises_like(lambda: mine[-5], lambda: theirs[-5], "out of range")
     assert len(mine + build(nn)) == 5
+
+
+def test_nn_functional_is_convgrad_functional():
+    import convgrad.functional
+    import convgrad.nn.functional as F
+    for name in ("conv1d", "conv2d", "max_pool2d", "batch_norm", "cross_entropy", "relu"):
+        assert getattr(F, name) is getattr(convgrad.functional, name)

@@ -4,8 +4,7 @@
 >>> nn.Conv1d(1, 25, 5, stride=2, padding=1)
 Conv1d(1, 25, kernel_size=(5,), stride=(2,), padding=(1,))
 """
-from .. import functional
-from . import init
+from . import functional, init
 from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .container import ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
