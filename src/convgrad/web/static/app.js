@@ -359,7 +359,7 @@ function render(data) {
 
   // output
   $('output-grids').replaceChildren(...channelBlocks({
-    values: trace.output, shape: trace.output_shape, dims, role: 'y', registry,
+    values: trace.output, shape: trace.output_shape, dims, role: 'y', registry, name: 'y',
     titleOf: titleOf('y', trace.output_shape[0]),
   }));
   $('output-shape').textContent = trace.output_shape.join(' × ');
@@ -367,14 +367,14 @@ function render(data) {
   // backward
   const back = trace.backward;
   $('grad-output-grids').replaceChildren(...channelBlocks({
-    values: back.grad_output, shape: trace.output_shape, dims, role: 'gy', registry,
+    values: back.grad_output, shape: trace.output_shape, dims, role: 'gy', registry, name: '∂L/∂y',
     titleOf: titleOf('∂L/∂y', trace.output_shape[0]),
   }));
   $('grad-weight-group').hidden = !back.grad_weight;
   if (back.grad_weight) {
     const transpose = trace.op.startsWith('conv_transpose');
     $('grad-weight-grids').replaceChildren(weightBlocks({
-      values: back.grad_weight, shape: trace.weight_shape, dims, role: 'gw', registry,
+      values: back.grad_weight, shape: trace.weight_shape, dims, role: 'gw', registry, name: '∂L/∂w',
       firstName: transpose ? 'c' : 'o', secondName: transpose ? 'o' : 'c',
     }));
   }
@@ -394,7 +394,7 @@ function render(data) {
     $('grad-bias-grids').replaceChildren(row);
   }
   $('grad-input-grids').replaceChildren(...channelBlocks({
-    values: back.grad_input, shape: trace.input_shape, dims, role: 'gx', registry,
+    values: back.grad_input, shape: trace.input_shape, dims, role: 'gx', registry, name: '∂L/∂x',
     titleOf: titleOf('∂L/∂x', trace.input_shape[0]),
   }));
   const formulas = $('backward-formulas');

@@ -79,7 +79,9 @@ export function gridBlock({ title, rows, cols, rowLabel, colLabel, cell, role, r
       el.dataset.index = info.index.join(',');
       el.dataset.value = typeof info.value === 'number' ? String(info.value) : String(info.value);
       if (info.source) el.dataset.source = info.source.join(',');
-      if (info.title) el.title = info.title;
+      // the exact value on hover: cells show it rounded
+      const exact = typeof info.value === 'number' && text !== String(info.value) ? ` = ${info.value}` : '';
+      el.title = (info.title || `${role}[${info.index.join(', ')}]`) + exact;
       registry.add(el.dataset.key, el);
       grid.append(el);
     }
@@ -91,7 +93,7 @@ export function gridBlock({ title, rows, cols, rowLabel, colLabel, cell, role, r
 // Blocks for an array of shape [C, L] or [C, H, W] (channel first), one per channel.
 //   values: nested list; originOf: the coordinate of the first cell per axis (padding < 0)
 export function channelBlocks({ values, shape, dims, role, registry, titleOf, kinds, sources,
-  origin, classesOf, titleFor }) {
+  origin, classesOf, titleFor, name }) {
   const blocks = [];
   const [channels, ...spatial] = shape;
   const rows = dims === 2 ? spatial[0] : 1;
@@ -112,7 +114,7 @@ export function channelBlocks({ values, shape, dims, role, registry, titleOf, ki
           index, value: pick(values), kind,
           source,
           classes: classesOf ? classesOf(index) : '',
-          title: titleFor ? titleFor(index, kind, source) : undefined,
+          title: titleFor ? titleFor(index, kind, source) : `${name || role}[${index.join(', ')}]`,
         };
       },
     }));
@@ -121,7 +123,7 @@ export function channelBlocks({ values, shape, dims, role, registry, titleOf, ki
 }
 
 // The weight as a matrix of kernels: one row per first dimension, one column per second.
-export function weightBlocks({ values, shape, dims, role, registry, firstName, secondName }) {
+export function weightBlocks({ values, shape, dims, role, registry, firstName, secondName, name }) {
   const [first, second, ...kernel] = shape;
   const rows = dims === 2 ? kernel[0] : 1;
   const cols = dims === 2 ? kernel[1] : kernel[0];
@@ -136,7 +138,11 @@ export function weightBlocks({ values, shape, dims, role, registry, firstName, s
         cell: (r, c) => {
           const tap = dims === 2 ? [r, c] : [c];
           const kernelValues = values[a][b];
-          return { index: [a, b, ...tap], value: dims === 2 ? kernelValues[r][c] : kernelValues[c], kind: 'weight' };
+          const index = [a, b, ...tap];
+          return {
+            index, value: dims === 2 ? kernelValues[r][c] : kernelValues[c], kind: 'weight',
+            title: `${name || role}[${index.join(', ')}]`,
+          };
         },
       }));
     }
