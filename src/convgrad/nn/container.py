@@ -48,11 +48,11 @@ class Sequential(Module):
                 del self._modules[key]
         else:
             del self._modules[keys[_absolute_index(index, len(keys), "Sequential")]]
-        # Renumber so that the keys stay 0..n-1 (PyTorch does the same).
-        items = list(self._modules.items())
+        # Renumber every child 0..n-1, named ones included (PyTorch does the same).
+        modules = list(self._modules.values())
         self._modules.clear()
-        for i, (key, module) in enumerate(items):
-            self._modules[str(i) if key.isdigit() else key] = module
+        for i, module in enumerate(modules):
+            self._modules[str(i)] = module
 
     def __len__(self) -> int:
         return len(self._modules)
