@@ -55,6 +55,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import conv_grid
+
 
 class Windows(NamedTuple):
     """Where a convolution's windows lie, one entry per spatial axis.
@@ -212,6 +214,26 @@ def _channel_sum(grad: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ convolution
+def _grid_pays(x: np.ndarray, weight: np.ndarray, stride: tuple, padding: tuple,
+               groups: int) -> bool:
+    """Whether the per-tap grid method (``conv_grid``) beats im2col for this convolution.
+
+    It needs stride 1 and one group; it wastes the grid's padding gaps, so not when the
+    padding dwarfs the image; and with very few input channels each per-tap product is too
+    thin to run fast, while im2col's one product (C·∏k deep) still does.
+    """
+    if groups != 1 or any(s != 1 for s in stride) or x.dtype not in _GRID_DTYPES:
+        return False
+    if x.shape[1] < 4 or x.shape[0] == 0 or weight.shape[0] == 0:
+        return False
+    size = math.prod(x.shape[2:])
+    padded = math.prod(n + max(pair) for n, pair in zip(x.shape[2:], padding))
+    return padded <= 4 * size
+
+
+_GRID_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 class ConvCache(NamedTuple):
     x: np.ndarray
     weight: np.ndarray
@@ -228,7 +250,12 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, str
     ``(before, after)`` pair per axis (checked by the caller).  ``keep_cols`` keeps the window
     matrix for the weight gradient (∏k times the input's memory); without it the backward
     pass rebuilds it if it needs it.  Returns ``(y, cache)``.
+
+    Stride-1 convolutions with one group take the faster route of ``conv_grid`` (one GEMM
+    per kernel tap on a channels-last grid, no window copies); the result is the same.
     """
+    if _grid_pays(x, weight, stride, padding, groups):
+        return conv_grid.conv_forward(x, weight, bias, padding, dilation)
     kernel = weight.shape[2:]
     out_size = tuple((length + before + after - d * (k - 1) - 1) // s + 1
                      for length, (before, after), k, s, d
@@ -248,6 +275,8 @@ def conv_backward(dout: np.ndarray, cache: ConvCache, need_input: bool = True,
     first layer, whose input needs none.
     ∂L/∂w = g·colsᵀ, ∂L/∂b = Σ_{n,t} g.
     """
+    if isinstance(cache, conv_grid.GridCache):
+        return conv_grid.conv_backward(dout, cache, need_input, need_weight, need_bias)
     x, weight, cols, win, groups = cache
     dx = dw = db = None
     if need_input or need_weight:
