@@ -272,6 +272,9 @@ def convolve(image, kernel, stride, padding, padding_mode: str, mapping: str) ->
         "display": display(out, mapping, float(w.sum())),
         "input_display": np.clip(np.rint(x * 255.0), 0, 255).astype(np.uint8).tolist(),
         "kernel_sum": float(w.sum()),
+        "summary": (f"Output values range from {_short(float(out.min()))} to "
+                    f"{_short(float(out.max()))}; the kernel's weights sum to "
+                    f"{_short(float(w.sum()))}."),
         "engine": {"function": "convgrad.functional.conv2d"
                    + (" (after convgrad.functional.pad)" if padding_mode != "zeros" else ""),
                    "milliseconds": round(1000 * elapsed, 3)},

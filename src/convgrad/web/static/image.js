@@ -292,7 +292,7 @@ export class ImageMode {
     $('image-in-shape').textContent = `${this.image.height} × ${this.image.width}`;
     $('image-out-shape').textContent = answer.output_shape.join(' × ');
     $('image-mapping-text').replaceChildren(element('strong', '', 'Gray levels: '),
-      element('span', '', `${answer.display.text}. Output values range from ${fmt(answer.display.min)} to ${fmt(answer.display.max)}; the kernel's weights sum to ${fmt(answer.kernel_sum)}.`));
+      element('span', '', `${answer.display.text}. ${answer.summary}`));
     $('image-engine').className = 'engine good';
     $('image-engine').textContent = `computed by ${answer.engine.function} in ${fmt(answer.engine.milliseconds)} ms`;
     const axes = $('image-axes');
