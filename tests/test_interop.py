@@ -13,7 +13,7 @@ from convgrad.interop.torch import (from_torch, load_torch_state_dict, tensor_fr
                                     to_torch_model, to_torch_state_dict, torch_model)
 from convgrad.models import MODELS, get_model
 
-SHAPES = {"mnist1d": (3, 40), "mnist": (2, 1, 28, 28), "digits": (3, 1, 8, 8),
+SHAPES = {"mnist1d": (3, 1, 40), "mnist": (2, 1, 28, 28), "digits": (3, 1, 8, 8),
           "cifar10": (2, 3, 32, 32)}
 
 

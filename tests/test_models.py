@@ -231,7 +231,7 @@ def test_registry_errors_and_kwargs():
     assert get_model("resnet20", num_classes=100).fc.out_features == 100
     with pytest.raises(ValueError, match="6n \\+ 2"):
         get_model("resnet20").__class__(depth=21)
-    assert MODELS["cnn"].input_shape == (40,) and MODELS["resnet20"].dataset == "cifar10"
+    assert MODELS["cnn"].input_shape == (1, 40) and MODELS["resnet20"].dataset == "cifar10"
 
 
 def test_models_are_reproducible_from_the_seed():

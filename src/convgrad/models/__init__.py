@@ -3,7 +3,7 @@
 ``get_model(name, **kwargs)`` builds one; ``MODELS[name]`` describes it (``input_shape``
 without the batch dim, the dataset it is meant for, a one-line description).
 
-    MNIST-1D (input (40,)):   logistic, mlp, cnn (the paper's three), resnet1d, plain1d
+    MNIST-1D (input (1, 40)): logistic, mlp, cnn (the paper's three), resnet1d, plain1d
     MNIST (1×28×28):          lenet5
     8×8 digits (1×8×8):       lenet5-small
     CIFAR-10 (3×32×32):       resnet20/32/44/56/110 and plain20/32/44/56/110
@@ -31,15 +31,15 @@ class ModelSpec:
 
 def _specs():
     specs = [
-        ModelSpec("logistic", LinearBase, (40,), "mnist1d",
+        ModelSpec("logistic", LinearBase, (1, 40), "mnist1d",
                   "logistic regression, Linear(40, 10) (MNIST-1D paper)"),
-        ModelSpec("mlp", MLPBase, (40,), "mnist1d",
+        ModelSpec("mlp", MLPBase, (1, 40), "mnist1d",
                   "MLP 40-100-100-10 with ReLU (MNIST-1D paper)"),
-        ModelSpec("cnn", ConvBase, (40,), "mnist1d",
+        ModelSpec("cnn", ConvBase, (1, 40), "mnist1d",
                   "3 strided Conv1d layers + Linear(125, 10) (MNIST-1D paper's ConvBase)"),
-        ModelSpec("resnet1d", ResNet1d, (40,), "mnist1d",
+        ModelSpec("resnet1d", ResNet1d, (1, 40), "mnist1d",
                   "1-D ResNet-14, BatchNorm, option-A shortcuts"),
-        ModelSpec("plain1d", lambda **kw: ResNet1d(plain=True, **kw), (40,), "mnist1d",
+        ModelSpec("plain1d", lambda **kw: ResNet1d(plain=True, **kw), (1, 40), "mnist1d",
                   "resnet1d without its shortcuts (same parameters)"),
         ModelSpec("lenet5", LeNet5, (1, 28, 28), "mnist",
                   "LeNet-5 with ReLU and max pooling, for 28x28 digits"),
