@@ -290,6 +290,25 @@ def test_deep_branching_graph():
     np.testing.assert_allclose(x.grad.numpy(), [2.0])
 
 
+def test_tensor_feeding_paths_of_different_lengths():
+    # h reaches the sum directly and through two more ops (a residual h + f(h)): its gradient
+    # must be complete before it flows on to x, whatever order the traversal meets it in.
+    def f(lib, t):
+        h = t * 2
+        return (h + (h * 3).tanh() * h).sum()
+
+    check_op(lambda t: f(cg, t), lambda t: f(torch, t), np.array([0.3, -1.2, 0.7]))
+    for depth in (1, 5, 50):
+        def chain(lib, t, depth=depth):
+            h = t.exp()
+            branch = h
+            for _ in range(depth):
+                branch = branch * 0.9 + 0.1
+            return (h * branch + h).sum()
+
+        check_op(lambda t: chain(cg, t), lambda t: chain(torch, t), np.array([0.5, -0.5]))
+
+
 def test_backward_twice_through_freed_graph_raises_like_torch():
     def run(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)

@@ -1,0 +1,69 @@
+"""What every benchmark here shares: child processes, medians, peak memory, the BLAS peak.
+
+convgrad and PyTorch never run in the same process: each library runs in a child started
+with the same thread count (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set
+before NumPy or torch is imported, and torch.set_num_threads), so neither one's thread pool
+or allocator disturbs the other.  A child prints one JSON line; the parent prints the table.
+
+Times are medians after a warm-up (these machines are shared and noisy: a median of many
+runs, and a ratio measured in the same run, mean more than any single time).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+
+def median_ms(fn, warmup: int, repeats: int) -> float:
+    """The median wall time of ``fn()`` in milliseconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (ru_maxrss is in KiB on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def run_child(script: str, threads: int, arguments: list) -> dict:
+    """Run ``script --worker ...`` in a fresh process with ``threads`` threads; its JSON."""
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    env["CONVGRAD_NUM_THREADS"] = str(threads)
+    command = [sys.executable, os.path.abspath(script), *arguments]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"benchmark child {' '.join(arguments)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def matmul_peak_gflops(library: str, threads: int, size: int = 2048, repeats: int = 10) -> float:
+    """float32 GEMM speed of ``library`` ("numpy" or "torch"): this machine's practical peak."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    if library == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        a = torch.from_numpy(a)
+    ms = median_ms(lambda: a @ a, warmup=2, repeats=repeats)
+    return 2 * size ** 3 / (ms * 1e6)
+
+
+def emit(result) -> None:
+    """A child's result: one JSON line on stdout."""
+    print(json.dumps(result))
