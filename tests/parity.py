@@ -17,13 +17,30 @@ import convgrad as cg
 TOLERANCES = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 
 
-def _pair(value, dtype, requires_grad):
-    """The same value as a convgrad tensor and a torch tensor (arrays only; rest as is)."""
+def channels_last(array: np.ndarray) -> np.ndarray:
+    """The same values with the channel axis (1) innermost in memory, as a strided view.
+
+    convgrad's convolutions hand such arrays to the next layer; every op must accept them.
+    """
+    order = (0,) + tuple(range(2, array.ndim)) + (1,)
+    inverse = tuple(np.argsort(order))
+    return np.ascontiguousarray(array.transpose(order)).transpose(inverse)
+
+
+def _pair(value, dtype, requires_grad, layout=None):
+    """The same value as a convgrad tensor and a torch tensor (arrays only; rest as is).
+
+    ``layout="channels_last"`` gives convgrad the array with its channels innermost in memory
+    (torch gets the ordinary layout): the values are equal, only the strides differ.
+    """
     if isinstance(value, np.ndarray):
         array = value.astype(dtype) if value.dtype.kind == "f" else value
         grad = requires_grad and array.dtype.kind == "f"
-        return (cg.tensor(array, requires_grad=grad),
-                torch.tensor(array, requires_grad=grad))
+        mine = cg.tensor(array, requires_grad=grad)
+        if layout == "channels_last" and array.ndim >= 3:
+            mine = cg.Tensor._wrap(channels_last(array))
+            mine.requires_grad = grad
+        return mine, torch.tensor(array, requires_grad=grad)
     return value, value
 
 
@@ -42,18 +59,20 @@ def _to_numpy(t):
 
 
 def check_op(cg_fn, torch_fn, *inputs, dtype=np.float64, grad=True, rtol=None, atol=None,
-             seed=0, kwargs=None, torch_kwargs=None):
+             seed=0, kwargs=None, torch_kwargs=None, layout=None):
     """Assert ``cg_fn(*inputs) ≈ torch_fn(*inputs)`` and equal input gradients.
 
     ``inputs`` are NumPy arrays (converted to tensors, floating ones requiring grad) or any
-    other value (passed through unchanged).  Returns the convgrad outputs.
+    other value (passed through unchanged).  ``layout="channels_last"`` hands convgrad its
+    inputs of 3 or more dims with the channels innermost in memory.  Returns the convgrad
+    outputs.
     """
     tol = dict(TOLERANCES[np.dtype(dtype).type])
     if rtol is not None:
         tol["rtol"] = rtol
     if atol is not None:
         tol["atol"] = atol
-    pairs = [_pair(v, dtype, grad) for v in inputs]
+    pairs = [_pair(v, dtype, grad, layout) for v in inputs]
     cg_inputs = [p[0] for p in pairs]
     torch_inputs = [p[1] for p in pairs]
     cg_out = cg_fn(*cg_inputs, **(kwargs or {}))
