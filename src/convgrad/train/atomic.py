@@ -1,0 +1,80 @@
+"""Writing files so that a crash at any instant leaves the old version or the new one.
+
+The recipe (POSIX): write the bytes to a temporary name in the same folder, ``fsync`` the
+file, ``rename`` it over the real name (atomic within one file system), then ``fsync`` the
+folder so the rename itself is on disk.  A process killed at any point (even by SIGKILL)
+leaves at worst a stray temporary, which the next run removes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+TMP_PREFIX = ".tmp-"
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a folder's entries (new names, renames) to disk; a no-op where folders cannot
+    be opened (Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_file(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` and flush it to disk (no rename: for files inside a
+    folder that is itself renamed into place)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def replace_file(path: str | os.PathLike, data: bytes) -> None:
+    """Atomically make ``path`` hold ``data``: temporary file, fsync, rename, fsync folder."""
+    path = Path(path)
+    temporary = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    try:
+        write_file(temporary, data)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def replace_json(path: str | os.PathLike, value) -> None:
+    replace_file(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def remove_strays(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries a killed writer left in ``folder`` (files or folders whose
+    names start with ``.tmp-`` or ``.trash-``); returns what was removed."""
+    import shutil
+
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if entry.name.startswith((TMP_PREFIX, ".trash-")):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                try:
+                    entry.unlink()
+                except FileNotFoundError:
+                    pass
+            removed.append(entry)
+    return removed

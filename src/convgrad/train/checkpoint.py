@@ -1,0 +1,322 @@
+"""Checkpoints: safetensors for the arrays, JSON for everything else, written atomically.
+
+A run folder keeps its checkpoints under ``checkpoints/``::
+
+    checkpoints/
+        latest.json              {"name": "step-0006000", "step": 6000}
+        step-0005000/
+        step-0006000/
+            model.safetensors    the model's state dict (PyTorch's keys and shapes)
+            optimizer.safetensors the optimizer's arrays (Adam's moments, SGD's momentum)
+            meta.json            step, config, every RNG state, the optimizer's and the
+                                 scheduler's scalars, versions, and each file's SHA-256
+
+Saving step ``s`` (the crash points of ``faults.py`` in brackets):
+
+1. write the three files into ``.tmp-step-…`` and fsync each     [checkpoint-begin,
+                                                                  -model-file, -optimizer-file,
+                                                                  -meta-file]
+2. fsync the folder, rename it to ``step-…``, fsync ``checkpoints/`` [checkpoint-renamed]
+3. write ``latest.json`` to a temporary, fsync, rename over the old one, fsync
+                                                                   [checkpoint-latest]
+4. remove checkpoints beyond the newest ``keep`` (renamed to ``.trash-…`` first, so a half
+   deleted folder never carries a real name)                      [checkpoint-pruned]
+
+A ``step-…`` folder only ever appears complete, and ``latest.json`` only ever names such a
+folder, so a process killed at any instant leaves the previous checkpoint or the new one,
+never a mix.  ``remove_strays`` deletes the temporaries on the next start.  On load, each
+safetensors file's size and SHA-256 are checked against ``meta.json``, so a file damaged
+later (truncated, overwritten) is reported, not silently used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import TMP_PREFIX, fsync_dir, remove_strays, replace_json, write_file
+from .faults import crash_point
+
+FORMAT = "convgrad-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINTS = "checkpoints"
+LATEST = "latest.json"
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+META_FILE = "meta.json"
+_STEP_FOLDER = re.compile(r"^step-(\d+)$")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that is missing, incomplete, corrupt or of the wrong kind (one line that
+    names the file and what is wrong)."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path                     # the step folder, or the model file given on its own
+    meta: dict                     # meta.json (for a lone model file: its header metadata)
+    model_state: dict              # name -> np.ndarray, the model's state dict
+    optimizer_arrays: dict | None  # name -> np.ndarray (None for a lone model file)
+
+    @property
+    def step(self) -> int:
+        return int(self.meta.get("step", 0))
+
+    @property
+    def model(self) -> str | None:
+        return self.meta.get("model")
+
+
+def step_folder_name(step: int) -> str:
+    return f"step-{step:07d}"
+
+
+# ---------------------------------------------------------------------------- saving
+def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
+    """The safetensors encoding of ``arrays`` (name -> NumPy array), with string metadata."""
+    from safetensors.numpy import save
+
+    arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+    return save(arrays, metadata={k: str(v) for k, v in (metadata or {}).items()})
+
+
+def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
+                    optimizer_arrays: dict, meta: dict, keep: int = 2) -> Path:
+    """Write checkpoint ``step`` of the run in ``run_dir`` atomically; returns its folder.
+
+    ``model_state`` and ``optimizer_arrays`` map names to NumPy arrays; ``meta`` is
+    JSON-serialisable and gets ``format``, ``step`` and the files' checksums added.  The
+    model file's own header repeats the model's name and data set so that it can be
+    evaluated on its own.
+    """
+    folder = Path(run_dir) / CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = step_folder_name(step)
+    temporary = folder / f"{TMP_PREFIX}{name}.{os.getpid()}"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    temporary.mkdir()
+    crash_point("checkpoint-begin", step)
+
+    header = {"format": FORMAT, "step": step}
+    for key in ("model", "dataset", "num_classes"):
+        if key in meta:
+            header[key] = meta[key]
+    if "classes" in meta:
+        header["classes"] = json.dumps(meta["classes"])
+    files = {MODEL_FILE: safetensors_bytes(model_state, header),
+             OPTIMIZER_FILE: safetensors_bytes(optimizer_arrays, {"format": FORMAT,
+                                                                  "step": step})}
+    for file_name, data in files.items():
+        write_file(temporary / file_name, data)
+        crash_point("checkpoint-" + file_name.split(".")[0] + "-file", step)
+    meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, step=step,
+                files={file_name: {"bytes": len(data),
+                                   "sha256": hashlib.sha256(data).hexdigest()}
+                       for file_name, data in files.items()})
+    write_file(temporary / META_FILE,
+               (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+    crash_point("checkpoint-meta-file", step)
+    fsync_dir(temporary)
+
+    final = folder / name
+    if final.exists():
+        # Left by an earlier attempt that crashed before pointing latest.json at it: it is
+        # not the latest checkpoint, so it can go (by rename first: never half a real name).
+        _discard(final)
+    os.rename(temporary, final)
+    fsync_dir(folder)
+    crash_point("checkpoint-renamed", step)
+
+    replace_json(folder / LATEST, {"name": name, "step": step})
+    crash_point("checkpoint-latest", step)
+
+    _prune(folder, step, keep)
+    crash_point("checkpoint-pruned", step)
+    return final
+
+
+def _discard(path: Path) -> None:
+    trash = path.with_name(f".trash-{path.name}.{os.getpid()}")
+    os.rename(path, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def step_folders(checkpoints_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, folder)`` of every complete checkpoint folder, oldest first."""
+    found = []
+    if checkpoints_dir.is_dir():
+        for entry in checkpoints_dir.iterdir():
+            match = _STEP_FOLDER.match(entry.name)
+            if match and entry.is_dir():
+                found.append((int(match.group(1)), entry))
+    return sorted(found)
+
+
+def _prune(folder: Path, current: int, keep: int) -> None:
+    """Keep the ``keep`` newest checkpoints up to ``current``; folders past ``current`` are
+    from an attempt that crashed and was resumed from earlier, and are stale."""
+    kept = [path for step, path in step_folders(folder) if step <= current][-keep:]
+    for step, path in step_folders(folder):
+        if path not in kept:
+            _discard(path)
+
+
+def clean_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
+    """Remove what a killed save left behind (temporary and half-deleted folders)."""
+    return remove_strays(Path(run_dir) / CHECKPOINTS)
+
+
+# ---------------------------------------------------------------------------- finding
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The folder ``latest.json`` names; without it, the newest complete step folder
+    (step folders only appear complete); None if the run has no checkpoint."""
+    folder = Path(run_dir) / CHECKPOINTS
+    pointer = folder / LATEST
+    if pointer.is_file():
+        try:
+            name = json.loads(pointer.read_text())["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise CheckpointError(f"{pointer}: unreadable (not the JSON convgrad writes)") \
+                from None
+        if not isinstance(name, str) or not _STEP_FOLDER.match(name) \
+                or not (folder / name).is_dir():
+            raise CheckpointError(f"{pointer}: names checkpoint {name!r}, which is missing")
+        return folder / name
+    folders = step_folders(folder)
+    return folders[-1][1] if folders else None
+
+
+def find_checkpoint(path: str | os.PathLike) -> Path:
+    """Resolve what the user named — a run folder, its ``checkpoints/`` folder, a step
+    folder, or a model ``.safetensors`` file — to a step folder or a model file."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file or folder")
+    if path.is_file():
+        if path.name in (META_FILE, OPTIMIZER_FILE):
+            return path.parent
+        return path
+    if (path / META_FILE).is_file():
+        return path
+    for run_dir in (path, path.parent if path.name == CHECKPOINTS else None):
+        if run_dir is not None and (run_dir / CHECKPOINTS).is_dir():
+            found = latest_checkpoint(run_dir)
+            if found is None:
+                raise CheckpointError(f"{run_dir}: the run has no checkpoint yet (it stopped "
+                                      f"before its first one)")
+            return found
+    raise CheckpointError(f"{path}: not a checkpoint or a run folder (no {META_FILE} and no "
+                          f"{CHECKPOINTS}/ folder)")
+
+
+# ---------------------------------------------------------------------------- loading
+def read_safetensors(path: Path, data: bytes | None = None) -> tuple[dict, dict]:
+    """``(arrays, header metadata)`` of a safetensors file, or a ``CheckpointError`` saying
+    what is wrong with it."""
+    from safetensors.numpy import load
+
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
+    if len(data) < 8:
+        raise CheckpointError(f"{path}: not a safetensors file ({len(data)} bytes, shorter "
+                              f"than its 8-byte header length)")
+    header_length = int.from_bytes(data[:8], "little")
+    if header_length > len(data) - 8:
+        raise CheckpointError(f"{path}: not a safetensors file, or truncated (its header "
+                              f"claims {header_length} bytes, the file has {len(data) - 8} "
+                              f"after the length)")
+    try:
+        header = json.loads(data[8:8 + header_length])
+        if not isinstance(header, dict):
+            raise ValueError("header is not an object")
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: not a safetensors file (its header is not JSON)") \
+            from None
+    try:
+        arrays = load(data)
+    except Exception as error:  # safetensors raises its own SafetensorsError
+        raise CheckpointError(f"{path}: corrupt safetensors file "
+                              f"({str(error).splitlines()[0]})") from None
+    metadata = header.get("__metadata__") or {}
+    return arrays, metadata
+
+
+def _read_verified(folder: Path, file_name: str, meta: dict) -> tuple[dict, dict]:
+    path = folder / file_name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing from the checkpoint") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
+    expected = meta.get("files", {}).get(file_name)
+    if expected is not None:
+        if len(data) != expected.get("bytes"):
+            raise CheckpointError(f"{path}: {len(data)} bytes, but {META_FILE} recorded "
+                                  f"{expected.get('bytes')} (truncated or overwritten)")
+        if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
+            raise CheckpointError(f"{path}: corrupt (its SHA-256 differs from the one "
+                                  f"{META_FILE} recorded)")
+    return read_safetensors(path, data)
+
+
+def read_meta(folder: Path) -> dict:
+    path = folder / META_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing") from None
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: not valid JSON (truncated or corrupt)") from None
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a convgrad checkpoint's metadata")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version "
+                              f"{meta.get('format_version')!r}, this convgrad reads "
+                              f"{FORMAT_VERSION}")
+    if not isinstance(meta.get("step"), int) or not isinstance(meta.get("model"), str):
+        raise CheckpointError(f"{path}: metadata without a step or a model name")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike, with_optimizer: bool = True) -> Checkpoint:
+    """Load the checkpoint ``path`` names (see ``find_checkpoint``), verifying its files."""
+    path = find_checkpoint(path)
+    if path.is_file():
+        arrays, header = read_safetensors(path)
+        meta = dict(header)
+        if "step" in meta:
+            try:
+                meta["step"] = int(meta["step"])
+            except ValueError:
+                meta.pop("step")
+        if "num_classes" in meta:
+            try:
+                meta["num_classes"] = int(meta["num_classes"])
+            except ValueError:
+                meta.pop("num_classes")
+        if "classes" in meta:
+            try:
+                meta["classes"] = json.loads(meta["classes"])
+            except ValueError:
+                meta.pop("classes")
+        return Checkpoint(path, meta, arrays, None)
+    meta = read_meta(path)
+    model_state, _ = _read_verified(path, MODEL_FILE, meta)
+    optimizer_arrays = None
+    if with_optimizer:
+        optimizer_arrays, _ = _read_verified(path, OPTIMIZER_FILE, meta)
+    return Checkpoint(path, meta, model_state, optimizer_arrays)

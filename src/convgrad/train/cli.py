@@ -1,0 +1,477 @@
+"""``convgrad train``, ``eval``, ``compare`` and ``summary``.
+
+    convgrad train                         the MNIST-1D paper's CNN with the paper's recipe
+    convgrad train --model mlp --steps 2000 --out runs/mlp
+    convgrad train --resume runs/mlp       continue a stopped or killed run
+    convgrad eval runs/mlp                 accuracy, per-class accuracy, confusion matrix
+    convgrad compare                       logistic vs MLP vs CNN beside the paper's figures
+    convgrad summary cnn                   layers, shapes, parameters, mult-adds
+
+Anything the user can fix (a bad option, a missing folder, a corrupt checkpoint) is raised
+as ``UsageError``: one line on stderr, exit status 2, no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import functools
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from ..cli import UsageError
+from ..data.errors import DataError
+from ..models import MODELS
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, ConfigError, TrainConfig
+from .loop import RunError
+
+RUNS_ROOT = Path("runs")
+# Options that say where the data lives, not what the run computes: a resumed run may
+# change them (the data moved); every other option must agree with the saved config.
+RELOCATABLE = ("data_dir", "download")
+
+
+def _user_errors(command):
+    """Turn the errors a user can fix into ``UsageError`` (one line, exit 2)."""
+    @functools.wraps(command)
+    def wrapper(args):
+        try:
+            return command(args)
+        except (ConfigError, RunError, CheckpointError, DataError) as error:
+            raise UsageError(_one_line(str(error))) from None
+        except OSError as error:   # e.g. a read-only --out, a full disk
+            where = f"{error.filename}: " if error.filename else ""
+            raise UsageError(f"{where}{error.strerror or error}") from None
+    return wrapper
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """argparse's own errors (a non-number for --lr, a bad choice) as one line too."""
+    def error(message):
+        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+    parser.error = error
+    return parser
+
+
+def _comma_ints(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected step numbers separated by commas, got "
+                                         f"{text!r}") from None
+
+
+# ---------------------------------------------------------------------------- train
+def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> None:
+    """Options of the training recipe; every default is None so that the options given
+    explicitly can be told apart (``--resume`` checks them against the saved config)."""
+    d = TrainConfig()
+    group = parser.add_argument_group("recipe (defaults: the MNIST-1D paper's)")
+    if full:
+        group.add_argument("--model", help=f"registry model (default: {d.model}, or the "
+                                           f"usual model of --dataset); see convgrad summary "
+                                           f"--list")
+        group.add_argument("--dataset", help=f"mnist1d (default), digits, mnist, "
+                                             f"fashion-mnist, cifar10")
+        group.add_argument("--data-dir", help="folder of the data set's files (default: "
+                                              "convgrad's cache folder)")
+        group.add_argument("--download", action="store_true", default=None,
+                           help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
+    group.add_argument("--optimizer", choices=("sgd", "adam", "adamw"),
+                       help=f"default: {d.optimizer}")
+    group.add_argument("--lr", type=float, help=f"learning rate (default: {d.lr:g})")
+    if full:
+        group.add_argument("--momentum", type=float, help="SGD momentum (default: 0)")
+    group.add_argument("--weight-decay", type=float, help="default: 0")
+    if full:
+        group.add_argument("--schedule", choices=("constant", "step", "multistep", "cosine"),
+                           help="learning-rate schedule, stepped every step (default: "
+                                "constant)")
+        group.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: 0)")
+        group.add_argument("--step-size", type=int,
+                           help="'step' schedule: decay every N steps (default: a third of "
+                                "the run)")
+        group.add_argument("--milestones", type=_comma_ints,
+                           help="'multistep' schedule: steps to decay at, e.g. 3000,4500 "
+                                "(default: 50%% and 75%% of the run)")
+        group.add_argument("--gamma", type=float, help="decay factor (default: 0.1)")
+    group.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
+    group.add_argument("--steps", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
+    if full:
+        group.add_argument("--epochs", type=int, help="passes over the training set "
+                                                      "(instead of --steps)")
+    group.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    if full:
+        group.add_argument("--augment", action="store_true", default=None,
+                           help="random crop (and flip where it keeps the label) for image "
+                                "data sets")
+    group.add_argument("--eval-every", type=int,
+                       help=f"steps between test evaluations (default: {d.eval_every}; 0: at "
+                            f"the end only)")
+    group.add_argument("--eval-samples", type=int,
+                       help="evaluate periodically on the first N test samples (default: "
+                            "all; the final accuracy always uses all)")
+    group.add_argument("--eval-batch-size", type=int, help=argparse.SUPPRESS)
+    group.add_argument("--checkpoint-every", type=int,
+                       help=f"steps between checkpoints (default: {d.checkpoint_every}; 0: at "
+                            f"the end only)")
+    group.add_argument("--keep-checkpoints", type=int,
+                       help=f"checkpoints kept (default: {d.keep_checkpoints})")
+
+
+_RECIPE_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
+
+
+def _given(args) -> dict:
+    """The recipe options given on the command line."""
+    return {name: getattr(args, name) for name in _RECIPE_FIELDS
+            if getattr(args, name, None) is not None}
+
+
+def config_from_args(args) -> TrainConfig:
+    given = _given(args)
+    if "dataset" in given and "model" not in given:
+        from ..data.registry import canonical_name
+        try:
+            dataset = canonical_name(given["dataset"])
+        except DataError as error:
+            raise ConfigError(str(error)) from None
+        given["model"] = DEFAULT_MODEL_FOR_DATASET[dataset]
+    return TrainConfig(**given).validated()
+
+
+def _newest_run(root: Path) -> Path | None:
+    if not root.is_dir():
+        return None
+    runs = []
+    for child in root.iterdir():
+        for marker in (child / "checkpoints" / "latest.json", child / "config.json"):
+            if marker.is_file():
+                runs.append((marker.stat().st_mtime, child))
+                break
+    return max(runs)[1] if runs else None
+
+
+def _resumed_config(run_dir: Path, args) -> TrainConfig:
+    from .loop import saved_config
+
+    config = saved_config(run_dir)
+    given = _given(args)
+    if "dataset" in given:
+        from ..data.registry import canonical_name
+        try:
+            given["dataset"] = canonical_name(given["dataset"])
+        except DataError as error:
+            raise ConfigError(str(error)) from None
+    saved = config.to_dict()
+    for name, value in given.items():
+        if name in RELOCATABLE:
+            continue
+        if isinstance(value, str) and name in ("model", "optimizer", "schedule"):
+            value = value.lower()
+        if value != saved[name]:
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(f"{option} {value} differs from the run being resumed "
+                              f"({option} {saved[name]}); a resumed run keeps its recipe — "
+                              f"start a new run to change it")
+    relocated = {name: given[name] for name in RELOCATABLE if name in given}
+    return dataclasses.replace(config, **relocated).validated()
+
+
+@_user_errors
+def run_train(args) -> int:
+    from .loop import Trainer, default_run_dir, prepare_new_run_dir
+
+    if args.resume is not None:
+        if args.resume is True:   # --resume without a folder
+            run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
+            if run_dir is None:
+                raise RunError(f"--resume: no run under {RUNS_ROOT}/ to resume; name its "
+                               f"folder: --resume RUN_DIR")
+        else:
+            if args.out and Path(args.out) != Path(args.resume):
+                raise ConfigError("--resume RUN_DIR continues the run in RUN_DIR; --out "
+                                  "cannot move it elsewhere")
+            run_dir = Path(args.resume)
+        config = _resumed_config(run_dir, args)
+    else:
+        config = config_from_args(args)
+        run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
+        prepare_new_run_dir(run_dir)
+    if not args.quiet:
+        verb = "resuming" if args.resume is not None else "training"
+        print(f"{verb} {config.model} on {config.dataset} in {run_dir}/  "
+              f"({config.optimizer}, lr {config.lr:g}, batch {config.batch_size}, seed "
+              f"{config.seed})", flush=True)
+    progress = None if args.quiet else _download_progress
+    result = Trainer(config, run_dir, resume=args.resume is not None, quiet=args.quiet,
+                     download_progress=progress).run()
+    if args.json:
+        from .loop import summary_record
+        record = summary_record(result, config.dataset)
+        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted)
+        print(json.dumps(record, indent=2))
+    else:
+        print(format_result(result))
+    if result.interrupted:
+        print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
+              f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _download_progress(url: str, received: int, total: int | None) -> None:
+    if total:
+        print(f"\rdownloading {url}: {received / total:.0%}", end="", file=sys.stderr,
+              flush=True)
+        if received >= total:
+            print(file=sys.stderr)
+
+
+def format_result(result) -> str:
+    """The closing summary of ``convgrad train``; its last line is the test accuracy."""
+    lines = []
+    name = f"{result.config.model} on {result.config.dataset}"
+    if result.already_finished:
+        lines.append(f"{name}: the run already finished ({result.steps} steps); nothing to do")
+    else:
+        per_step = result.time_per_step_s
+        timing = f", {1e3 * per_step:.2f} ms/step" if per_step is not None else ""
+        lines.append(f"{name}: {result.steps}/{result.total_steps} steps, "
+                     f"{result.parameters:,} parameters, training time "
+                     f"{result.train_time_s:.1f} s{timing}")
+    if result.best_test_accuracy is not None:
+        lines.append(f"best test accuracy: {result.best_test_accuracy:.2%} at step "
+                     f"{result.best_step}")
+    files = [f for f in ("metrics.jsonl", "metrics.csv", "curves.png", "summary.json")
+             if (result.run_dir / f).exists()]
+    lines.append(f"run folder: {result.run_dir}/  ({', '.join(files)})")
+    if result.checkpoint is not None:
+        lines.append(f"checkpoint: {result.checkpoint}/")
+    if result.test_accuracy is not None:
+        lines.append(f"test accuracy: {result.test_accuracy:.2%}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- eval
+@_user_errors
+def run_eval(args) -> int:
+    from ..data import load_dataset
+    from .evaluate import evaluate, format_evaluation
+    from .setup import build_model
+
+    checkpoint = load_checkpoint(args.checkpoint, with_optimizer=False)
+    meta = checkpoint.meta
+    model_name = meta.get("model")
+    if args.model is not None:
+        wanted = args.model.strip().lower()
+        if wanted not in MODELS:
+            raise ConfigError(_unknown_model(args.model))
+        if model_name is not None and model_name != wanted:
+            raise CheckpointError(f"{checkpoint.path}: a checkpoint of model {model_name!r}, "
+                                  f"not {wanted!r}")
+        model_name = wanted
+    if model_name is None:
+        raise CheckpointError(f"{checkpoint.path}: does not say which model it holds; name "
+                              f"it with --model")
+    if model_name not in MODELS:
+        raise CheckpointError(f"{checkpoint.path}: a checkpoint of model {model_name!r}, "
+                              f"which this convgrad does not know")
+    config = meta.get("config") or {}
+    dataset_name = args.dataset or meta.get("dataset") or MODELS[model_name].dataset
+    data_dir = args.data_dir if args.data_dir is not None else config.get("data_dir")
+    data = load_dataset(dataset_name, root=data_dir)
+    model = build_model(model_name, data.num_classes)
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except RuntimeError as error:
+        detail = _one_line(" ".join(str(error).split("\n")[1:]) or str(error))
+        raise CheckpointError(f"{checkpoint.path}: its weights do not fit model "
+                              f"{model_name} — a checkpoint from another model? "
+                              f"({detail[:240]})") from None
+    if tuple(MODELS[model_name].input_shape) != data.input_shape:
+        raise ConfigError(f"model {model_name} takes inputs of shape "
+                          f"{tuple(MODELS[model_name].input_shape)}, {data.name} samples are "
+                          f"{data.input_shape}")
+    x, y = (data.test_x, data.test_y) if args.split == "test" else (data.train_x, data.train_y)
+    result = evaluate(model, x, y, data.classes, args.batch_size)
+    step = f" at step {checkpoint.step}" if "step" in meta else ""
+    title = (f"{model_name}{step} on the {data.name} {args.split} set ({len(y)} samples); "
+             f"checkpoint {checkpoint.path}")
+    if args.json:
+        record = result.to_dict()
+        record.update(model=model_name, dataset=data.name, split=args.split,
+                      checkpoint=str(checkpoint.path), step=meta.get("step"))
+        print(json.dumps(record, indent=2))
+    else:
+        print(format_evaluation(result, title))
+    return 0
+
+
+# ---------------------------------------------------------------------------- compare
+@_user_errors
+def run_compare(args) -> int:
+    from .compare import COMPARE_MODELS, format_table, reading, run_comparison
+
+    models = [m.strip().lower() for m in args.models.split(",") if m.strip()] \
+        if args.models else list(COMPARE_MODELS)
+    for name in models:
+        if name not in MODELS:
+            raise ConfigError(_unknown_model(name))
+    given = _given(args)
+    base = TrainConfig(**given).validated() if given else TrainConfig()
+    for name in models:
+        dataclasses.replace(base, model=name).validated()   # fail before any training
+    out = Path(args.out) if args.out else \
+        RUNS_ROOT / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    from .loop import prepare_new_run_dir
+    for name in models:
+        prepare_new_run_dir(out / name)
+    steps = base.steps or DEFAULT_STEPS
+    if not args.quiet:
+        print(f"training {', '.join(models)} on {base.dataset}: {base.optimizer}, lr "
+              f"{base.lr:g}, batch {base.batch_size}, {steps} steps, seed {base.seed}; runs in "
+              f"{out}/", flush=True)
+
+    def announce(row):
+        if not args.quiet:
+            print(f"  {row.model}: test accuracy {row.test_accuracy:.1%} "
+                  f"({row.train_time_s:.1f} s)", flush=True)
+
+    rows = run_comparison(base, out, models, quiet=args.quiet, on_result=announce)
+    if args.json:
+        print(json.dumps({"rows": [r.to_dict() for r in rows], "reading": reading(rows)},
+                         indent=2))
+        return 0
+    print()
+    print(format_table(rows))
+    paragraph = reading(rows)
+    if paragraph:
+        print()
+        print(_wrap(paragraph))
+    return 0
+
+
+def _wrap(text: str, width: int = 92) -> str:
+    import textwrap
+    return textwrap.fill(text, width)
+
+
+# ---------------------------------------------------------------------------- summary
+def _unknown_model(name: str) -> str:
+    close = difflib.get_close_matches(str(name).lower(), MODELS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown model {name!r}{hint}; models: {', '.join(MODELS)}"
+
+
+def model_list() -> str:
+    from .setup import build_model
+
+    rows = [("model", "input", "data set", "parameters", "description")]
+    for name, spec in MODELS.items():
+        params = sum(p.numel() for p in build_model(name).parameters())
+        rows.append((name, "×".join(map(str, spec.input_shape)), spec.dataset,
+                     f"{params:,}", spec.description))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]),
+                                r[2].ljust(widths[2]), r[3].rjust(widths[3]), r[4]]).rstrip()
+                     for r in rows)
+
+
+@_user_errors
+def run_summary(args) -> int:
+    from .. import random as cg_random
+    from ..summary import summary
+    from .setup import build_model
+
+    if args.list or args.model is None:
+        print(model_list())
+        return 0
+    name = args.model.strip().lower()
+    if name not in MODELS:
+        raise ConfigError(_unknown_model(args.model))
+    spec = MODELS[name]
+    shape = tuple(spec.input_shape)
+    cg_random.manual_seed(0)
+    model = build_model(name)
+    try:
+        table = summary(model, shape)
+    except Exception as error:  # a model that cannot run at this shape is a bug to report
+        raise UsageError(f"summary of {name} at input {shape} failed: "
+                         f"{type(error).__name__}: {_one_line(str(error))}") from None
+    if args.json:
+        print(json.dumps(table.to_dict(), indent=2, default=list))
+    else:
+        print(f"{name}: {spec.description}")
+        print(table)
+    return 0
+
+
+# ---------------------------------------------------------------------------- parsers
+def register(subparsers) -> None:
+    train = _one_line_errors(subparsers.add_parser(
+        "train", help="train a model (default: the MNIST-1D paper's CNN and recipe)",
+        description="Train a registry model on a data set, with periodic evaluation, "
+                    "metrics (JSON lines, CSV), a plot of the curves and atomic "
+                    "checkpoints. With no options: the MNIST-1D paper's CNN, Adam, lr 1e-2, "
+                    "batch 100, 6000 steps."))
+    _add_recipe_options(train)
+    run = train.add_argument_group("run")
+    run.add_argument("--out", help="run folder (default: runs/<model>-<dataset>-<time>)")
+    run.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR",
+                     help="continue a stopped or killed run (default: the newest under runs/)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation "
+                                                         "lines; just the summary")
+    run.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    train.set_defaults(func=run_train)
+
+    evaluate = _one_line_errors(subparsers.add_parser(
+        "eval", help="evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix",
+        description="Evaluate a checkpoint (a run folder, a checkpoint folder or a "
+                    "model.safetensors file) on its data set's test set."))
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT_OR_RUN_DIR")
+    evaluate.add_argument("--split", choices=("test", "train"), default="test")
+    evaluate.add_argument("--model", help="the model, for a weights file that does not say")
+    evaluate.add_argument("--dataset", help="evaluate on another data set of the same shape")
+    evaluate.add_argument("--data-dir", help="folder of the data set's files")
+    evaluate.add_argument("--batch-size", type=_positive_int, default=1000)
+    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+    evaluate.set_defaults(func=run_eval)
+
+    compare = _one_line_errors(subparsers.add_parser(
+        "compare", help="logistic regression, MLP and CNN on MNIST-1D beside the paper",
+        description="Train the MNIST-1D paper's logistic regression, MLP and CNN with the "
+                    "same recipe and seed; print parameters, test accuracy and training time "
+                    "beside the paper's figures (32%%, 68%%, 94%%)."))
+    _add_recipe_options(compare, full=False)
+    compare.add_argument("--models", help="comma-separated (default: logistic,mlp,cnn)")
+    compare.add_argument("--out", help="folder for the runs (default: runs/compare-<time>)")
+    compare.add_argument("--quiet", action="store_true")
+    compare.add_argument("--json", action="store_true")
+    compare.set_defaults(func=run_compare)
+
+    summary = _one_line_errors(subparsers.add_parser(
+        "summary", help="a model's layers: output shapes, parameters, mult-adds",
+        description="Print convgrad.summary for a registry model at its input shape."))
+    summary.add_argument("model", nargs="?", metavar="MODEL")
+    summary.add_argument("--list", action="store_true", help="list the registry's models")
+    summary.add_argument("--json", action="store_true")
+    summary.set_defaults(func=run_summary)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") \
+            from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value

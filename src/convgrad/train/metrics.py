@@ -1,0 +1,122 @@
+"""The metrics of a run: one row per evaluation, as JSON lines and as CSV, same fields.
+
+    metrics.jsonl   {"step": 250, "epoch": 6.25, "lr": 0.01, "train_loss": 0.93, ...}
+    metrics.csv     step,epoch,lr,train_loss,train_acc,test_loss,test_acc,time_s
+
+``train_loss`` and ``train_acc`` average the training batches since the previous row (empty
+on the row of step 0, before any training); ``test_*`` are measured on the test set;
+``time_s`` is the training time so far (the only field that differs between a resumed run
+and an uninterrupted one).  Floats are written with ``repr`` (shortest round trip), so the
+files hold exactly the numbers the run computed.
+
+Rows are appended and flushed as they come (one per evaluation, so the cost is nothing).
+On resume, ``MetricsLog.start(step)`` keeps the rows up to the checkpoint's step, drops the
+rest (including a half-written last line from a killed process) and rewrites both files
+atomically before appending again.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+from .atomic import replace_file
+from .faults import armed, crash
+
+FIELDS = ("step", "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
+          "time_s")
+JSONL_FILE = "metrics.jsonl"
+CSV_FILE = "metrics.csv"
+# Fields that measure the machine, not the computation: they may differ between two runs
+# whose other fields agree bit for bit.
+TIMING_FIELDS = ("time_s",)
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def csv_line(row: dict) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow([_csv_cell(row.get(f)) for f in FIELDS])
+    return buffer.getvalue()
+
+
+def json_line(row: dict) -> str:
+    # NaN/inf (a diverged run) are not JSON: write null, as the CSV writes them as text.
+    clean = {f: (row.get(f) if not (isinstance(row.get(f), float)
+                                    and not math.isfinite(row.get(f))) else None)
+             for f in FIELDS}
+    return json.dumps(clean) + "\n"
+
+
+def read_rows(path: str | os.PathLike) -> list[dict]:
+    """The complete rows of a ``metrics.jsonl`` file, up to the first damaged line."""
+    rows = []
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return rows
+    lines = text.split("\n")
+    # The text after the last newline is a line whose write was interrupted (or nothing).
+    for line in lines[:-1]:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            break                     # a damaged line: it and everything after it go
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            break
+        rows.append(row)
+    return rows
+
+
+class MetricsLog:
+    """Appends rows to ``metrics.jsonl`` and ``metrics.csv`` in ``run_dir``."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.run_dir = Path(run_dir)
+        self.jsonl_path = self.run_dir / JSONL_FILE
+        self.csv_path = self.run_dir / CSV_FILE
+        self.rows: list[dict] = []
+        self._jsonl = self._csv = None
+
+    def start(self, up_to_step: int | None) -> list[dict]:
+        """Keep the existing rows with ``step <= up_to_step`` (none if None), rewrite both
+        files with them, and open the files for appending; returns the kept rows."""
+        kept = []
+        if up_to_step is not None:
+            kept = [row for row in read_rows(self.jsonl_path) if row["step"] <= up_to_step]
+        header = ",".join(FIELDS) + "\n"
+        replace_file(self.jsonl_path, "".join(json_line(row) for row in kept).encode())
+        replace_file(self.csv_path, (header + "".join(csv_line(row) for row in kept)).encode())
+        self.rows = kept
+        self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
+        self._csv = open(self.csv_path, "a", encoding="utf-8")
+        return kept
+
+    def append(self, row: dict) -> None:
+        row = {field: row.get(field) for field in FIELDS}
+        line = json_line(row)
+        if armed("metrics-half-row", row["step"]):
+            # Fault injection: a kill in the middle of writing a row.
+            self._jsonl.write(line[:len(line) // 2])
+            self._jsonl.flush()
+            crash()
+        self._jsonl.write(line)
+        self._jsonl.flush()
+        self._csv.write(csv_line(row))
+        self._csv.flush()
+        self.rows.append(row)
+
+    def close(self) -> None:
+        for handle in (self._jsonl, self._csv):
+            if handle is not None:
+                handle.close()
+        self._jsonl = self._csv = None

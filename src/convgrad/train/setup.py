@@ -1,0 +1,121 @@
+"""From a ``TrainConfig`` to the objects of a run: data, model, optimizer, schedule,
+augmentation.  Each builder depends on the config (and the seed) alone, so a resumed run
+rebuilds exactly what the interrupted one had before loading the checkpoint into it.
+"""
+from __future__ import annotations
+
+import inspect
+from functools import partial
+
+import numpy as np
+
+from ..data import load_dataset
+from ..data.dataset import Dataset
+from ..data.transforms import random_crop, random_horizontal_flip
+from ..models import MODELS
+from ..optim import SGD, Adam, AdamW
+from ..optim.lr_scheduler import (CosineAnnealingLR, LinearLR, MultiStepLR, SequentialLR,
+                                  StepLR)
+from .config import AUGMENTATIONS, ConfigError, TrainConfig
+
+
+def load_data(config: TrainConfig, progress=None) -> Dataset:
+    """The config's data set (``DataError`` subclasses for missing or corrupt files)."""
+    data = load_dataset(config.dataset, root=config.data_dir, download=config.download,
+                        progress=progress)
+    wanted = tuple(MODELS[config.model].input_shape)
+    if data.input_shape != wanted:
+        raise ConfigError(f"model {config.model} takes inputs of shape {wanted} but "
+                          f"{data.name} from {data.source or 'its files'} has samples of "
+                          f"shape {data.input_shape}")
+    if config.batch_size > data.num_train:
+        raise ConfigError(f"--batch-size {config.batch_size} is larger than the "
+                          f"{data.num_train} training samples of {data.name}")
+    return data
+
+
+def _class_count_argument(build) -> str | None:
+    """The keyword a model constructor takes for the number of classes, if any."""
+    try:
+        parameters = inspect.signature(build).parameters
+    except (TypeError, ValueError):
+        return None
+    for name in ("num_classes", "output_size"):
+        if name in parameters:
+            return name
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return "num_classes"
+    return None
+
+
+def build_model(name: str, num_classes: int = 10):
+    """Registry model ``name`` with ``num_classes`` outputs (the caller seeds convgrad's
+    generator first: initialisation draws from it)."""
+    spec = MODELS[name]
+    if num_classes == 10:           # every registry model's default
+        return spec.build()
+    keyword = _class_count_argument(spec.build)
+    if keyword is None:
+        raise ConfigError(f"model {name} has a fixed 10-class output; the data set has "
+                          f"{num_classes} classes")
+    return spec.build(**{keyword: num_classes})
+
+
+def build_optimizer(config: TrainConfig, model):
+    params = list(model.parameters())
+    if config.optimizer == "sgd":
+        return SGD(params, lr=config.lr, momentum=config.momentum,
+                   weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
+    """The learning-rate schedule, stepped once per optimizer step; None for a constant lr.
+
+    ``--warmup-steps w`` ramps the lr linearly from lr/(w+1) to lr over the first w steps
+    (PyTorch's LinearLR), then hands over to the schedule, which runs over the remaining
+    ``total − w`` steps.  Milestones are absolute step numbers.
+    """
+    config.check_schedule(total_steps)
+    warmup = config.warmup_steps
+    remaining = total_steps - warmup
+    main = None
+    if config.schedule == "step":
+        main = StepLR(optimizer, step_size=config.step_size or max(1, remaining // 3),
+                      gamma=config.gamma)
+    elif config.schedule == "multistep":
+        milestones = config.milestones or [total_steps // 2, (3 * total_steps) // 4]
+        if any(m <= warmup for m in milestones):
+            raise ConfigError(f"--milestones {milestones} must come after the "
+                              f"{warmup} warm-up steps")
+        main = MultiStepLR(optimizer, [m - warmup for m in milestones], gamma=config.gamma)
+    elif config.schedule == "cosine":
+        main = CosineAnnealingLR(optimizer, T_max=remaining)
+    if warmup == 0:
+        return main
+    ramp = LinearLR(optimizer, start_factor=1.0 / (warmup + 1), end_factor=1.0,
+                    total_iters=warmup)
+    if main is None:
+        return ramp
+    return SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+
+
+def _augment(x: np.ndarray, rng: np.random.Generator, padding: int, flip: bool) -> np.ndarray:
+    x = random_crop(x, rng, padding=padding)
+    return random_horizontal_flip(x, rng) if flip else x
+
+
+def build_augmentation(config: TrainConfig):
+    """``augment(x_batch, rng)`` for ``--augment`` (random crop, and flip where a mirrored
+    sample keeps its label), or None."""
+    if not config.augment:
+        return None
+    policy = AUGMENTATIONS[config.dataset]
+    return partial(_augment, padding=policy["padding"], flip=policy["flip"])
+
+
+def augmentation_generator(seed: int) -> np.random.Generator:
+    """The augmentation's own stream, independent of the loader's (seeded by ``seed``)."""
+    return np.random.default_rng([seed, 1])
