@@ -38,7 +38,7 @@ from .. import random as cg_random
 from ..creation import from_numpy
 from ..data import DataLoader
 from ..optim import join_state_dict, split_state_dict
-from .atomic import replace_json
+from .atomic import remove_strays, replace_json
 from .checkpoint import (CheckpointError, clean_checkpoints, latest_checkpoint,
                          load_checkpoint, save_checkpoint)
 from .config import ConfigError, TrainConfig
@@ -345,6 +345,7 @@ class Trainer:
 
     def _run_locked(self) -> RunResult:
         config = self.config
+        remove_strays(self.run_dir)          # metrics/config temporaries of a killed run
         clean_checkpoints(self.run_dir)
         checkpoint_path = latest_checkpoint(self.run_dir) if self.resume else None
         self._build()
@@ -370,7 +371,7 @@ class Trainer:
     def _loop(self, stop: _StopRequest) -> tuple[float, bool]:
         config, model, optimizer, scheduler = (self.config, self.model, self.optimizer,
                                                self.scheduler)
-        augment, augment_rng, window = self.augment, self.augment_rng, self.window
+        augment, augment_rng = self.augment, self.augment_rng
         total = self.total
         eval_every = config.eval_every or total
         checkpoint_every = config.checkpoint_every or total
@@ -409,10 +410,6 @@ class Trainer:
                 window["correct"] += int(np.count_nonzero(logits.data.argmax(axis=1) == y))
                 window["seen"] += len(y)
                 window["batches"] += 1
-                bar_pending += 1
-                if bar_pending == BAR_EVERY and self.bar is not None:
-                    self._advance_bar(bar_pending)
-                    bar_pending = 0
                 step = self.step
                 self.train_time = time_base + (time.perf_counter() - started)
                 if step % eval_every == 0 or step == total:
@@ -422,6 +419,10 @@ class Trainer:
                     saved_at = step
                     if time.perf_counter() - self.last_plot > PLOT_INTERVAL_S:
                         self._plot()
+                bar_pending += 1
+                if bar_pending == BAR_EVERY and self.bar is not None:
+                    self._advance_bar(bar_pending)
+                    bar_pending = 0
                 if stop.requested:
                     if saved_at != step:
                         self._checkpoint()

@@ -37,7 +37,8 @@ def render_curves(rows: list[dict], title: str = "") -> bytes:
                 values = [100 * v for v in values]
             if steps:
                 axes.plot(steps, values, style, markersize=3,
-                          label=f"{split} ({'recent batches' if split == 'train' else 'test set'})")
+                          label="train (batches since the last point)" if split == "train"
+                          else "test set")
         axes.set_xlabel("step")
         axes.set_ylabel(label + (" (%)" if kind == "acc" else ""))
         axes.grid(True, alpha=0.3)
