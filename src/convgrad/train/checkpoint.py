@@ -79,12 +79,23 @@ def step_folder_name(step: int) -> str:
 
 
 # ---------------------------------------------------------------------------- saving
+METADATA_KEY = "convgrad"
+
+
 def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
-    """The safetensors encoding of ``arrays`` (name -> NumPy array), with string metadata."""
+    """The safetensors encoding of ``arrays`` (name -> NumPy array).
+
+    ``metadata`` goes into the header as one JSON string under the key ``"convgrad"``:
+    safetensors keeps its string map in a hash map whose order changes from run to run,
+    and one key keeps two saves of the same state byte-identical.
+    """
     from safetensors.numpy import save
 
-    arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
-    return save(arrays, metadata={k: str(v) for k, v in (metadata or {}).items()})
+    # np.require, not np.ascontiguousarray: the latter turns 0-d arrays (BatchNorm's
+    # num_batches_tracked) into shape (1,).
+    arrays = {name: np.require(value, requirements="C") for name, value in arrays.items()}
+    header = {METADATA_KEY: json.dumps(metadata or {}, sort_keys=True)}
+    return save(arrays, metadata=header)
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
@@ -106,11 +117,9 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
     crash_point("checkpoint-begin", step)
 
     header = {"format": FORMAT, "step": step}
-    for key in ("model", "dataset", "num_classes"):
+    for key in ("model", "dataset", "num_classes", "classes"):
         if key in meta:
             header[key] = meta[key]
-    if "classes" in meta:
-        header["classes"] = json.dumps(meta["classes"])
     files = {MODEL_FILE: safetensors_bytes(model_state, header),
              OPTIMIZER_FILE: safetensors_bytes(optimizer_arrays, {"format": FORMAT,
                                                                   "step": step})}
@@ -249,6 +258,13 @@ def read_safetensors(path: Path, data: bytes | None = None) -> tuple[dict, dict]
         raise CheckpointError(f"{path}: corrupt safetensors file "
                               f"({str(error).splitlines()[0]})") from None
     metadata = header.get("__metadata__") or {}
+    if isinstance(metadata.get(METADATA_KEY), str):     # written by convgrad
+        try:
+            decoded = json.loads(metadata[METADATA_KEY])
+        except ValueError:
+            raise CheckpointError(f"{path}: its convgrad metadata is not JSON") from None
+        if isinstance(decoded, dict):
+            metadata = decoded
     return arrays, metadata
 
 
@@ -298,21 +314,10 @@ def load_checkpoint(path: str | os.PathLike, with_optimizer: bool = True) -> Che
     if path.is_file():
         arrays, header = read_safetensors(path)
         meta = dict(header)
-        if "step" in meta:
-            try:
-                meta["step"] = int(meta["step"])
-            except ValueError:
-                meta.pop("step")
-        if "num_classes" in meta:
-            try:
-                meta["num_classes"] = int(meta["num_classes"])
-            except ValueError:
-                meta.pop("num_classes")
-        if "classes" in meta:
-            try:
-                meta["classes"] = json.loads(meta["classes"])
-            except ValueError:
-                meta.pop("classes")
+        for key, kind in (("step", int), ("num_classes", int), ("model", str),
+                          ("dataset", str), ("classes", list)):
+            if key in meta and not isinstance(meta[key], kind):
+                meta.pop(key)              # a foreign file's metadata: ignore what is odd
         return Checkpoint(path, meta, arrays, None)
     meta = read_meta(path)
     model_state, _ = _read_verified(path, MODEL_FILE, meta)

@@ -1,0 +1,93 @@
+"""Helpers shared by the ``test_train_*`` files (no tests of its own).
+
+MNIST-1D is generated once into a temporary ``CONVGRAD_HOME`` shared by every test process
+(generation takes a second or two; the cache is validated on each load, so sharing it is
+safe), and the ``convgrad`` console script is run from the virtual environment in use.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+CONVGRAD = Path(sys.executable).parent / "convgrad"
+DATA_HOME = Path(tempfile.gettempdir()) / f"convgrad-train-tests-{os.getuid()}"
+
+
+def data_home() -> Path:
+    """A CONVGRAD_HOME holding MNIST-1D (generated on first use)."""
+    from convgrad.data import load_dataset
+
+    if not (DATA_HOME / "mnist1d.npz").is_file():
+        previous = os.environ.get("CONVGRAD_HOME")
+        os.environ["CONVGRAD_HOME"] = str(DATA_HOME)
+        try:
+            load_dataset("mnist1d")
+        finally:
+            if previous is None:
+                del os.environ["CONVGRAD_HOME"]
+            else:
+                os.environ["CONVGRAD_HOME"] = previous
+    return DATA_HOME
+
+
+def cli_env(**extra) -> dict:
+    env = dict(os.environ, CONVGRAD_HOME=str(data_home()), PYTHONUNBUFFERED="1")
+    env.pop("CONVGRAD_CRASH_AT", None)
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def convgrad(*args, cwd, env=None, timeout=120) -> subprocess.CompletedProcess:
+    """Run the console script; returns the completed process (text output)."""
+    return subprocess.run([str(CONVGRAD), *map(str, args)], cwd=cwd, env=env or cli_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start(*args, cwd, env=None) -> subprocess.Popen:
+    return subprocess.Popen([str(CONVGRAD), *map(str, args)], cwd=cwd, env=env or cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def final_checkpoint(run_dir: Path) -> Path:
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    return run_dir / "checkpoints" / latest["name"]
+
+
+def checkpoint_bytes(run_dir: Path) -> dict:
+    """The latest checkpoint's safetensors files, byte for byte."""
+    folder = final_checkpoint(run_dir)
+    return {name: (folder / name).read_bytes()
+            for name in ("model.safetensors", "optimizer.safetensors")}
+
+
+def rows_without_timing(run_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    for row in rows:
+        row.pop("time_s")
+    return rows
+
+
+def assert_one_line_error(process: subprocess.CompletedProcess, *fragments: str) -> None:
+    """A non-zero exit with exactly one line on stderr, no traceback, naming ``fragments``."""
+    assert process.returncode != 0, process.stdout
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1, process.stderr
+    assert "Traceback" not in process.stderr + process.stdout
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def model_arrays(run_dir: Path) -> dict:
+    from safetensors.numpy import load_file
+    return load_file(str(final_checkpoint(run_dir) / "model.safetensors"))
+
+
+__all__ = ["CONVGRAD", "assert_one_line_error", "checkpoint_bytes", "cli_env", "convgrad",
+           "data_home", "final_checkpoint", "model_arrays", "np", "rows_without_timing",
+           "start"]
