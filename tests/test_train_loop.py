@@ -8,7 +8,7 @@ import pytest
 
 from convgrad.train import TrainConfig, Trainer
 from convgrad.train.checkpoint import CheckpointError, step_folders
-from convgrad.train.loop import RunError, default_run_dir, prepare_new_run_dir, saved_config
+from convgrad.train.loop import RunError, default_run_dir, check_new_run_dir, saved_config
 from test_train_support import checkpoint_bytes, data_home, rows_without_timing
 
 
@@ -127,13 +127,13 @@ def test_run_folder_rules(tmp_path, monkeypatch):
     assert first.parent == tmp_path and first.name.startswith("cnn-mnist1d-")
     first.mkdir()
     assert default_run_dir(config, tmp_path).name.startswith(first.name + "-")
-    prepare_new_run_dir(first)                    # an empty folder is fine
+    check_new_run_dir(first)                    # an empty folder is fine
     (first / "config.json").write_text("{}")
     with pytest.raises(RunError, match="already holds a run; continue it with --resume"):
-        prepare_new_run_dir(first)
+        check_new_run_dir(first)
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunError, match="exists and is not a folder"):
-        prepare_new_run_dir(tmp_path / "file")
+        check_new_run_dir(tmp_path / "file")
     with pytest.raises(RunError, match="no such folder"):
         saved_config(tmp_path / "nothing")
     (tmp_path / "empty").mkdir()

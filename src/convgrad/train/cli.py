@@ -187,7 +187,7 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
 
 @_user_errors
 def run_train(args) -> int:
-    from .loop import Trainer, default_run_dir, prepare_new_run_dir
+    from .loop import Trainer, default_run_dir, check_new_run_dir
 
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
@@ -204,12 +204,7 @@ def run_train(args) -> int:
     else:
         config = config_from_args(args)
         run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
-        prepare_new_run_dir(run_dir)
-    if not args.quiet:
-        verb = "resuming" if args.resume is not None else "training"
-        print(f"{verb} {config.model} on {config.dataset} in {run_dir}/  "
-              f"({config.optimizer}, lr {config.lr:g}, batch {config.batch_size}, seed "
-              f"{config.seed})", flush=True)
+        check_new_run_dir(run_dir)
     progress = None if args.quiet else _download_progress
     result = Trainer(config, run_dir, resume=args.resume is not None, quiet=args.quiet,
                      download_progress=progress).run()
@@ -331,9 +326,9 @@ def run_compare(args) -> int:
         dataclasses.replace(base, model=name).validated()   # fail before any training
     out = Path(args.out) if args.out else \
         RUNS_ROOT / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    from .loop import prepare_new_run_dir
+    from .loop import check_new_run_dir
     for name in models:
-        prepare_new_run_dir(out / name)
+        check_new_run_dir(out / name)
     steps = base.steps or DEFAULT_STEPS
     if not args.quiet:
         print(f"training {', '.join(models)} on {base.dataset}: {base.optimizer}, lr "

@@ -101,17 +101,14 @@ def is_run_dir(path: Path) -> bool:
     return (path / CONFIG_FILE).is_file() or (path / "checkpoints").is_dir()
 
 
-def prepare_new_run_dir(run_dir: Path) -> None:
+def check_new_run_dir(run_dir: Path) -> None:
+    """A new run may go into a folder that does not exist yet, or an empty one, or one
+    without a run in it; the folder is created only once the data has loaded."""
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"--out {run_dir}: exists and is not a folder")
     if run_dir.is_dir() and is_run_dir(run_dir):
         raise RunError(f"--out {run_dir}: already holds a run; continue it with --resume "
                        f"{run_dir}, or choose another --out")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunError(f"--out {run_dir}: cannot create the folder ({error.strerror})") \
-            from None
 
 
 def saved_config(run_dir: Path) -> TrainConfig:
@@ -235,7 +232,6 @@ class Trainer:
     # -- setup ------------------------------------------------------------------------
     def _build(self) -> None:
         config = self.config
-        self.data = load_data(config, self.download_progress)
         cg_random.manual_seed(config.seed)
         self.model = build_model(config.model, self.data.num_classes)
         self.parameters = sum(p.numel() for p in self.model.parameters())
@@ -339,7 +335,13 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> RunResult:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # The data first: a missing or corrupt data set must not leave an empty run folder.
+        self.data = load_data(self.config, self.download_progress)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunError(f"{self.run_dir}: cannot create the run folder "
+                           f"({error.strerror})") from None
         with _RunLock(self.run_dir):
             return self._run_locked()
 
@@ -357,6 +359,14 @@ class Trainer:
         self.metrics.start(self.step if checkpoint_path is not None else None)
         self.start_step = self.step
         self.last_test_acc = None
+        if self.report_rows:
+            c = config
+            verb = f"resuming from step {self.step}:" if checkpoint_path is not None else \
+                "training"
+            self._say(f"{verb} {c.model} on {self.data.name} ({self.data.num_train} train / "
+                      f"{self.data.num_test} test samples) in {self.run_dir}/  "
+                      f"{c.optimizer}, lr {c.lr:g}, batch {c.batch_size}, {self.total} steps, "
+                      f"seed {c.seed}")
         self.last_plot = time.perf_counter()
         if self.step >= self.total:
             self.metrics.close()

@@ -1,0 +1,235 @@
+"""The ``convgrad train / eval / compare / summary`` commands through the console script:
+what they print, and one clear line (exit status 2, no traceback) for every bad input."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from test_train_support import assert_one_line_error, convgrad
+
+QUICK = ["--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A finished logistic run and a finished MLP run."""
+    cwd = tmp_path_factory.mktemp("runs")
+    for model in ("logistic", "mlp"):
+        process = convgrad("train", "--model", model, *QUICK, "--out", model, cwd=cwd)
+        assert process.returncode == 0, process.stderr
+    return cwd
+
+
+# ---------------------------------------------------------------------------- train
+def test_train_prints_progress_lines_and_ends_with_the_test_accuracy(tmp_path):
+    process = convgrad("train", "--model", "cnn", "--steps", "20", "--eval-every", "10",
+                       cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.strip().splitlines()
+    assert lines[0].startswith("training cnn on mnist1d (4000 train / 1000 test samples) in "
+                               "runs/cnn-mnist1d-")
+    assert lines[0].endswith("adam, lr 0.01, batch 100, 20 steps, seed 0")
+    assert [line.split("/")[0] for line in lines if line.startswith("step")] == \
+        ["step  0", "step 10", "step 20"]
+    assert "20/20 steps, 5,210 parameters, training time" in process.stdout
+    assert "ms/step" in process.stdout and "best test accuracy:" in process.stdout
+    run_dir = next((tmp_path / "runs").iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert lines[-1] == f"test accuracy: {summary['test_accuracy']:.2%}"
+    assert "cnn/mnist1d" in process.stderr          # the progress bar
+
+
+def test_train_json_summary(tmp_path):
+    process = convgrad("train", "--model", "logistic", "--steps", "10", "--quiet", "--json",
+                       "--out", "r", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    record = json.loads(process.stdout)
+    assert record["parameters"] == 410 and record["steps"] == 10
+    assert record["run_dir"] == "r" and record["interrupted"] is False
+
+
+def test_dataset_alone_picks_its_model(tmp_path):
+    process = convgrad("train", "--dataset", "digits", "--steps", "3", "--eval-every", "0",
+                       "--quiet", "--out", "d", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert json.loads((tmp_path / "d" / "config.json").read_text())["model"] == "lenet5-small"
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["--model", "nope"], ["unknown model 'nope'", "models: logistic, mlp, cnn"]),
+    (["--model", "cnnn"], ["did you mean 'cnn'?"]),
+    (["--dataset", "imagenet"], ["unknown dataset 'imagenet'"]),
+    (["--lr", "0"], ["--lr must be greater than 0, got 0"]),
+    (["--lr", "-0.5"], ["--lr must be greater than 0, got -0.5"]),
+    (["--lr", "fast"], ["--lr: invalid float value: 'fast'"]),
+    (["--lr", "nan"], ["--lr must be a finite number"]),
+    (["--batch-size", "0"], ["--batch-size must be at least 1, got 0"]),
+    (["--batch-size", "5000"], ["--batch-size 5000 is larger than the 4000 training samples"]),
+    (["--steps", "0"], ["--steps must be at least 1, got 0"]),
+    (["--epochs", "0"], ["--epochs must be at least 1"]),
+    (["--steps", "10", "--epochs", "1"], ["give --steps or --epochs, not both"]),
+    (["--momentum", "0.9"], ["--momentum applies to --optimizer sgd only"]),
+    (["--optimizer", "rmsprop"], ["--optimizer: invalid choice: 'rmsprop'"]),
+    (["--model", "lenet5"], ["model lenet5 takes inputs of shape (1, 28, 28) but mnist1d",
+                             "models for mnist1d: logistic, mlp, cnn"]),
+    (["--model", "cnn", "--dataset", "digits"], ["model cnn takes inputs of shape (1, 40)"]),
+    (["--augment"], ["--augment (random crop and flip) is for image data sets"]),
+    (["--warmup-steps", "50", "--steps", "50"], ["leaves no steps for the schedule"]),
+    (["--dataset", "mnist", "--data-dir", "no/such/folder"], ["no/such/folder"]),
+    (["--resume", "missing"], ["--resume missing: no such folder"]),
+    (["--resume"], ["--resume: no run under runs/ to resume"]),
+])
+def test_train_bad_input_is_one_line(tmp_path, args, fragments):
+    process = convgrad("train", *args, "--quiet", cwd=tmp_path)
+    assert_one_line_error(process, *fragments)
+    assert process.returncode == 2
+
+
+def test_a_data_set_that_fails_to_load_leaves_no_run_folder(tmp_path):
+    process = convgrad("train", "--dataset", "fashion-mnist", "--data-dir", "nowhere", "--out",
+                       "run", cwd=tmp_path)
+    assert_one_line_error(process, "nowhere", "fashion-mnist")
+    assert process.stdout == ""
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+def test_train_data_dir_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    process = convgrad("train", "--dataset", "mnist", "--data-dir", "file", cwd=tmp_path)
+    assert_one_line_error(process, "file: not a folder")
+
+
+def test_train_refuses_to_overwrite_a_run_and_resume_refuses_other_options(runs, tmp_path):
+    shutil.copytree(runs / "logistic", tmp_path / "run")
+    assert_one_line_error(convgrad("train", "--out", "run", cwd=tmp_path),
+                          "already holds a run; continue it with --resume run")
+    assert_one_line_error(convgrad("train", "--resume", "run", "--model", "mlp", cwd=tmp_path),
+                          "--model mlp differs from the run being resumed (--model logistic)")
+    assert_one_line_error(convgrad("train", "--resume", "run", "--lr", "0.1", cwd=tmp_path),
+                          "--lr 0.1 differs")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(convgrad("train", "--resume", "empty", cwd=tmp_path),
+                          "no checkpoint to resume from")
+    finished = convgrad("train", "--resume", "run", "--steps", "30", "--quiet", cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert "already finished (30 steps); nothing to do" in finished.stdout
+
+
+def test_resume_without_a_folder_takes_the_newest_run(runs, tmp_path):
+    shutil.copytree(runs / "logistic", tmp_path / "runs" / "logistic-old")
+    process = convgrad("train", "--resume", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert "resuming from step 30: logistic on mnist1d" in process.stdout
+    assert "in runs/logistic-old/" in process.stdout
+
+
+def test_resume_with_a_corrupt_checkpoint(runs, tmp_path):
+    shutil.copytree(runs / "logistic", tmp_path / "run")
+    weights = next((tmp_path / "run" / "checkpoints").glob("step-0000030")) / \
+        "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    assert_one_line_error(convgrad("train", "--resume", "run", cwd=tmp_path),
+                          "model.safetensors: 100 bytes, but meta.json recorded")
+
+
+# ---------------------------------------------------------------------------- eval
+def test_eval_prints_accuracy_per_class_and_confusion_matrix(runs):
+    process = convgrad("eval", "mlp", cwd=runs)
+    assert process.returncode == 0, process.stderr
+    out = process.stdout
+    summary = json.loads((runs / "mlp" / "summary.json").read_text())
+    assert f"accuracy: {summary['test_accuracy']:.2%}" in out
+    assert "mlp at step 30 on the mnist1d test set (1000 samples)" in out
+    lines = out.splitlines()
+    matrix = lines[lines.index("confusion matrix (rows: true class, columns: predicted class)")
+                   + 1:]
+    assert matrix[0].split() == [str(i) for i in range(10)]
+    counts = np.array([[int(v) for v in line.split()[1:]] for line in matrix[1:]])
+    assert counts.sum() == 1000 and np.trace(counts) == round(summary["test_accuracy"] * 1000)
+    assert len({len(line) for line in matrix[1:]}) == 1
+
+
+def test_eval_json_and_a_lone_weights_file(runs):
+    as_json = json.loads(convgrad("eval", "logistic", "--json", cwd=runs).stdout)
+    assert as_json["model"] == "logistic" and as_json["step"] == 30
+    assert len(as_json["per_class"]) == 10 and as_json["total"] == 1000
+    weights = runs / "logistic" / "checkpoints" / "step-0000030" / "model.safetensors"
+    alone = json.loads(convgrad("eval", weights, "--json", cwd=runs).stdout)
+    assert alone["accuracy"] == as_json["accuracy"]
+    train_split = json.loads(convgrad("eval", "logistic", "--split", "train", "--json",
+                                      cwd=runs).stdout)
+    assert train_split["total"] == 4000
+
+
+def test_eval_bad_input_is_one_line(runs, tmp_path):
+    def check(*args, fragments):
+        process = convgrad("eval", *args, cwd=tmp_path)
+        assert_one_line_error(process, *fragments)
+        assert process.returncode == 2
+
+    check("missing", fragments=["missing: no such file or folder"])
+    (tmp_path / "garbage.safetensors").write_bytes(b"\x07" * 300)
+    check("garbage.safetensors", fragments=["not a safetensors file, or truncated"])
+    (tmp_path / "notes").mkdir()
+    check("notes", fragments=["not a checkpoint or a run folder"])
+    # truncated weights, then a checkpoint whose metadata is cut short
+    shutil.copytree(runs / "mlp", tmp_path / "mlp")
+    step = tmp_path / "mlp" / "checkpoints" / "step-0000030"
+    weights = (step / "model.safetensors").read_bytes()
+    (step / "model.safetensors").write_bytes(weights[:-10])
+    check("mlp", fragments=["model.safetensors:", "(truncated or overwritten)"])
+    (step / "model.safetensors").write_bytes(weights)
+    meta = (step / "meta.json").read_text()
+    (step / "meta.json").write_text(meta[:len(meta) // 2])
+    check("mlp", fragments=["meta.json: not valid JSON"])
+    # a checkpoint from another model
+    (step / "meta.json").write_text(meta)
+    check("mlp", "--model", "cnn", fragments=["a checkpoint of model 'mlp', not 'cnn'"])
+    check("mlp", "--model", "nope", fragments=["unknown model 'nope'"])
+    (step / "meta.json").write_text(meta.replace('"model": "mlp"', '"model": "cnn"'))
+    check("mlp", fragments=["its weights do not fit model cnn", "from another model?"])
+    # a weights file written elsewhere, without convgrad's metadata
+    from safetensors.numpy import load_file, save_file
+    save_file(load_file(str(step / "model.safetensors")), str(tmp_path / "foreign.safetensors"))
+    check("foreign.safetensors", fragments=["does not say which model it holds"])
+    check("foreign.safetensors", "--model", "cnn", fragments=["do not fit model cnn"])
+    ok = convgrad("eval", "foreign.safetensors", "--model", "mlp", cwd=tmp_path)
+    assert ok.returncode == 0 and "accuracy:" in ok.stdout
+
+
+# ---------------------------------------------------------------------------- summary
+def test_summary_of_a_model_and_the_list(tmp_path):
+    process = convgrad("summary", "cnn", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert "ConvBase: input 1 × 40" in process.stdout and "5,210" in process.stdout
+    listing = convgrad("summary", "--list", cwd=tmp_path).stdout.splitlines()
+    assert listing[0].split()[:4] == ["model", "input", "data", "set"]
+    names = [line.split()[0] for line in listing[1:]]
+    assert names[:3] == ["logistic", "mlp", "cnn"] and "resnet20" in names
+    assert "269,722" in next(line for line in listing if line.startswith("resnet20 "))
+    record = json.loads(convgrad("summary", "mlp", "--json", cwd=tmp_path).stdout)
+    assert record["total_params"] == 15210
+    assert_one_line_error(convgrad("summary", "resnet21", cwd=tmp_path),
+                          "unknown model 'resnet21' (did you mean", "models: logistic")
+
+
+# ---------------------------------------------------------------------------- compare
+def test_compare_prints_the_table_and_its_reading(tmp_path):
+    process = convgrad("compare", "--steps", "60", "--eval-every", "30", "--quiet",
+                       "--out", "cmp", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.strip().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("model"))
+    table = lines[header:header + 5]
+    assert table[2].split()[:3] == ["logistic", "regression", "410"]
+    assert table[3].split()[:2] == ["MLP", "15,210"] and table[3].split()[3] == "68%"
+    assert table[4].split()[:2] == ["CNN", "5,210"] and table[4].split()[3] == "94%"
+    assert "shift invariance" in process.stdout and "a third of the MLP's" in process.stdout
+    for model in ("logistic", "mlp", "cnn"):
+        summary = json.loads((tmp_path / "cmp" / model / "summary.json").read_text())
+        assert summary["steps"] == 60
+    assert_one_line_error(convgrad("compare", "--models", "mlp,foo", cwd=tmp_path),
+                          "unknown model 'foo'")
+    assert_one_line_error(convgrad("compare", "--lr", "0", cwd=tmp_path),
+                          "--lr must be greater than 0")
