@@ -38,9 +38,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-from scipy.linalg import blas
-
-from .parallel import run_blocks, split_range
+from . import blas
+from .parallel import block_count, run_blocks, split_range
 
 
 class Grid(NamedTuple):
@@ -114,21 +113,21 @@ def _as_channels_first(cells: np.ndarray, spatial_dims: int) -> np.ndarray:
     return out[:, :, 0, :] if spatial_dims == 1 else out
 
 
-def _gemm():
-    return {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
+def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: np.ndarray,
+                             out: np.ndarray) -> None:
+    """``out[r] = Σ_t source[start + offsets[t] + r] · matrices[t]`` for every row r of out.
 
-
-def _accumulate(gemm, a: np.ndarray, b: np.ndarray, out: np.ndarray, first: bool) -> None:
-    """``out = a @ b`` (first) or ``out += a @ b`` in place, for C-contiguous a, b and out.
-
-    NumPy's matmul cannot accumulate, so the += goes to BLAS directly (β = 1).  BLAS is
-    column-major: the row-major product is handed over transposed, ``outᵀ = bᵀ·aᵀ``, so every
-    argument is already in BLAS's layout and nothing is copied.
+    Row blocks of ``out`` go to the worker threads; within a block each tap is one GEMM that
+    accumulates in place (β = 1), while the block is still in the core's cache.
     """
-    if first:
-        np.matmul(a, b, out=out)
-    else:
-        gemm(1.0, b.T, a.T, beta=1.0, c=out.T, overwrite_c=1)
+    def block(lo, hi):
+        rows = out[lo:hi]
+        for tap, offset in enumerate(offsets):
+            first = start + offset + lo
+            blas.gemm(source[first:first + hi - lo], matrices[tap], rows,
+                      beta=0.0 if tap == 0 else 1.0)
+
+    run_blocks(block, split_range(0, len(out), block_count(len(out))))
 
 
 class GridCache(NamedTuple):
@@ -150,12 +149,9 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias, padding: tuple, dilati
     cells = np.zeros((grid.total_rows, channels), dtype=x.dtype)
     _image_cells(cells, grid)[...] = _channels_last(x)
     taps = np.ascontiguousarray(weight.reshape(out_channels, channels, -1).transpose(2, 1, 0))
-    first, count = grid.first_anchor, grid.anchors
-    y_rows = np.empty((count, out_channels), dtype=x.dtype)
-    gemm = _gemm()[x.dtype]
-    for tap, offset in enumerate(grid.offsets):
-        _accumulate(gemm, cells[first + offset:first + offset + count], taps[tap], y_rows,
-                    first=tap == 0)
+    first = grid.first_anchor
+    y_rows = np.empty((grid.anchors, out_channels), dtype=x.dtype)
+    _sum_of_shifted_products(cells, first, grid.offsets, taps, y_rows)
     y = np.empty((grid.batch, grid.out_height, grid.out_width, out_channels), dtype=x.dtype)
     if bias is None:
         y[...] = _anchor_cells(y_rows, grid, first)
@@ -181,12 +177,10 @@ def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.
     blocks = split_range(first, first + count, -(-count // rows))
 
     def block_sum(lo, hi):
-        total = np.zeros((len(grid.offsets), channels, out_channels), dtype=cells.dtype)
-        product = np.empty((channels, out_channels), dtype=cells.dtype)
+        total = np.empty((len(grid.offsets), channels, out_channels), dtype=cells.dtype)
         g = upstream[lo:hi]
         for tap, offset in enumerate(grid.offsets):
-            np.matmul(cells[lo + offset:hi + offset].T, g, out=product)
-            total[tap] += product
+            blas.gemm(cells[lo + offset:hi + offset], g, total[tap], transpose_a=True)
         return total
 
     return np.sum(run_blocks(block_sum, blocks), axis=0)
@@ -209,13 +203,10 @@ def conv_backward(dout: np.ndarray, cache: GridCache, need_input: bool = True,
         dw = _weight_gradient(cells, upstream, grid)       # (taps, C_in, C_out)
         dw = np.ascontiguousarray(dw.transpose(2, 1, 0)).reshape(weight_shape)
     if need_input:
-        gemm = _gemm()[dout.dtype]
-        start, count = grid.base, grid.total_rows - grid.base
-        dcells = np.empty((count, cells.shape[1]), dtype=dout.dtype)
+        dcells = np.empty((grid.total_rows - grid.base, cells.shape[1]), dtype=dout.dtype)
         taps_t = np.ascontiguousarray(taps.transpose(0, 2, 1))   # W_τᵀ, (taps, C_out, C_in)
-        for tap, offset in enumerate(grid.offsets):
-            _accumulate(gemm, upstream[start - offset:start - offset + count], taps_t[tap],
-                        dcells, first=tap == 0)
+        _sum_of_shifted_products(upstream, grid.base, [-offset for offset in grid.offsets],
+                                 taps_t, dcells)
         dx = np.empty((grid.batch, grid.height, grid.width, cells.shape[1]), dtype=dout.dtype)
         dx[...] = _cells(dcells, grid, 0, (grid.height, grid.width))
         dx = _as_channels_first(dx, spatial)

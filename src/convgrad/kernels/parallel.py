@@ -1,45 +1,26 @@
-"""A small pool of worker threads for the few kernels that split their own work.
+"""A small pool of worker threads for the kernels that split their own work.
 
-NumPy's matrix multiply is already parallel (OpenBLAS runs one thread per core), but many
-small matrix products in a row are not: each one is too small for OpenBLAS to split, and it
-runs on one core.  The convolution's weight gradient is such a loop (one product per kernel
-tap and per block of positions), so it hands blocks to these workers instead.
+The convolution kernels cut their matrix products into blocks of rows and hand the blocks to
+these workers, with BLAS pinned to one thread meanwhile (``blas.single_threaded``): each
+core then runs one block at a time at full speed, no OpenBLAS helper thread spins beside
+them, and one kernel's products never fight another's for the cores.  The products go
+through ``blas.gemm``, which releases the GIL, so the workers really run in parallel.
 
-Each worker sets OpenBLAS to one thread *for itself only* (``openblas_set_num_threads_local``,
-OpenBLAS ≥ 0.3.27), so two workers never fight over OpenBLAS's own threads and the caller's
-BLAS keeps all of them.  Where that function is missing (another BLAS, an older OpenBLAS) the
-blocks simply run one after another in the calling thread: the same results, no speed-up.
+Where BLAS's thread count cannot be controlled (NumPy built on another BLAS), the blocks run
+one after another in the calling thread, where BLAS uses every core itself: the same
+results, computed the same way.
 
 ``CONVGRAD_NUM_THREADS`` sets the number of workers (default: the number of CPUs, at most 8).
 """
 from __future__ import annotations
 
-import ctypes
-import glob
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-
-def _openblas_thread_setters() -> list:
-    """``openblas_set_num_threads_local`` of every OpenBLAS that NumPy and SciPy loaded."""
-    setters = []
-    for package in ("numpy", "scipy"):
-        try:
-            module = __import__(package)
-        except ImportError:
-            continue
-        libs = os.path.join(os.path.dirname(os.path.dirname(module.__file__)), f"{package}.libs")
-        for path in glob.glob(os.path.join(libs, "*openblas*")):
-            try:
-                setter = ctypes.CDLL(path).openblas_set_num_threads_local
-            except (OSError, AttributeError):
-                continue
-            setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-            setters.append(setter)
-    return setters
+from . import blas
 
 
 def worker_count() -> int:
@@ -60,29 +41,32 @@ def _get_pool():
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                setters = _openblas_thread_setters()
                 workers = worker_count()
-                if not setters or workers < 2:
-                    _pool = False
+                if blas.can_control_threads() and workers > 1:
+                    _pool = ThreadPoolExecutor(workers, thread_name_prefix="convgrad")
                 else:
-                    def single_threaded_blas():
-                        for setter in setters:
-                            setter(1)
-
-                    _pool = ThreadPoolExecutor(workers, thread_name_prefix="convgrad",
-                                               initializer=single_threaded_blas)
+                    _pool = False
     return _pool or None
+
+
+def block_count(rows: int, min_rows: int = 1024) -> int:
+    """How many blocks to cut ``rows`` into: one per worker, unless that leaves tiny blocks."""
+    pool = _get_pool()
+    workers = pool._max_workers if pool is not None else 1
+    return max(1, min(workers, rows // min_rows))
 
 
 def run_blocks(fn, blocks: list) -> list:
     """``[fn(*block) for block in blocks]``, the blocks spread over the worker threads.
 
-    ``fn`` must only write to memory no other block writes (each block its own output).
+    ``fn`` must write only to memory that no other block writes (each block its own rows or
+    its own partial result).
     """
     pool = _get_pool()
     if pool is None or len(blocks) < 2 or threading.current_thread().name.startswith("convgrad"):
         return [fn(*block) for block in blocks]
-    return list(pool.map(lambda block: fn(*block), blocks))
+    with blas.single_threaded():
+        return list(pool.map(lambda block: fn(*block), blocks))
 
 
 def split_range(start: int, stop: int, pieces: int) -> list:
