@@ -111,9 +111,18 @@ def test_train_refuses_to_overwrite_a_run_and_resume_refuses_other_options(runs,
     (tmp_path / "empty").mkdir()
     assert_one_line_error(convgrad("train", "--resume", "empty", cwd=tmp_path),
                           "no checkpoint to resume from")
-    finished = convgrad("train", "--resume", "run", "--steps", "30", "--quiet", cwd=tmp_path)
+    # options that agree once normalised are fine
+    finished = convgrad("train", "--resume", "run", "--steps", "30", "--model", "LOGISTIC",
+                        "--dataset", "MNIST-1D", "--quiet", cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert "already finished (30 steps); nothing to do" in finished.stdout
+    assert_one_line_error(convgrad("train", "--resume", "run", "--epochs", "2", cwd=tmp_path),
+                          "--epochs 2 differs from the run being resumed (no --epochs)")
+    # a run started with the defaults has 6000 steps, though its config says none
+    (tmp_path / "default").mkdir()
+    (tmp_path / "default" / "config.json").write_text('{"model": "cnn"}')
+    assert_one_line_error(convgrad("train", "--resume", "default", "--steps", "5999",
+                                   cwd=tmp_path), "(--steps 6000)")
 
 
 def test_resume_without_a_folder_takes_the_newest_run(runs, tmp_path):

@@ -75,54 +75,54 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
     d = TrainConfig()
     group = parser.add_argument_group("recipe (defaults: the MNIST-1D paper's)")
     if full:
-        group.add_argument("--model", help=f"registry model (default: {d.model}, or the "
+        group.add_argument("--model", metavar="MODEL", help=f"registry model (default: {d.model}, or the "
                                            f"usual model of --dataset); see convgrad summary "
                                            f"--list")
-        group.add_argument("--dataset", help=f"mnist1d (default), digits, mnist, "
+        group.add_argument("--dataset", metavar="NAME", help=f"mnist1d (default), digits, mnist, "
                                              f"fashion-mnist, cifar10")
-        group.add_argument("--data-dir", help="folder of the data set's files (default: "
+        group.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: "
                                               "convgrad's cache folder)")
         group.add_argument("--download", action="store_true", default=None,
                            help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
     group.add_argument("--optimizer", choices=("sgd", "adam", "adamw"),
                        help=f"default: {d.optimizer}")
-    group.add_argument("--lr", type=float, help=f"learning rate (default: {d.lr:g})")
+    group.add_argument("--lr", metavar="X", type=float, help=f"learning rate (default: {d.lr:g})")
     if full:
-        group.add_argument("--momentum", type=float, help="SGD momentum (default: 0)")
-    group.add_argument("--weight-decay", type=float, help="default: 0")
+        group.add_argument("--momentum", metavar="X", type=float, help="SGD momentum (default: 0)")
+    group.add_argument("--weight-decay", metavar="X", type=float, help="default: 0")
     if full:
         group.add_argument("--schedule", choices=("constant", "step", "multistep", "cosine"),
                            help="learning-rate schedule, stepped every step (default: "
                                 "constant)")
-        group.add_argument("--warmup-steps", type=int, help="linear warm-up steps (default: 0)")
-        group.add_argument("--step-size", type=int,
+        group.add_argument("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
+        group.add_argument("--step-size", metavar="N", type=int,
                            help="'step' schedule: decay every N steps (default: a third of "
                                 "the run)")
-        group.add_argument("--milestones", type=_comma_ints,
+        group.add_argument("--milestones", metavar="STEPS", type=_comma_ints,
                            help="'multistep' schedule: steps to decay at, e.g. 3000,4500 "
                                 "(default: 50%% and 75%% of the run)")
-        group.add_argument("--gamma", type=float, help="decay factor (default: 0.1)")
-    group.add_argument("--batch-size", type=int, help=f"default: {d.batch_size}")
-    group.add_argument("--steps", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
+        group.add_argument("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
+    group.add_argument("--batch-size", metavar="N", type=int, help=f"default: {d.batch_size}")
+    group.add_argument("--steps", metavar="N", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
     if full:
-        group.add_argument("--epochs", type=int, help="passes over the training set "
+        group.add_argument("--epochs", metavar="N", type=int, help="passes over the training set "
                                                       "(instead of --steps)")
-    group.add_argument("--seed", type=int, help=f"default: {d.seed}")
+    group.add_argument("--seed", metavar="N", type=int, help=f"default: {d.seed}")
     if full:
         group.add_argument("--augment", action="store_true", default=None,
                            help="random crop (and flip where it keeps the label) for image "
                                 "data sets")
-    group.add_argument("--eval-every", type=int,
+    group.add_argument("--eval-every", metavar="N", type=int,
                        help=f"steps between test evaluations (default: {d.eval_every}; 0: at "
                             f"the end only)")
-    group.add_argument("--eval-samples", type=int,
+    group.add_argument("--eval-samples", metavar="N", type=int,
                        help="evaluate periodically on the first N test samples (default: "
                             "all; the final accuracy always uses all)")
     group.add_argument("--eval-batch-size", type=int, help=argparse.SUPPRESS)
-    group.add_argument("--checkpoint-every", type=int,
+    group.add_argument("--checkpoint-every", metavar="N", type=int,
                        help=f"steps between checkpoints (default: {d.checkpoint_every}; 0: at "
                             f"the end only)")
-    group.add_argument("--keep-checkpoints", type=int,
+    group.add_argument("--keep-checkpoints", metavar="N", type=int,
                        help=f"checkpoints kept (default: {d.keep_checkpoints})")
 
 
@@ -160,27 +160,32 @@ def _newest_run(root: Path) -> Path | None:
 
 
 def _resumed_config(run_dir: Path, args) -> TrainConfig:
+    """The saved config of the run in ``run_dir``; options given with ``--resume`` must
+    agree with it (after normalisation: aliases, case, order), except where the data is."""
     from .loop import saved_config
 
     config = saved_config(run_dir)
     given = _given(args)
-    if "dataset" in given:
-        from ..data.registry import canonical_name
-        try:
-            given["dataset"] = canonical_name(given["dataset"])
-        except DataError as error:
-            raise ConfigError(str(error)) from None
-    saved = config.to_dict()
     for name, value in given.items():
         if name in RELOCATABLE:
             continue
-        if isinstance(value, str) and name in ("model", "optimizer", "schedule"):
-            value = value.lower()
-        if value != saved[name]:
+        if name in ("steps", "epochs"):
+            # Only one of the two is set in a config; the default run has neither.
+            checked = TrainConfig(**{name: value}).validated()
+            mine = getattr(checked, name)
+            saved = getattr(config, name)
+            if name == "steps" and config.steps is None and config.epochs is None:
+                saved = DEFAULT_STEPS
+        else:
+            mine = getattr(dataclasses.replace(config, **{name: value}).validated(), name)
+            saved = getattr(config, name)
+        if mine != saved:
             option = "--" + name.replace("_", "-")
+            shown = ",".join(map(str, saved)) if isinstance(saved, list) else saved
+            was = f"{option} {shown}" if saved is not None else f"no {option}"
             raise ConfigError(f"{option} {value} differs from the run being resumed "
-                              f"({option} {saved[name]}); a resumed run keeps its recipe — "
-                              f"start a new run to change it")
+                              f"({was}); a resumed run keeps its recipe — start a new run "
+                              f"to change it")
     relocated = {name: given[name] for name in RELOCATABLE if name in given}
     return dataclasses.replace(config, **relocated).validated()
 
@@ -419,7 +424,7 @@ def register(subparsers) -> None:
                     "batch 100, 6000 steps."))
     _add_recipe_options(train)
     run = train.add_argument_group("run")
-    run.add_argument("--out", help="run folder (default: runs/<model>-<dataset>-<time>)")
+    run.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<model>-<dataset>-<time>)")
     run.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR",
                      help="continue a stopped or killed run (default: the newest under runs/)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation "
@@ -435,8 +440,8 @@ def register(subparsers) -> None:
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
     evaluate.add_argument("--model", help="the model, for a weights file that does not say")
     evaluate.add_argument("--dataset", help="evaluate on another data set of the same shape")
-    evaluate.add_argument("--data-dir", help="folder of the data set's files")
-    evaluate.add_argument("--batch-size", type=_positive_int, default=1000)
+    evaluate.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files")
+    evaluate.add_argument("--batch-size", metavar="N", type=_positive_int, default=1000)
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
     evaluate.set_defaults(func=run_eval)
 
@@ -447,7 +452,7 @@ def register(subparsers) -> None:
                     "beside the paper's figures (32%%, 68%%, 94%%)."))
     _add_recipe_options(compare, full=False)
     compare.add_argument("--models", help="comma-separated (default: logistic,mlp,cnn)")
-    compare.add_argument("--out", help="folder for the runs (default: runs/compare-<time>)")
+    compare.add_argument("--out", metavar="DIR", help="folder for the runs (default: runs/compare-<time>)")
     compare.add_argument("--quiet", action="store_true")
     compare.add_argument("--json", action="store_true")
     compare.set_defaults(func=run_compare)
