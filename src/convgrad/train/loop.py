@@ -388,9 +388,13 @@ class Trainer:
         self.bar = None
         if not self.quiet:
             from tqdm import tqdm
+            # disable=None: no bar when stderr is not a terminal (a log file, CI), where
+            # its redraws would be noise; the evaluation lines still show the progress.
             self.bar = tqdm(total=total, initial=self.step, unit="step", dynamic_ncols=True,
-                            mininterval=0.5, file=sys.stderr, leave=False,
+                            mininterval=0.5, file=sys.stderr, leave=False, disable=None,
                             desc=f"{config.model}/{self.data.name}")
+            if self.bar.disable:
+                self.bar = None
         started = time.perf_counter()
         time_base = self.train_time
         if self.step == 0 and config.eval_every:
