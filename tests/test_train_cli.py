@@ -125,6 +125,22 @@ def test_train_refuses_to_overwrite_a_run_and_resume_refuses_other_options(runs,
                                    cwd=tmp_path), "(--steps 6000)")
 
 
+def test_two_processes_never_train_into_one_folder(tmp_path):
+    import time
+
+    from test_train_support import start
+    first = start("train", "--steps", "3000", "--eval-every", "0", "--quiet", "--out", "run",
+                  cwd=tmp_path)
+    try:
+        while not (tmp_path / "run" / "config.json").exists() and first.poll() is None:
+            time.sleep(0.005)
+        second = convgrad("train", "--resume", "run", cwd=tmp_path)
+        assert_one_line_error(second, "run: another convgrad train is running in this folder")
+    finally:
+        first.kill()
+        first.communicate()
+
+
 def test_resume_without_a_folder_takes_the_newest_run(runs, tmp_path):
     shutil.copytree(runs / "logistic", tmp_path / "runs" / "logistic-old")
     process = convgrad("train", "--resume", cwd=tmp_path)
@@ -238,6 +254,8 @@ def test_compare_prints_the_table_and_its_reading(tmp_path):
     for model in ("logistic", "mlp", "cnn"):
         summary = json.loads((tmp_path / "cmp" / model / "summary.json").read_text())
         assert summary["steps"] == 60
+    assert_one_line_error(convgrad("compare", "--out", "cmp", cwd=tmp_path),
+                          "--out cmp: already holds the runs of a comparison")
     assert_one_line_error(convgrad("compare", "--models", "mlp,foo", cwd=tmp_path),
                           "unknown model 'foo'")
     assert_one_line_error(convgrad("compare", "--lr", "0", cwd=tmp_path),

@@ -16,7 +16,9 @@ from convgrad.train.compare import ComparisonRow, format_table, reading
 from convgrad.train.config import ConfigError, TrainConfig
 from convgrad.train.evaluate import evaluate, format_evaluation
 from convgrad.train.metrics import FIELDS, MetricsLog, read_rows
-from convgrad.train.setup import build_model, build_scheduler
+from convgrad.data.transforms import random_crop, random_horizontal_flip
+from convgrad.train.setup import (augmentation_generator, build_augmentation, build_model,
+                                  build_scheduler)
 
 
 # ---------------------------------------------------------------------------- config
@@ -353,3 +355,19 @@ def test_compare_table_and_reading():
     assert "a third of the MLP's" in text and "92.5%" in text and "66.3%" in text
     assert "Fewer weights, far higher accuracy" in text
     assert "does not show the paper's ordering" in reading(_comparison(0.3, 0.6, 0.5))
+
+
+# ---------------------------------------------------------------------------- augmentation
+def test_augmentation_policies():
+    x = np.random.default_rng(0).standard_normal((6, 3, 32, 32)).astype(np.float32)
+    augment = build_augmentation(TrainConfig(model="resnet20", dataset="cifar10",
+                                             augment=True).validated())
+    by_hand = np.random.default_rng([5, 1])
+    expected = random_horizontal_flip(random_crop(x, by_hand, padding=4), by_hand)
+    np.testing.assert_array_equal(augment(x, augmentation_generator(5)), expected)
+    digits = build_augmentation(TrainConfig(model="lenet5-small", dataset="digits",
+                                            augment=True).validated())
+    small = x[:, :1, :8, :8]
+    np.testing.assert_array_equal(digits(small, augmentation_generator(5)),
+                                  random_crop(small, np.random.default_rng([5, 1]), padding=1))
+    assert build_augmentation(TrainConfig().validated()) is None

@@ -333,7 +333,11 @@ def run_compare(args) -> int:
         RUNS_ROOT / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     from .loop import check_new_run_dir
     for name in models:
-        check_new_run_dir(out / name)
+        try:
+            check_new_run_dir(out / name)
+        except RunError:
+            raise RunError(f"--out {out}: already holds the runs of a comparison; choose "
+                           f"another --out") from None
     steps = base.steps or DEFAULT_STEPS
     if not args.quiet:
         print(f"training {', '.join(models)} on {base.dataset}: {base.optimizer}, lr "
