@@ -71,59 +71,55 @@ def _comma_ints(text: str) -> list[int]:
 # ---------------------------------------------------------------------------- train
 def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> None:
     """Options of the training recipe; every default is None so that the options given
-    explicitly can be told apart (``--resume`` checks them against the saved config)."""
+    explicitly can be told apart (``--resume`` checks them against the saved config).
+    ``full=False`` leaves out what ``compare`` fixes (model, data set, schedule...)."""
     d = TrainConfig()
     group = parser.add_argument_group("recipe (defaults: the MNIST-1D paper's)")
+    add = group.add_argument
     if full:
-        group.add_argument("--model", metavar="MODEL", help=f"registry model (default: {d.model}, or the "
-                                           f"usual model of --dataset); see convgrad summary "
-                                           f"--list")
-        group.add_argument("--dataset", metavar="NAME", help=f"mnist1d (default), digits, mnist, "
-                                             f"fashion-mnist, cifar10")
-        group.add_argument("--data-dir", metavar="DIR", help="folder of the data set's files (default: "
-                                              "convgrad's cache folder)")
-        group.add_argument("--download", action="store_true", default=None,
-                           help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
-    group.add_argument("--optimizer", choices=("sgd", "adam", "adamw"),
-                       help=f"default: {d.optimizer}")
-    group.add_argument("--lr", metavar="X", type=float, help=f"learning rate (default: {d.lr:g})")
+        add("--model", metavar="MODEL",
+            help=f"registry model (default: {d.model}, or the usual model of --dataset); see "
+                 f"convgrad summary --list")
+        add("--dataset", metavar="NAME",
+            help="mnist1d (default), digits, mnist, fashion-mnist, cifar10")
+        add("--data-dir", metavar="DIR",
+            help="folder of the data set's files (default: convgrad's cache folder)")
+        add("--download", action="store_true", default=None,
+            help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
+    add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"default: {d.optimizer}")
+    add("--lr", metavar="X", type=float, help=f"learning rate (default: {d.lr:g})")
     if full:
-        group.add_argument("--momentum", metavar="X", type=float, help="SGD momentum (default: 0)")
-    group.add_argument("--weight-decay", metavar="X", type=float, help="default: 0")
+        add("--momentum", metavar="X", type=float, help="SGD momentum (default: 0)")
+    add("--weight-decay", metavar="X", type=float, help="default: 0")
     if full:
-        group.add_argument("--schedule", choices=("constant", "step", "multistep", "cosine"),
-                           help="learning-rate schedule, stepped every step (default: "
-                                "constant)")
-        group.add_argument("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
-        group.add_argument("--step-size", metavar="N", type=int,
-                           help="'step' schedule: decay every N steps (default: a third of "
-                                "the run)")
-        group.add_argument("--milestones", metavar="STEPS", type=_comma_ints,
-                           help="'multistep' schedule: steps to decay at, e.g. 3000,4500 "
-                                "(default: 50%% and 75%% of the run)")
-        group.add_argument("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
-    group.add_argument("--batch-size", metavar="N", type=int, help=f"default: {d.batch_size}")
-    group.add_argument("--steps", metavar="N", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
+        add("--schedule", choices=("constant", "step", "multistep", "cosine"),
+            help="learning-rate schedule, stepped every step (default: constant)")
+        add("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
+        add("--step-size", metavar="N", type=int,
+            help="'step' schedule: decay every N steps (default: a third of the run)")
+        add("--milestones", metavar="STEPS", type=_comma_ints,
+            help="'multistep' schedule: steps to decay at, e.g. 3000,4500 (default: 50%% and "
+                 "75%% of the run)")
+        add("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
+    add("--batch-size", metavar="N", type=int, help=f"default: {d.batch_size}")
+    add("--steps", metavar="N", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
     if full:
-        group.add_argument("--epochs", metavar="N", type=int, help="passes over the training set "
-                                                      "(instead of --steps)")
-    group.add_argument("--seed", metavar="N", type=int, help=f"default: {d.seed}")
+        add("--epochs", metavar="N", type=int,
+            help="passes over the training set (instead of --steps)")
+    add("--seed", metavar="N", type=int, help=f"default: {d.seed}")
     if full:
-        group.add_argument("--augment", action="store_true", default=None,
-                           help="random crop (and flip where it keeps the label) for image "
-                                "data sets")
-    group.add_argument("--eval-every", metavar="N", type=int,
-                       help=f"steps between test evaluations (default: {d.eval_every}; 0: at "
-                            f"the end only)")
-    group.add_argument("--eval-samples", metavar="N", type=int,
-                       help="evaluate periodically on the first N test samples (default: "
-                            "all; the final accuracy always uses all)")
-    group.add_argument("--eval-batch-size", type=int, help=argparse.SUPPRESS)
-    group.add_argument("--checkpoint-every", metavar="N", type=int,
-                       help=f"steps between checkpoints (default: {d.checkpoint_every}; 0: at "
-                            f"the end only)")
-    group.add_argument("--keep-checkpoints", metavar="N", type=int,
-                       help=f"checkpoints kept (default: {d.keep_checkpoints})")
+        add("--augment", action="store_true", default=None,
+            help="random crop (and flip where it keeps the label) for image data sets")
+    add("--eval-every", metavar="N", type=int,
+        help=f"steps between test evaluations (default: {d.eval_every}; 0: at the end only)")
+    add("--eval-samples", metavar="N", type=int,
+        help="evaluate periodically on the first N test samples (default: all; the final "
+             "accuracy always uses all)")
+    add("--eval-batch-size", type=int, help=argparse.SUPPRESS)
+    add("--checkpoint-every", metavar="N", type=int,
+        help=f"steps between checkpoints (default: {d.checkpoint_every}; 0: at the end only)")
+    add("--keep-checkpoints", metavar="N", type=int,
+        help=f"checkpoints kept (default: {d.keep_checkpoints})")
 
 
 _RECIPE_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
@@ -428,7 +424,8 @@ def register(subparsers) -> None:
                     "batch 100, 6000 steps."))
     _add_recipe_options(train)
     run = train.add_argument_group("run")
-    run.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/<model>-<dataset>-<time>)")
+    run.add_argument("--out", metavar="RUN_DIR",
+                     help="run folder (default: runs/<model>-<dataset>-<time>)")
     run.add_argument("--resume", nargs="?", const=True, metavar="RUN_DIR",
                      help="continue a stopped or killed run (default: the newest under runs/)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation "
@@ -453,10 +450,11 @@ def register(subparsers) -> None:
         "compare", help="logistic regression, MLP and CNN on MNIST-1D beside the paper",
         description="Train the MNIST-1D paper's logistic regression, MLP and CNN with the "
                     "same recipe and seed; print parameters, test accuracy and training time "
-                    "beside the paper's figures (32%%, 68%%, 94%%)."))
+                    "beside the paper's figures (32%, 68%, 94%)."))
     _add_recipe_options(compare, full=False)
     compare.add_argument("--models", help="comma-separated (default: logistic,mlp,cnn)")
-    compare.add_argument("--out", metavar="DIR", help="folder for the runs (default: runs/compare-<time>)")
+    compare.add_argument("--out", metavar="DIR",
+                         help="folder for the runs (default: runs/compare-<time>)")
     compare.add_argument("--quiet", action="store_true")
     compare.add_argument("--json", action="store_true")
     compare.set_defaults(func=run_compare)

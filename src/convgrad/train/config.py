@@ -241,7 +241,8 @@ def _float_in(option: str, value, low: float, high: float, low_open: bool = Fals
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if too_low or too_high:
-        interval = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
+        interval = (("(" if low_open else "[") + f"{low:g}, {high:g}"
+                    + (")" if high_open else "]"))
         raise ConfigError(f"--{option} must be in {interval}, got {value:g}")
     return value
 
