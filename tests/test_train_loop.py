@@ -121,6 +121,13 @@ def test_a_checkpoint_of_another_model_is_refused(tmp_path):
         run(tmp_path / "r", resume=True, model="mlp", steps=10)
 
 
+def test_a_checkpoint_of_another_recipe_is_refused(tmp_path):
+    run(tmp_path / "r", model="logistic", steps=10)
+    with pytest.raises(CheckpointError, match=r"saved with a different recipe \(lr 0.01, not "
+                                              r"0.1, seed 0, not 3\)"):
+        run(tmp_path / "r", resume=True, model="logistic", steps=10, lr=0.1, seed=3)
+
+
 def test_run_folder_rules(tmp_path, monkeypatch):
     config = TrainConfig().validated()
     first = default_run_dir(config, tmp_path)

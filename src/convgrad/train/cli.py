@@ -26,12 +26,9 @@ from ..data.errors import DataError
 from ..models import MODELS
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, ConfigError, TrainConfig
-from .loop import RunError
+from .loop import RELOCATABLE, RunError
 
 RUNS_ROOT = Path("runs")
-# Options that say where the data lives, not what the run computes: a resumed run may
-# change them (the data moved); every other option must agree with the saved config.
-RELOCATABLE = ("data_dir", "download")
 
 
 def _user_errors(command):

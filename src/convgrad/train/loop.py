@@ -53,6 +53,9 @@ SUMMARY_FILE = "summary.json"
 CURVES_FILE = "curves.png"
 LOCK_FILE = ".lock"
 BAR_EVERY = 10          # steps between progress-bar updates
+# Config fields that say where the data lives, not what the run computes: a resumed run may
+# change them (the data moved).
+RELOCATABLE = ("data_dir", "download")
 PLOT_INTERVAL_S = 20.0  # at a checkpoint, redraw the curves if this long since the last
 
 
@@ -257,6 +260,14 @@ class Trainer:
             raise CheckpointError(f"{checkpoint.path}: a checkpoint of model "
                                   f"{meta.get('model')!r}, this run trains "
                                   f"{self.config.model!r}")
+        saved = meta.get("config") or {}
+        differing = [name for name, value in self.config.to_dict().items()
+                     if name not in RELOCATABLE and saved.get(name, value) != value]
+        if differing:
+            raise CheckpointError(
+                f"{checkpoint.path}: saved with a different recipe ("
+                + ", ".join(f"{name} {saved[name]!r}, not {getattr(self.config, name)!r}"
+                            for name in differing) + ")")
         try:
             self.model.load_state_dict(checkpoint.model_state)
         except RuntimeError as error:
