@@ -189,10 +189,15 @@ def test_checkpoint_round_trip_and_layout(tmp_path):
     assert checkpoint.step == 7 and checkpoint.model == "logistic"
     np.testing.assert_array_equal(checkpoint.model_state["linear.weight"], np.full((2, 3), 7))
     np.testing.assert_array_equal(checkpoint.optimizer_arrays["state.0.exp_avg"], 1)
-    # the model file describes itself, for `convgrad eval model.safetensors`
-    alone = load_checkpoint(folder / "model.safetensors")
+    # a file of the folder loads the folder (verified against meta.json) ...
+    assert load_checkpoint(folder / "model.safetensors").path == folder
+    # ... and the model file copied anywhere describes itself (`convgrad eval FILE`)
+    (tmp_path / "copy.safetensors").write_bytes((folder / "model.safetensors").read_bytes())
+    alone = load_checkpoint(tmp_path / "copy.safetensors")
+    assert alone.path == tmp_path / "copy.safetensors" and alone.optimizer_arrays is None
     assert (alone.model, alone.step, alone.meta["num_classes"]) == ("logistic", 7, 10)
     assert alone.meta["classes"][3] == "3"
+    np.testing.assert_array_equal(alone.model_state["linear.weight"], np.full((2, 3), 7))
 
 
 def test_checkpoints_keep_the_newest_and_drop_stale_ones(tmp_path):

@@ -210,8 +210,9 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
     if not path.exists():
         raise CheckpointError(f"{path}: no such file or folder")
     if path.is_file():
-        if path.name in (META_FILE, OPTIMIZER_FILE):
-            return path.parent
+        if path.name in (META_FILE, OPTIMIZER_FILE, MODEL_FILE) and \
+                (path.parent / META_FILE).is_file():
+            return path.parent          # a file of a checkpoint folder: load it verified
         return path
     if (path / META_FILE).is_file():
         return path
