@@ -33,7 +33,7 @@ def test_train_prints_progress_lines_and_ends_with_the_test_accuracy(tmp_path):
     assert [line.split("/")[0] for line in lines if line.startswith("step")] == \
         ["step  0", "step 10", "step 20"]
     assert "20/20 steps, 5,210 parameters, training time" in process.stdout
-    assert "ms/step" in process.stdout and "best test accuracy:" in process.stdout
+    assert "ms/step), wall time " in process.stdout and "best test accuracy:" in process.stdout
     run_dir = next((tmp_path / "runs").iterdir())
     summary = json.loads((run_dir / "summary.json").read_text())
     assert lines[-1] == f"test accuracy: {summary['test_accuracy']:.2%}"

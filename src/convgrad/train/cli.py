@@ -236,10 +236,11 @@ def format_result(result) -> str:
         lines.append(f"{name}: the run already finished ({result.steps} steps); nothing to do")
     else:
         per_step = result.time_per_step_s
-        timing = f", {1e3 * per_step:.2f} ms/step" if per_step is not None else ""
+        timing = f" ({1e3 * per_step:.2f} ms/step)" if per_step is not None else ""
         lines.append(f"{name}: {result.steps}/{result.total_steps} steps, "
                      f"{result.parameters:,} parameters, training time "
-                     f"{result.train_time_s:.1f} s{timing}")
+                     f"{result.train_time_s:.1f} s{timing}, wall time "
+                     f"{result.wall_time_s:.1f} s")
     if result.best_test_accuracy is not None:
         lines.append(f"best test accuracy: {result.best_test_accuracy:.2%} at step "
                      f"{result.best_step}")

@@ -77,6 +77,7 @@ class RunResult:
     best_step: int | None
     train_time_s: float             # training time of the whole run (across resumes)
     session_time_s: float           # this session's loop time
+    wall_time_s: float              # this session, data loading and plotting included
     checkpoint: Path | None
     interrupted: bool = False
     already_finished: bool = False
@@ -346,6 +347,7 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> RunResult:
+        self.wall_start = time.perf_counter()
         # The data first: a missing or corrupt data set must not leave an empty run folder.
         self.data = load_data(self.config, self.download_progress)
         try:
@@ -500,6 +502,7 @@ class Trainer:
             best_test_accuracy=best["test_acc"] if best else None,
             best_step=best["step"] if best else None,
             train_time_s=self.train_time, session_time_s=session_time,
+            wall_time_s=time.perf_counter() - self.wall_start,
             checkpoint=latest_checkpoint(self.run_dir), interrupted=interrupted,
             already_finished=already_finished, rows=list(rows))
         if not interrupted:
@@ -514,6 +517,7 @@ def summary_record(result: RunResult, dataset: str) -> dict:
         "steps": result.steps, "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss, "best_test_accuracy": result.best_test_accuracy,
         "best_step": result.best_step, "train_time_s": round(result.train_time_s, 3),
+        "wall_time_s": round(result.wall_time_s, 3),
         "time_per_step_ms": None if result.time_per_step_s is None
         else round(1e3 * result.time_per_step_s, 4),
         "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
