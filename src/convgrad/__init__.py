@@ -9,6 +9,10 @@ A NumPy tensor with reverse-mode autograd whose every operation matches PyTorch.
 tensor([[2., 4.],
         [6., 8.]])
 """
+from ._memory import keep_freed_memory
+
+keep_freed_memory()  # big arrays are freed and allocated every step: keep them mapped
+
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, randint, randn,
                        zeros, zeros_like)

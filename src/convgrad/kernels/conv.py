@@ -55,7 +55,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import conv_grid
+from . import conv_grid, parallel
 
 
 class Windows(NamedTuple):
@@ -148,7 +148,8 @@ def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windo
     product = np.empty((groups, weight.shape[1], grad.shape[2]), dtype=grad.dtype)
     for index, tap in enumerate(np.ndindex(*win.kernel)):
         cells = view[(slice(None),) + tap]
-        np.matmul(taps[index], grad, out=product)
+        for group in range(groups):
+            parallel.matmul(taps[index, group], grad[group], out=product[group])
         cells += product.reshape(cells.shape)
     if padded.shape[2:] == tuple(win.in_size):
         return padded
@@ -193,8 +194,12 @@ def _grouped_rows(m: np.ndarray, groups: int) -> np.ndarray:
 
 def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     """W[g] · cols[g]: (C_out, N·P)."""
-    y = np.matmul(_grouped_weight(weight, groups), _grouped_rows(cols, groups))
-    return y.reshape(weight.shape[0], cols.shape[1])
+    w, c = _grouped_weight(weight, groups), _grouped_rows(cols, groups)
+    y = np.empty((weight.shape[0], cols.shape[1]), dtype=np.result_type(weight, cols))
+    rows = weight.shape[0] // groups
+    for g in range(groups):
+        parallel.matmul(w[g], c[g], out=y[g * rows:(g + 1) * rows])
+    return y
 
 
 def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
@@ -204,7 +209,9 @@ def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
     BLAS reads cols transposed in place; the sum over examples and positions is the GEMM's
     inner dimension, so no per-example temporary is made.
     """
-    dw = np.matmul(_grouped_rows(grad, groups), _grouped_rows(cols, groups).transpose(0, 2, 1))
+    g_rows, c_rows = _grouped_rows(grad, groups), _grouped_rows(cols, groups)
+    dw = np.stack([parallel.matmul(g_rows[g], c_rows[g], transpose_b=True)
+                   for g in range(groups)])
     return dw.reshape(weight_shape)
 
 
