@@ -100,6 +100,25 @@ def _anchor_cells(buffer, grid, first_row=0):
     return _cells(buffer, grid, grid.first_anchor - first_row, (grid.out_height, grid.out_width))
 
 
+def _scatter_into_zeros(values: np.ndarray, grid: Grid, start: int, dtype) -> np.ndarray:
+    """A (total_rows, C) buffer holding ``values`` (N, h, w, C) at the grid cells from row
+    ``start`` on, and zeros everywhere else.
+
+    Only the cells outside ``values`` are zeroed (the margins, each row's gap, each image's
+    gap rows): zeroing the whole buffer first would write it twice.
+    """
+    batch, height, width, channels = values.shape
+    buffer = np.empty((grid.total_rows, channels), dtype=dtype)
+    span = grid.batch * grid.image_rows * grid.row_stride
+    buffer[:start] = 0
+    buffer[start + span:] = 0
+    full = _cells(buffer, grid, start, (grid.image_rows, grid.row_stride))
+    full[:, :height, width:] = 0
+    full[:, height:] = 0
+    full[:, :height, :width] = values
+    return buffer
+
+
 def _channels_last(a: np.ndarray) -> np.ndarray:
     """(N, C, *spatial) → (N, H, W, C) view (H = 1 for 1-D)."""
     if a.ndim == 3:
@@ -167,8 +186,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias, padding: tuple, dilati
     spatial = x.ndim - 2
     grid = make_grid(x.shape[0], x.shape[2:], weight.shape[2:], padding, dilation)
     channels, out_channels = x.shape[1], weight.shape[0]
-    cells = np.zeros((grid.total_rows, channels), dtype=x.dtype)
-    _image_cells(cells, grid)[...] = _channels_last(x)
+    cells = _scatter_into_zeros(_channels_last(x), grid, grid.base, x.dtype)
     taps = np.ascontiguousarray(weight.reshape(out_channels, channels, -1).transpose(2, 1, 0))
     first = grid.first_anchor
     y_rows = np.empty((grid.anchors, out_channels), dtype=x.dtype)
@@ -232,8 +250,7 @@ def conv_backward(dout: np.ndarray, cache: GridCache, need_input: bool = True,
         db = _channels_last(dout).sum(axis=(0, 1, 2))
     if not (need_input or need_weight):
         return dx, dw, db
-    upstream = np.zeros((grid.total_rows, out_channels), dtype=dout.dtype)
-    _anchor_cells(upstream, grid)[...] = _channels_last(dout)
+    upstream = _scatter_into_zeros(_channels_last(dout), grid, grid.first_anchor, dout.dtype)
     if need_weight:
         dw = _weight_gradient(cells, upstream, grid)       # (taps, C_in, C_out)
         dw = np.ascontiguousarray(dw.transpose(2, 1, 0)).reshape(weight_shape)
