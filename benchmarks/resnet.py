@@ -6,7 +6,9 @@ Rows:
 * one ResNet-20 training step (CIFAR shape 3×32×32, option-A shortcuts, batch norm):
   forward, cross-entropy, backward, SGD with momentum 0.9 and weight decay 1e-4;
 * forward+backward of the 3×3 conv2d layers of the engine's benchmark (benchmarks/conv.py):
-  16 channels at 32×32, 32 at 16×16, 64 at 8×8 (the three stages of the network).
+  16 channels at 32×32, 32 at 16×16, 64 at 8×8 (the three stages of the network), each
+  library in the faster of its two layouts (channels-first, or channels-last: the layout
+  convgrad's convolutions hand to the next layer, and torch's channels_last).
 
 Each library runs in its own process with the same thread count (benchmarks/harness.py);
 PyTorch runs in both its default and its channels_last layout, in separate processes, and
@@ -129,12 +131,17 @@ def conv_worker(library: str, batch: int, warmup: int, repeats: int, threads: in
         arrays = [rng.standard_normal(shape, dtype=np.float32) for shape in (
             (batch, channels, size, size), (channels, channels, 3, 3), (channels,),
             (batch, channels, size, size))]
-        if library == "convgrad":
+        if library.startswith("convgrad"):
             import convgrad as lib
             import convgrad.functional as F
 
-            x, w, b = (lib.tensor(a, requires_grad=True) for a in arrays[:3])
-            g = lib.tensor(arrays[3])
+            if library == "convgrad-channels_last":   # the layout its convolutions return
+                arrays[0], arrays[3] = (np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+                                        .transpose(0, 3, 1, 2) for a in (arrays[0], arrays[3]))
+            x, w, b = (lib.Tensor._wrap(a) for a in arrays[:3])
+            for t in (x, w, b):
+                t.requires_grad = True
+            g = lib.Tensor._wrap(arrays[3])
         else:
             import torch as lib
             import torch.nn.functional as F
@@ -184,7 +191,8 @@ def main(argv=None) -> None:
     torch_layouts = ("torch", "torch-channels_last")
     peak = child("peak", "numpy")
     steps = {lib: child("step", lib) for lib in ("convgrad", *torch_layouts)}
-    convs = {lib: child("conv", lib) for lib in ("convgrad", *torch_layouts)}
+    mine_layouts = ("convgrad", "convgrad-channels_last")
+    convs = {lib: child("conv", lib) for lib in (*mine_layouts, *torch_layouts)}
     step_flops = resnet20_training_flops(args.batch)
 
     print(f"ResNet-20 training, float32, batch {args.batch}, {args.threads} thread(s); "
@@ -210,9 +218,10 @@ def main(argv=None) -> None:
         f"{steps['convgrad']['peak_mb']:.0f}", f"{steps[best]['peak_mb']:.0f}",
         f"   torch: {best.replace('torch-', '') if '-' in best else 'default'} layout")
     for i, (channels, size) in enumerate(CONV_ROWS):
+        mine = min(convs[lib][i] for lib in mine_layouts)
         theirs = min(convs[lib][i] for lib in torch_layouts)
         flops = 3 * 2 * args.batch * channels * channels * 9 * size * size
-        row(f"conv {channels}ch {size}×{size} fwd+bwd", convs["convgrad"][i], theirs, flops)
+        row(f"conv {channels}ch {size}×{size} fwd+bwd", mine, theirs, flops)
     print("-" * len(header))
     for lib in ("convgrad", *torch_layouts):
         s = steps[lib]
