@@ -321,3 +321,16 @@ def test_training_a_model_with_modules_reduces_the_loss():
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+def test_state_dict_arrays_keep_zero_dimensional_state():
+    # A 0-d parameter's momentum buffer must come back 0-d from the array/JSON split.
+    p = cg.nn.Parameter(cg.tensor(1.5))
+    optimizer = cg.optim.SGD([p], lr=0.1, momentum=0.9)
+    (p * p).backward()
+    optimizer.step()
+    arrays, meta = cg.optim.split_state_dict(optimizer.state_dict())
+    assert all(a.shape == () for a in arrays.values())
+    restored = cg.optim.SGD([p], lr=0.1, momentum=0.9)
+    restored.load_state_dict(cg.optim.join_state_dict(arrays, meta))
+    assert restored.state_dict()["state"][0]["momentum_buffer"].shape == ()

@@ -182,7 +182,8 @@ def split_state_dict(state_dict: dict) -> tuple[dict, dict]:
         scalars = {}
         for name, value in values.items():
             if isinstance(value, np.ndarray):
-                arrays[f"state.{index}.{name}"] = np.ascontiguousarray(value)
+                # np.require, not np.ascontiguousarray, which turns 0-d state into shape (1,).
+                arrays[f"state.{index}.{name}"] = np.require(value, requirements="C")
             else:
                 scalars[name] = value.item() if isinstance(value, np.generic) else value
         state_meta[str(index)] = scalars
