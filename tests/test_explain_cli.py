@@ -304,3 +304,18 @@ def test_console_script_notes_example_and_errors():
     done = script("conv2d", "--input", "1 2; 3 4", "--weight", "1 1 1; 1 1 1; 1 1 1")
     assert done.returncode == 2 and "must be at least 1" in done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("extra", [["--json"], ["--backward"]])
+def test_a_reader_that_stops_early_gets_no_traceback(extra):
+    # `convgrad explain ... | head` closes the pipe mid-output: the command must stop quietly.
+    grid = "; ".join(" ".join(str((i * j) % 7) for j in range(16)) for i in range(16))
+    process = subprocess.Popen([str(SCRIPT), "explain", "conv2d", "--input", grid,
+                                "--weight", "1 0 -1; 1 0 -1; 1 0 -1", *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(64)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert process.returncode != 0
