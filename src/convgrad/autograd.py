@@ -111,6 +111,17 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad.reshape(shape)
 
 
+def clear_grads(tensors, set_to_none: bool = True) -> None:
+    """Forget accumulated gradients: drop ``.grad`` (PyTorch's default) or fill it with 0."""
+    for tensor in tensors:
+        if tensor.grad is None:
+            continue
+        if set_to_none:
+            tensor.grad = None
+        else:
+            tensor.grad.data[...] = 0
+
+
 def _topological_order(root) -> list:
     """Tensors reachable from ``root`` that require grad, each after all of its parents."""
     # Post-order DFS.  A node is marked visited when it is expanded, not when it is pushed:

@@ -107,3 +107,13 @@ def assemble(g, weight_grads, bias_grads, input_grads, shapes_, formulas) -> Bac
         grad_input=as_array_of(input_grads, input_shape),
         formulas=formulas,
     )
+
+
+def weighted_backward(grad_output, op, windows, x, w, b, output_shape, formulas) -> Backward:
+    """The backward trace of a (transposed) convolution: every weight's, the bias's and every
+    input cell's gradient as the sum of the window products that used it."""
+    g = upstream_gradient(grad_output, output_shape, op)
+    return assemble(g, weight_gradients(windows, w, g),
+                    None if b is None else bias_gradients(b, g),
+                    input_gradients(x, g, products_into_inputs(windows)),
+                    (w.shape, None if b is None else b.shape, x.shape), formulas)

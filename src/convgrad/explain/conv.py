@@ -17,8 +17,7 @@ from . import formulas
 from .arguments import (AXIS_NAMES, as_array, as_int, check_padding_mode,
                         check_size, conv_axis, normalise_conv_padding, per_axis, product,
                         shape_text, source_index)
-from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
-                       upstream_gradient, weight_gradients)
+from .backward import weighted_backward
 from .model import MAX_PRODUCTS, Cell, PaddedInput, Term, Trace, TraceError, Window
 
 
@@ -165,9 +164,6 @@ def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups,
         windows=windows,
     )
     if backward:
-        g = upstream_gradient(grad_output, output_shape, op)
-        trace.backward = assemble(
-            g, weight_gradients(windows, w, g), None if b is None else bias_gradients(b, g),
-            input_gradients(x, g, products_into_inputs(windows)),
-            (w.shape, None if b is None else b.shape, x.shape), gradient_formulas)
+        trace.backward = weighted_backward(grad_output, op, windows, x, w, b, output_shape,
+                                           gradient_formulas)
     return trace

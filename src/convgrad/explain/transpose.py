@@ -19,8 +19,7 @@ import numpy as np
 from . import formulas
 from .arguments import (AXIS_NAMES, as_array, check_size, per_axis, product,
                         transpose_axis)
-from .backward import (assemble, bias_gradients, input_gradients, products_into_inputs,
-                       upstream_gradient, weight_gradients)
+from .backward import weighted_backward
 from .conv import check_bias, check_groups
 from .model import MAX_PRODUCTS, Cell, Term, Trace, TraceError, Window
 
@@ -113,9 +112,6 @@ def transpose_trace(op, dims, input, weight, bias, stride, padding, output_paddi
         windows=windows,
     )
     if backward:
-        g = upstream_gradient(grad_output, output_shape, op)
-        trace.backward = assemble(
-            g, weight_gradients(windows, w, g), None if b is None else bias_gradients(b, g),
-            input_gradients(x, g, products_into_inputs(windows)),
-            (w.shape, None if b is None else b.shape, x.shape), gradient_formulas)
+        trace.backward = weighted_backward(grad_output, op, windows, x, w, b, output_shape,
+                                           gradient_formulas)
     return trace

@@ -22,7 +22,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..autograd import clear_grads, no_grad
 from ..tensor import Tensor, _as_array, float32, float64
 
 
@@ -338,13 +338,7 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget accumulated gradients: drop them (default, as PyTorch) or fill with 0."""
-        for param in self.parameters():
-            if param.grad is None:
-                continue
-            if set_to_none:
-                param.grad = None
-            else:
-                param.grad.data[...] = 0
+        clear_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ dtype
     def to(self, *args, **kwargs) -> "Module":

@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import clear_grads, enable_grad
 from ..tensor import Tensor
 
 
@@ -79,14 +79,8 @@ class Optimizer:
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if set_to_none:
-                    param.grad = None
-                else:
-                    param.grad.data[...] = 0
+        """Forget the parameters' gradients: drop them (default, as PyTorch) or fill with 0."""
+        clear_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient; returns ``closure()``'s loss."""
