@@ -5,8 +5,9 @@
 Each library runs in its own subprocess with the same thread count (benchmarks/harness.py
 sets OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS and CONVGRAD_NUM_THREADS before
 NumPy or torch is imported; torch.set_num_threads is called too), so neither one's thread
-pool or memory allocator disturbs the other.  PyTorch runs in its default and its
-channels_last layout (separate processes) and the faster is compared.  Each row is a 3×3
+pool or memory allocator disturbs the other.  Each library runs in both memory layouts,
+channels-first and channels-last (torch's channels_last; for convgrad, the layout its
+convolutions hand to the next layer), in separate processes, and the faster is compared.  Each row is a 3×3
 convolution with padding 1 and as many output channels as input channels, float32, batch
 64 — the three stages of a CIFAR ResNet.  After a warm-up, the median of the repeated runs
 is reported.
@@ -29,7 +30,9 @@ from harness import emit, median_ms, run_child  # noqa: E402
 # (channels, height = width): 16 ch at 32×32, 32 ch at 16×16, 64 ch at 8×8
 ROWS = [(16, 32), (32, 16), (64, 8)]
 KERNEL, PADDING = 3, 1
-LIBRARIES = ("convgrad", "torch", "torch-channels_last")
+MINE = ("convgrad", "convgrad-channels_last")
+THEIRS = ("torch", "torch-channels_last")
+LIBRARIES = MINE + THEIRS
 
 
 def forward_flops(batch: int, channels: int, size: int) -> int:
@@ -38,9 +41,21 @@ def forward_flops(batch: int, channels: int, size: int) -> int:
 
 
 def worker(library: str, threads: int, batch: int, warmup: int, repeats: int) -> list:
-    """Runs inside the child process: times every row with one library."""
+    """Runs inside the child process: times every row with one library in one layout."""
     import numpy as np
 
+    channels_last = library.endswith("channels_last")
+    if library.startswith("torch"):
+        import torch as lib
+        import torch.nn.functional as F
+
+        lib.set_num_threads(threads)
+        no_grad = lib.no_grad
+    else:
+        import convgrad as lib
+        import convgrad.functional as F
+
+        no_grad = lib.no_grad
     results = []
     for channels, size in ROWS:
         rng = np.random.default_rng(0)
@@ -48,41 +63,21 @@ def worker(library: str, threads: int, batch: int, warmup: int, repeats: int) ->
         w = rng.standard_normal((channels, channels, KERNEL, KERNEL), dtype=np.float32) * 0.1
         b = rng.standard_normal(channels, dtype=np.float32)
         g = rng.standard_normal((batch, channels, size, size), dtype=np.float32)
-        if library.startswith("torch"):
-            import torch
-            import torch.nn.functional as F
+        if channels_last:   # (N, H, W, C) memory seen as (N, C, H, W), for both libraries
+            x, w, g = (np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+                       for a in (x, w, g))
+        xt, wt, bt, gt = (lib.from_numpy(a) for a in (x, w, b, g))
+        for t in (xt, wt, bt):
+            t.requires_grad_(True)
 
-            torch.set_num_threads(threads)
-            xt, wt, bt, gt = (torch.tensor(a) for a in (x, w, b, g))
-            if library == "torch-channels_last":
-                xt, wt, gt = (t.contiguous(memory_format=torch.channels_last)
-                              for t in (xt, wt, gt))
+        def forward():
+            with no_grad():
+                F.conv2d(xt, wt, bt, padding=PADDING)
+
+        def forward_backward():
             for t in (xt, wt, bt):
-                t.requires_grad_(True)
-
-            def forward():
-                with torch.no_grad():
-                    F.conv2d(xt, wt, bt, padding=PADDING)
-
-            def forward_backward():
-                for t in (xt, wt, bt):
-                    t.grad = None
-                F.conv2d(xt, wt, bt, padding=PADDING).backward(gt)
-        else:
-            import convgrad as cg
-            import convgrad.functional as F
-
-            xt, wt, bt = (cg.tensor(a, requires_grad=True) for a in (x, w, b))
-            gt = cg.tensor(g)
-
-            def forward():
-                with cg.no_grad():
-                    F.conv2d(xt, wt, bt, padding=PADDING)
-
-            def forward_backward():
-                for t in (xt, wt, bt):
-                    t.grad = None
-                F.conv2d(xt, wt, bt, padding=PADDING).backward(gt)
+                t.grad = None
+            F.conv2d(xt, wt, bt, padding=PADDING).backward(gt)
 
         results.append(dict(channels=channels, size=size,
                             forward_ms=median_ms(forward, warmup, repeats),
@@ -93,22 +88,22 @@ def worker(library: str, threads: int, batch: int, warmup: int, repeats: int) ->
 def print_table(results: dict, args) -> None:
     print(f"conv2d, float32, batch {args.batch}, {KERNEL}×{KERNEL} kernel, padding {PADDING}, "
           f"C_in = C_out; {args.threads} thread(s); median of {args.repeats} runs after "
-          f"{args.warmup} warm-up; torch in the faster of its default and channels_last "
-          f"layouts")
+          f"{args.warmup} warm-up; each library in the faster of its channels-first and "
+          f"channels-last layouts")
     header = (f"{'channels, H×W':<16}{'pass':<18}{'convgrad ms':>12}{'GFLOP/s':>9}"
               f"{'torch ms':>10}{'GFLOP/s':>9}{'ratio':>8}")
     print(header)
     print("-" * len(header))
-    for row, mine in enumerate(results["convgrad"]):
-        flops = forward_flops(args.batch, mine["channels"], mine["size"])
-        label = f"{mine['channels']}, {mine['size']}×{mine['size']}"
+    for row, first in enumerate(results["convgrad"]):
+        flops = forward_flops(args.batch, first["channels"], first["size"])
+        label = f"{first['channels']}, {first['size']}×{first['size']}"
         for key, name, multiple in (("forward_ms", "forward", 1),
                                     ("forward_backward_ms", "forward+backward", 3)):
-            theirs = min(results[lib][row][key] for lib in LIBRARIES[1:])
+            mine = min(results[lib][row][key] for lib in MINE)
+            theirs = min(results[lib][row][key] for lib in THEIRS)
             gflops = lambda ms: multiple * flops / (ms * 1e6)  # noqa: E731
-            print(f"{label:<16}{name:<18}{mine[key]:>12.2f}{gflops(mine[key]):>9.1f}"
-                  f"{theirs:>10.2f}{gflops(theirs):>9.1f}"
-                  f"{mine[key] / theirs:>7.2f}×")
+            print(f"{label:<16}{name:<18}{mine:>12.2f}{gflops(mine):>9.1f}"
+                  f"{theirs:>10.2f}{gflops(theirs):>9.1f}{mine / theirs:>7.2f}×")
             label = ""
 
 

@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from . import blas
+from .channels import add_per_channel, channel_sum
 from .parallel import run_blocks, split_range, workers
 
 
@@ -192,11 +193,11 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias, padding: tuple, dilati
     y_rows = np.empty((grid.anchors, out_channels), dtype=x.dtype)
     _sum_of_shifted_products(cells, first, grid.offsets, taps, y_rows)
     y = np.empty((grid.batch, grid.out_height, grid.out_width, out_channels), dtype=x.dtype)
-    if bias is None:
-        y[...] = _anchor_cells(y_rows, grid, first)
-    else:
-        np.add(_anchor_cells(y_rows, grid, first), bias, out=y)
-    return _as_channels_first(y, spatial), GridCache(cells, taps, grid, weight.shape)
+    y[...] = _anchor_cells(y_rows, grid, first)
+    y = _as_channels_first(y, spatial)
+    if bias is not None:
+        add_per_channel(y, bias)
+    return y, GridCache(cells, taps, grid, weight.shape)
 
 
 def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.ndarray:
@@ -247,7 +248,7 @@ def conv_backward(dout: np.ndarray, cache: GridCache, need_input: bool = True,
     out_channels = weight_shape[0]
     dx = dw = db = None
     if need_bias:
-        db = _channels_last(dout).sum(axis=(0, 1, 2))
+        db = channel_sum(dout).astype(dout.dtype)
     if not (need_input or need_weight):
         return dx, dw, db
     upstream = _scatter_into_zeros(_channels_last(dout), grid, grid.first_anchor, dout.dtype)

@@ -22,16 +22,16 @@ passes over the big arrays, so each formula is arranged to need few, and only x 
   x̂ itself is never stored nor rebuilt.
 
 Arrays may be channels-first (N, C, ...) or channels-last (what convgrad's convolutions
-return: an (N, C, H, W) view of (N, H, W, C) memory); either way they are read in place.
-Channels-last data is seen as a (rows, k·C) matrix whose rows hold k consecutive positions:
-NumPy's loops then run over k·C ≈ 1024 contiguous numbers instead of C = 16 (2–3× faster),
-with per-channel vectors tiled k times and per-channel sums folded from k partial sums.
+return: an (N, C, H, W) view of (N, H, W, C) memory); either way they are read in place, as
+the channel matrices of ``kernels/channels.py``.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
 import numpy as np
+
+from .channels import ChannelView, channel_view, in_layout, is_channels_last
 
 
 class BatchNormCache(NamedTuple):
@@ -44,72 +44,7 @@ class BatchNormCache(NamedTuple):
     count: int                 # m = N·∏spatial
 
 
-# A channels-last row of the matrix holds up to this many numbers (k·C).
-_ROW_TARGET = 1024
-
-
-class _ChannelView(NamedTuple):
-    """An array seen as a matrix in which channels repeat along one axis (no copy)."""
-
-    matrix: np.ndarray    # channels-last: (rows, k·C); channels-first: (N, C, M)
-    channels: int
-    tiles: int            # k (channels-last); 0 for channels-first
-
-    def vector(self, v: np.ndarray) -> np.ndarray:
-        """A (C,) vector shaped to broadcast against ``matrix``."""
-        return np.tile(v, self.tiles) if self.tiles else v[:, None]
-
-    def sum(self, a: np.ndarray) -> np.ndarray:
-        """Σ a per channel, (C,) in float64 (the k partial sums folded last)."""
-        if self.tiles:
-            partial = np.einsum("rk->k", a)
-            return partial.reshape(self.tiles, self.channels).sum(0, dtype=np.float64)
-        return np.einsum("ncm->c", a).astype(np.float64)
-
-    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Σ a·b per channel, without an a·b temporary."""
-        if self.tiles:
-            partial = np.einsum("rk,rk->k", a, b)
-            return partial.reshape(self.tiles, self.channels).sum(0, dtype=np.float64)
-        return np.einsum("ncm,ncm->c", a, b).astype(np.float64)
-
-
-def _layout_order(ndim: int) -> tuple:
-    """The axis order that puts channels (axis 1) last."""
-    return (0,) + tuple(range(2, ndim)) + (1,)
-
-
-def _is_channels_last(x: np.ndarray) -> bool:
-    """(N, C) arrays count as channels-last: their channels are the contiguous axis."""
-    if x.ndim == 2:
-        return x.flags.c_contiguous
-    return x.transpose(_layout_order(x.ndim)).flags.c_contiguous and not x.flags.c_contiguous
-
-
-def _view(x: np.ndarray, channels_last: bool) -> _ChannelView:
-    """``x`` (already in the given layout) as a channel matrix."""
-    channels = x.shape[1]
-    if not channels_last:
-        return _ChannelView(x.reshape(x.shape[0], channels, -1), channels, 0)
-    positions = x.size // channels
-    tiles = 1
-    while tiles * 2 * channels <= _ROW_TARGET and positions % (tiles * 2) == 0:
-        tiles *= 2
-    flat = x.transpose(_layout_order(x.ndim)).reshape(-1)
-    return _ChannelView(flat.reshape(-1, tiles * channels), channels, tiles)
-
-
-def _in_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
-    """``a`` itself if it already has the layout, else a copy that has it."""
-    if channels_last == _is_channels_last(a):
-        return a
-    if not channels_last:
-        return np.ascontiguousarray(a)
-    order = _layout_order(a.ndim)
-    return np.ascontiguousarray(a.transpose(order)).transpose(tuple(np.argsort(order)))
-
-
-def _centred(view: _ChannelView, mean64: np.ndarray, like: np.ndarray):
+def _centred(view: ChannelView, mean64: np.ndarray, like: np.ndarray):
     """``(x − μ_hi, μ_lo)``: x minus μ rounded to x's dtype (a new array), and the remainder.
 
     Subtracting μ_hi first is exact for x near μ; μ_lo = μ − μ_hi then goes into a
@@ -117,13 +52,13 @@ def _centred(view: _ChannelView, mean64: np.ndarray, like: np.ndarray):
     """
     mean_hi = mean64.astype(like.dtype)
     out = np.empty_like(like)
-    np.subtract(view.matrix, view.vector(mean_hi), out=_view(out, view.tiles > 0).matrix)
+    np.subtract(view.matrix, view.vector(mean_hi), out=channel_view(out, view.tiles > 0).matrix)
     return out, mean64 - mean_hi
 
 
-def _scale_shift(out: np.ndarray, view: _ChannelView, scale64, shift64) -> np.ndarray:
+def _scale_shift(out: np.ndarray, view: ChannelView, scale64, shift64) -> np.ndarray:
     """``out = out·scale + shift`` per channel, in place."""
-    matrix = _view(out, view.tiles > 0).matrix
+    matrix = channel_view(out, view.tiles > 0).matrix
     np.multiply(matrix, view.vector(scale64.astype(out.dtype)), out=matrix)
     np.add(matrix, view.vector(shift64.astype(out.dtype)), out=matrix)
     return out
@@ -135,13 +70,13 @@ def batch_norm_train_forward(x: np.ndarray, weight, bias, eps: float):
     Returns ``(y, cache)``; ``cache.mean`` is μ and ``cache.var`` the biased σ², which the
     caller blends into the running statistics.
     """
-    channels_last = _is_channels_last(x)
-    x = _in_layout(x, channels_last)
-    view = _view(x, channels_last)
+    channels_last = is_channels_last(x)
+    x = in_layout(x, channels_last)
+    view = channel_view(x, channels_last)
     count = x.size // x.shape[1]
     mean = view.sum(view.matrix) / count
     y, mean_lo = _centred(view, mean, x)                  # y = x − μ_hi, for now
-    y_view = _view(y, channels_last)
+    y_view = channel_view(y, channels_last)
     # Σ(x − μ_hi) = m·(μ − μ_hi) up to rounding: measure it rather than trust μ_lo.
     residual = y_view.sum(y_view.matrix) / count
     var = np.maximum(y_view.dot(y_view.matrix, y_view.matrix) / count - residual ** 2, 0.0)
@@ -156,9 +91,9 @@ def batch_norm_train_forward(x: np.ndarray, weight, bias, eps: float):
 def batch_norm_eval_forward(x: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray,
                             weight, bias, eps: float):
     """Normalise with the running statistics: y = (x − μ)·(γ/σ) + β."""
-    channels_last = _is_channels_last(x)
-    x = _in_layout(x, channels_last)
-    view = _view(x, channels_last)
+    channels_last = is_channels_last(x)
+    x = in_layout(x, channels_last)
+    view = channel_view(x, channels_last)
     mean = running_mean.astype(np.float64)
     inv_std = 1.0 / np.sqrt(running_var.astype(np.float64) + eps)
     scale = inv_std if weight is None else inv_std * weight
@@ -177,10 +112,10 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache, needs=(True, True
     """
     training, x, mean, _, inv_std, weight, count = cache
     need_x, need_weight, need_bias = needs
-    channels_last = _is_channels_last(x)
-    view = _view(x, channels_last)
-    g = _in_layout(dy, channels_last)
-    g_view = _view(g, channels_last)
+    channels_last = is_channels_last(x)
+    view = channel_view(x, channels_last)
+    g = in_layout(dy, channels_last)
+    g_view = channel_view(g, channels_last)
     sum_g = g_view.sum(g_view.matrix)
     sum_g_xhat = None
     if training or need_weight:
@@ -193,13 +128,13 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache, needs=(True, True
             p = -sum_g_xhat * inv_std / count
             dx, mean_lo = _centred(view, mean, x)
             dx = _scale_shift(dx, view, p, -sum_g / count - mean_lo * p)
-            matrix = _view(dx, channels_last).matrix
+            matrix = channel_view(dx, channels_last).matrix
             np.add(matrix, g_view.matrix, out=matrix)
             np.multiply(matrix, view.vector(gain.astype(x.dtype)), out=matrix)
         else:
             dx = np.empty_like(x)
             np.multiply(g_view.matrix, g_view.vector(gain.astype(x.dtype)),
-                        out=_view(dx, channels_last).matrix)
+                        out=channel_view(dx, channels_last).matrix)
     dweight = sum_g_xhat.astype(x.dtype) if need_weight and weight is not None else None
     dbias = sum_g.astype(x.dtype) if need_bias else None
     return dx, dweight, dbias

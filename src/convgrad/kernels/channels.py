@@ -1,0 +1,96 @@
+"""Per-channel arithmetic on big arrays, fast in either memory layout.
+
+Batch norm, a convolution's bias and their gradients apply a (C,) vector to every position,
+or sum every position into one number per channel.  An array is seen, without copying, as a
+*channel matrix*:
+
+* channels-first (N, C, *spatial): an (N, C, M) array, per-channel vectors as (C, 1);
+* channels-last (an (N, C, H, W) view of (N, H, W, C) memory, which convgrad's convolutions
+  return; and (N, C) arrays): a (rows, k·C) matrix whose rows hold k consecutive positions.
+  NumPy's loops then run over k·C ≈ 1024 contiguous numbers instead of C = 16 (2–3× faster
+  here), per-channel vectors are tiled k times, and per-channel sums fold k partial sums.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+# A channels-last row of the matrix holds up to this many numbers (k·C).
+_ROW_TARGET = 1024
+
+
+class ChannelView(NamedTuple):
+    """An array seen as a matrix in which channels repeat along one axis (no copy)."""
+
+    matrix: np.ndarray    # channels-last: (rows, k·C); channels-first: (N, C, M)
+    channels: int
+    tiles: int            # k (channels-last); 0 for channels-first
+
+    def vector(self, v: np.ndarray) -> np.ndarray:
+        """A (C,) vector shaped to broadcast against ``matrix``."""
+        return np.tile(v, self.tiles) if self.tiles else v[:, None]
+
+    def sum(self, a: np.ndarray) -> np.ndarray:
+        """Σ a per channel, (C,) in float64 (the k partial sums folded last)."""
+        if self.tiles:
+            partial = np.einsum("rk->k", a)
+            return partial.reshape(self.tiles, self.channels).sum(0, dtype=np.float64)
+        return np.einsum("ncm->c", a).astype(np.float64)
+
+    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Σ a·b per channel, without an a·b temporary."""
+        if self.tiles:
+            partial = np.einsum("rk,rk->k", a, b)
+            return partial.reshape(self.tiles, self.channels).sum(0, dtype=np.float64)
+        return np.einsum("ncm,ncm->c", a, b).astype(np.float64)
+
+
+def layout_order(ndim: int) -> tuple:
+    """The axis order that puts channels (axis 1) last."""
+    return (0,) + tuple(range(2, ndim)) + (1,)
+
+
+def is_channels_last(x: np.ndarray) -> bool:
+    """(N, C) arrays count as channels-last: their channels are the contiguous axis."""
+    if x.ndim == 2:
+        return x.flags.c_contiguous
+    return x.transpose(layout_order(x.ndim)).flags.c_contiguous and not x.flags.c_contiguous
+
+
+def channel_view(x: np.ndarray, channels_last: bool) -> ChannelView:
+    """``x`` (already in the given layout) as a channel matrix."""
+    channels = x.shape[1]
+    if not channels_last:
+        return ChannelView(x.reshape(x.shape[0], channels, -1), channels, 0)
+    positions = x.size // channels
+    tiles = 1
+    while tiles * 2 * channels <= _ROW_TARGET and positions % (tiles * 2) == 0:
+        tiles *= 2
+    flat = x.transpose(layout_order(x.ndim)).reshape(-1)
+    return ChannelView(flat.reshape(-1, tiles * channels), channels, tiles)
+
+
+def in_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
+    """``a`` itself if it already has the layout, else a copy that has it."""
+    if channels_last == is_channels_last(a):
+        return a
+    if not channels_last:
+        return np.ascontiguousarray(a)
+    order = layout_order(a.ndim)
+    return np.ascontiguousarray(a.transpose(order)).transpose(tuple(np.argsort(order)))
+
+
+def channel_sum(a: np.ndarray) -> np.ndarray:
+    """Σ a over everything but the channel axis (1), as a float64 (C,) vector, any layout."""
+    channels_last = is_channels_last(a)
+    a = in_layout(a, channels_last)
+    view = channel_view(a, channels_last)
+    return view.sum(view.matrix)
+
+
+def add_per_channel(a: np.ndarray, v: np.ndarray) -> None:
+    """``a[:, c, ...] += v[c]`` in place, for an array in either layout."""
+    view = channel_view(a, is_channels_last(a))
+    np.add(view.matrix, view.vector(v.astype(a.dtype, copy=False)), out=view.matrix)
