@@ -62,11 +62,13 @@ def is_channels_last(x: np.ndarray) -> bool:
 def channel_view(x: np.ndarray, channels_last: bool) -> ChannelView:
     """``x`` (already in the given layout) as a channel matrix."""
     channels = x.shape[1]
+    per_item = int(np.prod(x.shape[2:], dtype=np.int64))
     if not channels_last:
-        return ChannelView(x.reshape(x.shape[0], channels, -1), channels, 0)
-    positions = x.size // channels
+        # explicit sizes, not -1: an empty batch cannot infer its position count
+        return ChannelView(x.reshape(x.shape[0], channels, per_item), channels, 0)
+    positions = x.shape[0] * per_item
     tiles = 1
-    while tiles * 2 * channels <= _ROW_TARGET and positions % (tiles * 2) == 0:
+    while 0 < tiles * 2 * channels <= _ROW_TARGET and positions % (tiles * 2) == 0:
         tiles *= 2
     flat = x.transpose(layout_order(x.ndim)).reshape(-1)
     return ChannelView(flat.reshape(-1, tiles * channels), channels, tiles)
@@ -82,6 +84,21 @@ def in_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(order)).transpose(tuple(np.argsort(order)))
 
 
+def channels_innermost(a: np.ndarray) -> bool:
+    """Whether a's channels (axis 1) are its innermost axis in memory — true of channels-last
+    arrays and of their strided slices — so that results made from it should be too."""
+    return a.ndim >= 3 and a.shape[1] > 1 and abs(a.strides[1]) == min(map(abs, a.strides))
+
+
+def empty_in_layout(shape: tuple, dtype, channels_last: bool) -> np.ndarray:
+    """An uninitialised (N, C, ...) array whose memory is channels-last if asked."""
+    if not channels_last or len(shape) < 3:
+        return np.empty(shape, dtype=dtype)
+    order = layout_order(len(shape))
+    return np.empty(tuple(shape[i] for i in order), dtype=dtype).transpose(
+        tuple(np.argsort(order)))
+
+
 def channel_sum(a: np.ndarray) -> np.ndarray:
     """Σ a over everything but the channel axis (1), as a float64 (C,) vector, any layout."""
     channels_last = is_channels_last(a)
@@ -92,5 +109,7 @@ def channel_sum(a: np.ndarray) -> np.ndarray:
 
 def add_per_channel(a: np.ndarray, v: np.ndarray) -> None:
     """``a[:, c, ...] += v[c]`` in place, for an array in either layout."""
+    if a.size == 0:
+        return
     view = channel_view(a, is_channels_last(a))
     np.add(view.matrix, view.vector(v.astype(a.dtype, copy=False)), out=view.matrix)

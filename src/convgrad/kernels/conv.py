@@ -56,6 +56,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import conv_grid, conv_phases, parallel
+from .channels import add_per_channel
 
 
 class Windows(NamedTuple):
@@ -179,6 +180,22 @@ def _batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> n
     return out
 
 
+def _positions_times_weight(cols: np.ndarray, weight: np.ndarray, batch: int,
+                            out_size: tuple, bias=None) -> np.ndarray:
+    """y = colsᵀ · Wᵀ (+ b): one row per (example, position), one column per output channel.
+
+    That is (N, *out, C_out) memory — channels-last, the layout the grid convolutions return
+    too — with no transposing copy: BLAS reads cols and W transposed in place.
+    """
+    rows = parallel.matmul(cols, weight.reshape(weight.shape[0], -1), transpose_a=True,
+                           transpose_b=True)
+    y = rows.reshape((batch,) + tuple(out_size) + (weight.shape[0],))
+    y = y.transpose((0, y.ndim - 1) + tuple(range(1, y.ndim - 1)))
+    if bias is not None:
+        add_per_channel(y, bias)
+    return y
+
+
 # ------------------------------------------------------------------ the three products
 # A weight (C_out, C_in/G, *k) is used as G matrices (C_out/G, C_in/G·∏k); the window matrix
 # (C_in·∏k, N·P) as G blocks of rows (C_in/G·∏k, N·P): channel c of group g sits in rows from
@@ -285,7 +302,13 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, str
     win = Windows(tuple(kernel), tuple(stride), tuple(dilation), tuple(padding),
                   tuple(x.shape[2:]), out_size)
     cols = im2col(x, win)
-    y = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], out_size, bias)
+    # Images come out channels-last, like the grid paths, so ResNet's BN/ReLU read in place;
+    # 1-D signals stay (N, C, L): their few, short rows gain nothing and the layers after
+    # them (pooling, flatten) then have to copy.
+    if groups == 1 and x.ndim == 4:
+        y = _positions_times_weight(cols, weight, x.shape[0], out_size, bias)
+    else:
+        y = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], out_size, bias)
     return y, ConvCache(x, weight, cols if keep_cols else None, win, groups)
 
 

@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .channels import channels_innermost, empty_in_layout, is_channels_last
+
 from ..shapes import pool_output_size
 
 
@@ -265,6 +267,11 @@ class AdaptiveAvgPoolCache(NamedTuple):
     divisor: np.ndarray      # (OH, OW): the number of elements in each window
 
 
+class GlobalAvgPoolCache(NamedTuple):
+    input_shape: tuple       # (..., H, W)
+    channels_last: bool      # the input's memory layout, which ∂L/∂x gets too
+
+
 def adaptive_windows(length: int, out: int) -> tuple:
     """PyTorch's adaptive windows along one axis: ``[⌊i·L/out⌋, ⌈(i+1)·L/out⌉)`` for each i.
 
@@ -296,8 +303,15 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: tuple):
 
     Gradient: ∂L/∂x = Rᵀ · (∂L/∂y / D) · C, each element receiving the share of every
     window that contains it.
+
+    A 1×1 output (global average pooling, the end of every ResNet) is simply the mean over
+    H and W, read in place in either memory layout; its gradient, ∂L/∂y / (H·W) at every
+    position, comes back in the input's layout.
     """
     shape = x.shape
+    if tuple(output_size) == (1, 1) and x.ndim == 4 and x.size:
+        y = x.mean(axis=(2, 3), keepdims=True, dtype=x.dtype)
+        return y, GlobalAvgPoolCache(shape, is_channels_last(x))
     (H, W), (oh, ow) = shape[-2:], output_size
     B = int(np.prod(shape[:-2], dtype=np.int64))   # planes (explicit: B·H·W may be 0)
     rows, cols = _membership(H, oh, x.dtype), _membership(W, ow, x.dtype)
@@ -313,6 +327,11 @@ def adaptive_avg_pool2d_forward(x: np.ndarray, output_size: tuple):
 
 def adaptive_avg_pool2d_backward(dy: np.ndarray, cache: AdaptiveAvgPoolCache) -> np.ndarray:
     """∂L/∂x = Rᵀ · (∂L/∂y / D) · C per plane (see the forward)."""
+    if isinstance(cache, GlobalAvgPoolCache):
+        shape = cache.input_shape
+        dx = empty_in_layout(shape, dy.dtype, cache.channels_last)
+        dx[...] = dy / dy.dtype.type(shape[2] * shape[3])
+        return dx
     shape, rows, cols, divisor = cache
     (H, W), (oh, ow) = shape[-2:], dy.shape[-2:]
     B = int(np.prod(shape[:-2], dtype=np.int64))
@@ -405,7 +424,10 @@ def pad_forward(x: np.ndarray, pads: tuple, mode: str, value=0):
                                       for n, (b, a) in zip(lengths, pads))
         targets = (Ellipsis,) + tuple(slice(max(b, 0), max(b, 0) + n - max(-b, 0) - max(-a, 0))
                                       for n, (b, a) in zip(lengths, pads))
-        y = np.full(out_shape, 0 if value is None else value, dtype=x.dtype)
+        # Keep a channels-last input channels-last (a ResNet's option-A shortcut pads the
+        # channels of one, then adds it to a channels-last branch).
+        y = empty_in_layout(out_shape, x.dtype, channels_innermost(x))
+        y.fill(0 if value is None else value)
         y[targets] = x[sources]
         return y, PadCache(x.shape, mode, sources, targets)
     regions = tuple(_regions(_source_positions(n, b, a, mode), b, a)
@@ -426,7 +448,8 @@ def pad_backward(dy: np.ndarray, cache: PadCache) -> np.ndarray:
     """∂L/∂x: the kept region (constant), or the copies added back (see the forward)."""
     shape, mode, sources, targets = cache
     if mode == "constant":
-        dx = np.zeros(shape, dtype=dy.dtype)
+        dx = empty_in_layout(shape, dy.dtype, channels_innermost(dy))
+        dx.fill(0)
         dx[sources] = dy[targets]
         return dx
     lead = len(shape) - len(sources)
