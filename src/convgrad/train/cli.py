@@ -39,6 +39,8 @@ def _user_errors(command):
             return command(args)
         except (ConfigError, RunError, CheckpointError, DataError) as error:
             raise UsageError(_one_line(str(error))) from None
+        except BrokenPipeError:    # the reader went away: cli.main stops quietly
+            raise
         except OSError as error:   # e.g. a read-only --out, a full disk
             where = f"{error.filename}: " if error.filename else ""
             raise UsageError(f"{where}{error.strerror or error}") from None
@@ -185,7 +187,7 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
 
 @_user_errors
 def run_train(args) -> int:
-    from .loop import Trainer, default_run_dir, check_new_run_dir
+    from .loop import Trainer, default_run_dir
 
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
@@ -202,9 +204,9 @@ def run_train(args) -> int:
     else:
         config = config_from_args(args)
         run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
-        check_new_run_dir(run_dir)
-    progress = None if args.quiet else _download_progress
-    result = Trainer(config, run_dir, resume=args.resume is not None, quiet=args.quiet,
+    quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
+    progress = None if quiet else _download_progress
+    result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
                      download_progress=progress).run()
     if args.json:
         from .loop import summary_record
@@ -333,17 +335,18 @@ def run_compare(args) -> int:
             raise RunError(f"--out {out}: already holds the runs of a comparison; choose "
                            f"another --out") from None
     steps = base.steps or DEFAULT_STEPS
-    if not args.quiet:
+    quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
+    if not quiet:
         print(f"training {', '.join(models)} on {base.dataset}: {base.optimizer}, lr "
               f"{base.lr:g}, batch {base.batch_size}, {steps} steps, seed {base.seed}; runs in "
               f"{out}/", flush=True)
 
     def announce(row):
-        if not args.quiet:
+        if not quiet:
             print(f"  {row.model}: test accuracy {row.test_accuracy:.1%} "
                   f"({row.train_time_s:.1f} s)", flush=True)
 
-    rows = run_comparison(base, out, models, quiet=args.quiet, on_result=announce)
+    rows = run_comparison(base, out, models, quiet=quiet, on_result=announce)
     if args.json:
         print(json.dumps({"rows": [r.to_dict() for r in rows], "reading": reading(rows)},
                          indent=2))

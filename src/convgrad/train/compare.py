@@ -49,6 +49,9 @@ def run_comparison(base: TrainConfig, out_dir: Path, models=COMPARE_MODELS,
     for name in models:
         config = dataclasses.replace(base, model=name).validated()
         result = Trainer(config, out_dir / name, quiet=quiet, report_rows=False).run()
+        if result.interrupted:
+            # Ctrl-C stopped this model (its checkpoint is saved): stop the comparison too.
+            raise KeyboardInterrupt
         row = ComparisonRow(name, result.parameters, result.test_accuracy,
                             result.train_time_s, result.steps, result.run_dir)
         rows.append(row)

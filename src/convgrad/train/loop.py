@@ -348,6 +348,8 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> RunResult:
         self.wall_start = time.perf_counter()
+        if not self.resume:
+            check_new_run_dir(self.run_dir)   # never train over another run's files
         # The data first: a missing or corrupt data set must not leave an empty run folder.
         self.data = load_data(self.config, self.download_progress)
         try:
