@@ -41,7 +41,8 @@ def test_train_prints_progress_lines_and_ends_with_the_test_accuracy(tmp_path):
 
 
 def test_train_json_summary(tmp_path):
-    process = convgrad("train", "--model", "logistic", "--steps", "10", "--quiet", "--json",
+    # --json alone: stdout holds the JSON and nothing else (no progress lines)
+    process = convgrad("train", "--model", "logistic", "--steps", "10", "--json",
                        "--out", "r", cwd=tmp_path)
     assert process.returncode == 0, process.stderr
     record = json.loads(process.stdout)

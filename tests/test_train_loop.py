@@ -8,6 +8,7 @@ import pytest
 
 from convgrad.train import TrainConfig, Trainer
 from convgrad.train.checkpoint import CheckpointError, step_folders
+from convgrad.train.evaluate import evaluate
 from convgrad.train.loop import RunError, default_run_dir, check_new_run_dir, saved_config
 from test_train_support import checkpoint_bytes, data_home, rows_without_timing
 
@@ -138,6 +139,9 @@ def test_run_folder_rules(tmp_path, monkeypatch):
     (first / "config.json").write_text("{}")
     with pytest.raises(RunError, match="already holds a run; continue it with --resume"):
         check_new_run_dir(first)
+    with pytest.raises(RunError, match="already holds a run"):   # the API refuses it too
+        run(first, model="logistic", steps=5)
+    assert (first / "config.json").read_text() == "{}"
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunError, match="exists and is not a folder"):
         check_new_run_dir(tmp_path / "file")
@@ -149,8 +153,13 @@ def test_run_folder_rules(tmp_path, monkeypatch):
 
 
 def test_eval_samples_limits_periodic_evaluation_not_the_final_one(tmp_path):
-    result = run(tmp_path / "r", model="logistic", steps=20, eval_every=10, eval_samples=50)
+    trainer = Trainer(TrainConfig(model="logistic", steps=20, eval_every=10, eval_samples=50),
+                      tmp_path / "r", quiet=True)
+    result = trainer.run()
     accuracies = [r["test_acc"] for r in result.rows]
-    assert all(round(a * 50) == a * 50 for a in accuracies)        # out of 50 samples
-    assert round(result.test_accuracy * 1000) == pytest.approx(result.test_accuracy * 1000)
+    assert all(a * 50 == pytest.approx(round(a * 50)) for a in accuracies)  # out of 50 samples
+    data = trainer.data
+    assert len(data.test_y) == 1000
+    full = evaluate(trainer.model, data.test_x, data.test_y, data.classes)
+    assert result.test_accuracy == full.accuracy                  # all 1000 samples
     assert np.isfinite(result.test_loss)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from convgrad.train.metrics import TIMING_FIELDS
+
 CONVGRAD = Path(sys.executable).parent / "convgrad"
 DATA_HOME = Path(tempfile.gettempdir()) / f"convgrad-train-tests-{os.getuid()}"
 
@@ -69,7 +71,8 @@ def checkpoint_bytes(run_dir: Path) -> dict:
 def rows_without_timing(run_dir: Path) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     for row in rows:
-        row.pop("time_s")
+        for name in TIMING_FIELDS:
+            row.pop(name)
     return rows
 
 
@@ -83,11 +86,6 @@ def assert_one_line_error(process: subprocess.CompletedProcess, *fragments: str)
         assert fragment in lines[0], lines[0]
 
 
-def model_arrays(run_dir: Path) -> dict:
-    from safetensors.numpy import load_file
-    return load_file(str(final_checkpoint(run_dir) / "model.safetensors"))
-
-
 __all__ = ["CONVGRAD", "assert_one_line_error", "checkpoint_bytes", "cli_env", "convgrad",
-           "data_home", "final_checkpoint", "model_arrays", "np", "rows_without_timing",
+           "data_home", "final_checkpoint", "np", "rows_without_timing",
            "start"]

@@ -121,6 +121,29 @@ def test_constant_step_and_multistep_schedules():
     np.testing.assert_allclose(lrs, [1, 1, 0.1, 0.1, 0.1, 0.01])
 
 
+def test_default_milestones_fall_after_the_warmup():
+    # 4 warm-up steps, then 8: the defaults are halfway (4 + 4) and three quarters (4 + 6).
+    config = TrainConfig(lr=1.0, schedule="multistep", warmup_steps=4, gamma=0.1,
+                         steps=12).validated()
+    _, lrs = _lrs(config, 12)
+    np.testing.assert_allclose(lrs[4:], [1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_data_dir_may_be_a_path(tmp_path):
+    config = TrainConfig(data_dir=tmp_path).validated()
+    assert config.data_dir == str(tmp_path)
+    assert TrainConfig.from_json(config.to_json()) == config
+
+
+def test_a_missing_extra_is_named_before_anything_runs():
+    from convgrad.cli import UsageError
+    from convgrad.train.cli import _require_train_extras
+    _require_train_extras()                                   # installed here
+    with pytest.raises(UsageError, match=r"needs no_such_package_x: pip install "
+                                         r"'convgrad\[train\]'"):
+        _require_train_extras(("tqdm", "no_such_package_x"))
+
+
 # ---------------------------------------------------------------------------- metrics
 def _row(step, acc=0.5):
     return {"step": step, "epoch": step / 40, "lr": 0.01, "train_loss": 1 / 3,

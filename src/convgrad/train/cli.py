@@ -47,6 +47,19 @@ def _user_errors(command):
     return wrapper
 
 
+# What a training run imports as it goes (lazily, to keep `convgrad --help` fast).
+_RUN_PACKAGES = ("tqdm", "safetensors", "matplotlib")
+
+
+def _require_train_extras(packages=_RUN_PACKAGES) -> None:
+    """Checked before anything is written, so a missing extra cannot leave a half-made run
+    folder behind a traceback."""
+    import importlib.util
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"needs {', '.join(missing)}: pip install 'convgrad[train]'")
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -98,7 +111,7 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
             help="'step' schedule: decay every N steps (default: a third of the run)")
         add("--milestones", metavar="STEPS", type=_comma_ints,
             help="'multistep' schedule: steps to decay at, e.g. 3000,4500 (default: 50%% and "
-                 "75%% of the run)")
+                 "75%% of the steps after the warm-up)")
         add("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
     add("--batch-size", metavar="N", type=int, help=f"default: {d.batch_size}")
     add("--steps", metavar="N", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
@@ -189,6 +202,7 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
 def run_train(args) -> int:
     from .loop import Trainer, default_run_dir
 
+    _require_train_extras()
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
             run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
@@ -263,6 +277,7 @@ def run_eval(args) -> int:
     from .evaluate import evaluate, format_evaluation
     from .setup import build_model
 
+    _require_train_extras(("safetensors",))
     checkpoint = load_checkpoint(args.checkpoint, with_optimizer=False)
     meta = checkpoint.meta
     model_name = meta.get("model")
@@ -316,6 +331,7 @@ def run_eval(args) -> int:
 def run_compare(args) -> int:
     from .compare import COMPARE_MODELS, format_table, reading, run_comparison
 
+    _require_train_extras()
     models = [m.strip().lower() for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
     for name in models:

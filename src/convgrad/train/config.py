@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 
 from ..data.registry import canonical_name
@@ -147,6 +148,8 @@ class TrainConfig:
         for name in ("download", "augment"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.data_dir, os.PathLike):
+            self.data_dir = os.fspath(self.data_dir)   # stored as text in config.json
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             raise ConfigError(f"data_dir must be a path, got {self.data_dir!r}")
         if not isinstance(self.extra, dict):

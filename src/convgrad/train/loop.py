@@ -341,7 +341,7 @@ class Trainer:
                   f"lr {row['lr']:.3g}")
 
     def _plot(self) -> None:
-        save_curves(self.metrics.rows, self.run_dir / "curves.png",
+        save_curves(self.metrics.rows, self.run_dir / CURVES_FILE,
                     f"{self.config.model} on {self.data.name}")
         self.last_plot = time.perf_counter()
 
@@ -452,7 +452,7 @@ class Trainer:
                 if bar_pending == BAR_EVERY and self.bar is not None:
                     self._advance_bar(bar_pending)
                     bar_pending = 0
-                if stop.requested:
+                if stop.requested and step < total:   # a stop on the last step is no stop
                     if saved_at != step:
                         self._checkpoint()
                     return time.perf_counter() - started, True

@@ -86,7 +86,9 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
         main = StepLR(optimizer, step_size=config.step_size or max(1, remaining // 3),
                       gamma=config.gamma)
     elif config.schedule == "multistep":
-        milestones = config.milestones or [total_steps // 2, (3 * total_steps) // 4]
+        # Default: halfway and three quarters through the steps after the warm-up.
+        milestones = config.milestones or [warmup + max(1, remaining // 2),
+                                           warmup + max(1, (3 * remaining) // 4)]
         if any(m <= warmup for m in milestones):
             raise ConfigError(f"--milestones {milestones} must come after the "
                               f"{warmup} warm-up steps")
