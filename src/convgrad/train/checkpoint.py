@@ -326,3 +326,15 @@ def load_checkpoint(path: str | os.PathLike, with_optimizer: bool = True) -> Che
     if with_optimizer:
         optimizer_arrays, _ = _read_verified(path, OPTIMIZER_FILE, meta)
     return Checkpoint(path, meta, model_state, optimizer_arrays)
+
+
+def load_model_weights(model, checkpoint: Checkpoint, model_name: str) -> None:
+    """``model.load_state_dict`` of the checkpoint's weights; a mismatch (missing or
+    unexpected keys, other shapes) is a CheckpointError naming the file and the model."""
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except RuntimeError as error:
+        # load_state_dict's first line is a header; the lines after it name the keys
+        detail = " ".join(" ".join(str(error).split("\n")[1:]).split()) or str(error)
+        raise CheckpointError(f"{checkpoint.path}: its weights do not fit model {model_name} "
+                              f"— a checkpoint from another model? ({detail[:300]})") from None

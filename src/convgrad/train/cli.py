@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import functools
 import json
 import sys
@@ -24,8 +23,9 @@ from pathlib import Path
 from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
-from .checkpoint import CheckpointError, load_checkpoint
-from .config import DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, ConfigError, TrainConfig
+from .checkpoint import CheckpointError, load_checkpoint, load_model_weights
+from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
+                     ConfigError, TrainConfig, model_name)
 from .loop import RELOCATABLE, RunError
 
 RUNS_ROOT = Path("runs")
@@ -98,13 +98,13 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
             help="folder of the data set's files (default: convgrad's cache folder)")
         add("--download", action="store_true", default=None,
             help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
-    add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"default: {d.optimizer}")
+    add("--optimizer", choices=OPTIMIZERS, help=f"default: {d.optimizer}")
     add("--lr", metavar="X", type=float, help=f"learning rate (default: {d.lr:g})")
     if full:
         add("--momentum", metavar="X", type=float, help="SGD momentum (default: 0)")
     add("--weight-decay", metavar="X", type=float, help="default: 0")
     if full:
-        add("--schedule", choices=("constant", "step", "multistep", "cosine"),
+        add("--schedule", choices=SCHEDULES,
             help="learning-rate schedule, stepped every step (default: constant)")
         add("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
         add("--step-size", metavar="N", type=int,
@@ -280,45 +280,37 @@ def run_eval(args) -> int:
     _require_train_extras(("safetensors",))
     checkpoint = load_checkpoint(args.checkpoint, with_optimizer=False)
     meta = checkpoint.meta
-    model_name = meta.get("model")
+    saved_model = meta.get("model")
     if args.model is not None:
-        wanted = args.model.strip().lower()
-        if wanted not in MODELS:
-            raise ConfigError(_unknown_model(args.model))
-        if model_name is not None and model_name != wanted:
-            raise CheckpointError(f"{checkpoint.path}: a checkpoint of model {model_name!r}, "
+        wanted = model_name(args.model)
+        if saved_model is not None and saved_model != wanted:
+            raise CheckpointError(f"{checkpoint.path}: a checkpoint of model {saved_model!r}, "
                                   f"not {wanted!r}")
-        model_name = wanted
-    if model_name is None:
+        saved_model = wanted
+    if saved_model is None:
         raise CheckpointError(f"{checkpoint.path}: does not say which model it holds; name "
                               f"it with --model")
-    if model_name not in MODELS:
-        raise CheckpointError(f"{checkpoint.path}: a checkpoint of model {model_name!r}, "
+    if saved_model not in MODELS:
+        raise CheckpointError(f"{checkpoint.path}: a checkpoint of model {saved_model!r}, "
                               f"which this convgrad does not know")
     config = meta.get("config") or {}
-    dataset_name = args.dataset or meta.get("dataset") or MODELS[model_name].dataset
+    dataset_name = args.dataset or meta.get("dataset") or MODELS[saved_model].dataset
     data_dir = args.data_dir if args.data_dir is not None else config.get("data_dir")
     data = load_dataset(dataset_name, root=data_dir)
-    model = build_model(model_name, data.num_classes)
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except RuntimeError as error:
-        detail = _one_line(" ".join(str(error).split("\n")[1:]) or str(error))
-        raise CheckpointError(f"{checkpoint.path}: its weights do not fit model "
-                              f"{model_name} — a checkpoint from another model? "
-                              f"({detail[:240]})") from None
-    if tuple(MODELS[model_name].input_shape) != data.input_shape:
-        raise ConfigError(f"model {model_name} takes inputs of shape "
-                          f"{tuple(MODELS[model_name].input_shape)}, {data.name} samples are "
+    model = build_model(saved_model, data.num_classes)
+    load_model_weights(model, checkpoint, saved_model)
+    if tuple(MODELS[saved_model].input_shape) != data.input_shape:
+        raise ConfigError(f"model {saved_model} takes inputs of shape "
+                          f"{tuple(MODELS[saved_model].input_shape)}, {data.name} samples are "
                           f"{data.input_shape}")
     x, y = (data.test_x, data.test_y) if args.split == "test" else (data.train_x, data.train_y)
     result = evaluate(model, x, y, data.classes, args.batch_size)
     step = f" at step {checkpoint.step}" if "step" in meta else ""
-    title = (f"{model_name}{step} on the {data.name} {args.split} set ({len(y)} samples); "
+    title = (f"{saved_model}{step} on the {data.name} {args.split} set ({len(y)} samples); "
              f"checkpoint {checkpoint.path}")
     if args.json:
         record = result.to_dict()
-        record.update(model=model_name, dataset=data.name, split=args.split,
+        record.update(model=saved_model, dataset=data.name, split=args.split,
                       checkpoint=str(checkpoint.path), step=meta.get("step"))
         print(json.dumps(record, indent=2))
     else:
@@ -332,11 +324,8 @@ def run_compare(args) -> int:
     from .compare import COMPARE_MODELS, format_table, reading, run_comparison
 
     _require_train_extras()
-    models = [m.strip().lower() for m in args.models.split(",") if m.strip()] \
+    models = [model_name(m) for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
-    for name in models:
-        if name not in MODELS:
-            raise ConfigError(_unknown_model(name))
     given = _given(args)
     base = TrainConfig(**given).validated() if given else TrainConfig()
     for name in models:
@@ -382,12 +371,6 @@ def _wrap(text: str, width: int = 92) -> str:
 
 
 # ---------------------------------------------------------------------------- summary
-def _unknown_model(name: str) -> str:
-    close = difflib.get_close_matches(str(name).lower(), MODELS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown model {name!r}{hint}; models: {', '.join(MODELS)}"
-
-
 def model_list() -> str:
     from .setup import build_model
 
@@ -411,9 +394,7 @@ def run_summary(args) -> int:
     if args.list or args.model is None:
         print(model_list())
         return 0
-    name = args.model.strip().lower()
-    if name not in MODELS:
-        raise ConfigError(_unknown_model(args.model))
+    name = model_name(args.model)
     spec = MODELS[name]
     shape = tuple(spec.input_shape)
     cg_random.manual_seed(0)

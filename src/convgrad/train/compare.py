@@ -95,9 +95,9 @@ def reading(rows: list[ComparisonRow]) -> str:
         f"outputs; with {cnn.parameters:,} parameters, {fraction} of the MLP's, it reaches "
         f"{cnn.test_accuracy:.1%}.")
     if cnn.test_accuracy > mlp.test_accuracy > logistic.test_accuracy:
-        text += (f" Fewer weights, far higher accuracy: the structure of the layer (locality, "
-                 f"weight reuse), not its size, is what fits these signals — the paper's "
-                 f"32% / 68% / 94% ordering, measured here.")
+        text += (" Fewer weights, far higher accuracy: the structure of the layer (locality, "
+                 "weight reuse), not its size, is what fits these signals — the paper's "
+                 "32% / 68% / 94% ordering, measured here.")
     else:
         text += (" This run does not show the paper's ordering (32% / 68% / 94%); with so "
                  "few steps the models may not have converged.")

@@ -111,7 +111,7 @@ class TrainConfig:
             self.dataset = canonical_name(self.dataset)
         except UnknownDatasetError as error:
             raise ConfigError(str(error)) from None
-        self.model = _model_name(self.model)
+        self.model = model_name(self.model)
         self.optimizer = _choice("optimizer", self.optimizer, OPTIMIZERS)
         self.schedule = _choice("schedule", self.schedule, SCHEDULES)
         self.lr = _positive_float("lr", self.lr)
@@ -203,7 +203,8 @@ def _shape(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _model_name(name) -> str:
+def model_name(name) -> str:
+    """A registry model's name, forgiving case and spaces; ConfigError naming the models."""
     key = str(name).strip().lower()
     if key in MODELS:
         return key

@@ -40,7 +40,7 @@ from ..data import DataLoader
 from ..optim import join_state_dict, split_state_dict
 from .atomic import remove_strays, replace_json
 from .checkpoint import (CheckpointError, clean_checkpoints, latest_checkpoint,
-                         load_checkpoint, save_checkpoint)
+                         load_checkpoint, load_model_weights, read_meta, save_checkpoint)
 from .config import ConfigError, TrainConfig
 from .evaluate import evaluate
 from .metrics import MetricsLog
@@ -122,8 +122,7 @@ def saved_config(run_dir: Path) -> TrainConfig:
         raise RunError(f"--resume {run_dir}: no such folder")
     checkpoint = latest_checkpoint(run_dir)
     if checkpoint is not None:
-        meta = load_checkpoint(checkpoint, with_optimizer=False).meta
-        return TrainConfig.from_dict(meta["config"])
+        return TrainConfig.from_dict(read_meta(checkpoint)["config"])
     path = run_dir / CONFIG_FILE
     if not path.is_file():
         raise RunError(f"--resume {run_dir}: no checkpoint to resume from (not a run folder: "
@@ -269,12 +268,7 @@ class Trainer:
                 f"{checkpoint.path}: saved with a different recipe ("
                 + ", ".join(f"{name} {saved[name]!r}, not {getattr(self.config, name)!r}"
                             for name in differing) + ")")
-        try:
-            self.model.load_state_dict(checkpoint.model_state)
-        except RuntimeError as error:
-            detail = " ".join(str(error).split("\n")[1:]).strip() or str(error)
-            raise CheckpointError(f"{checkpoint.path}: its weights do not fit model "
-                                  f"{self.config.model} ({detail[:300]})") from None
+        load_model_weights(self.model, checkpoint, self.config.model)
         try:
             self.optimizer.load_state_dict(join_state_dict(checkpoint.optimizer_arrays,
                                                            meta["optimizer"]))
