@@ -106,6 +106,19 @@ def test_softmax_without_dim_warns_and_uses_torchs_legacy_choice(rng):
             np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
+def test_implicit_dim_warning_points_at_the_callers_line():
+    """Functional calls and layer calls alike: the warning names this file, as in PyTorch."""
+    x = cg.tensor(np.zeros((2, 3)))
+    calls = [lambda: F.softmax(x), lambda: F.log_softmax(x),
+             lambda: cg.nn.Softmax()(x), lambda: cg.nn.LogSoftmax()(x)]
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call()
+        assert len(caught) == 1 and "Implicit dimension" in str(caught[0].message)
+        assert caught[0].filename == __file__, caught[0].filename
+
+
 def test_softmax_dtype_argument_and_zero_dim():
     x = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
     check_op(lambda a: F.softmax(a, dim=1, dtype=np.float64),

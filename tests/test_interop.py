@@ -123,3 +123,36 @@ def test_tensors_cross_over_by_value():
     tt[0, 0] = 9.0
     assert t.data[0, 0] == 0.0
     assert tensor_from_torch(tt).data[0, 0] == 9.0
+
+
+@pytest.mark.parametrize("convert, lib", [(to_torch, nn), (from_torch, torch.nn)])
+def test_a_layer_used_twice_converts_once_and_stays_shared(convert, lib):
+    """A Sequential reusing one ReLU instance (named_children lists it once) keeps all four
+    steps, and a Linear tied at two ModuleList indices stays one layer with one weight."""
+    cg.manual_seed(3), torch.manual_seed(3)
+    relu = lib.ReLU()
+    model = lib.Sequential(lib.Linear(3, 4), relu, lib.Linear(4, 2), relu).double()
+    model[2].eval()                                   # modes are copied layer by layer
+    converted = convert(model)
+    assert len(converted) == 4 and converted[1] is converted[3]
+    assert [m.training for m in converted.modules()] == [m.training for m in model.modules()]
+    assert repr(converted) == repr(model)
+    x = np.random.default_rng(4).standard_normal((5, 3))
+    ours = model if lib is nn else converted
+    theirs = converted if lib is nn else model
+    np.testing.assert_allclose(ours(cg.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12)
+    tied = lib.Linear(2, 2)
+    converted = convert(lib.ModuleList([tied, lib.Tanh(), tied]))
+    assert len(converted) == 3 and converted[0] is converted[2]
+    assert len(list(converted.parameters())) == 2                 # one weight, one bias
+
+
+def test_registry_models_built_with_arguments_move_to_torch():
+    cg.manual_seed(0)
+    model = get_model("resnet20", num_classes=100).eval()
+    twin = to_torch_model(model, "resnet20", num_classes=100)
+    assert twin.fc.weight.shape == (100, 64) and not twin.training
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    np.testing.assert_allclose(model(cg.tensor(x)).data, twin(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-4, atol=1e-5)

@@ -98,8 +98,7 @@ def test_load_state_dict_casts_to_the_parameter_dtype_and_accepts_tensors():
     layer = nn.Linear(2, 2)
     layer.load_state_dict({"weight": cg.tensor(np.eye(2)), "bias": np.array([1.0, 2.0])})
     assert layer.weight.dtype == np.float32
-    np.testing.assert_array_equal(layer.weight.numpy() if not layer.weight.requires_grad
-                                  else layer.weight.data, np.eye(2, dtype=np.float32))
+    np.testing.assert_array_equal(layer.weight.data, np.eye(2, dtype=np.float32))
 
 
 def test_strict_loading_errors_match_torch_and_name_every_key():
@@ -120,6 +119,7 @@ def test_strict_false_reports_keys_and_a_failed_load_changes_nothing():
                                    strict=False)
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["junk"]
     np.testing.assert_array_equal(layer.weight.data, np.ones((3, 2)))
+    np.testing.assert_array_equal(layer.bias.data, before["bias"])  # missing: left as it was
     assert repr(nn.Linear(2, 3).load_state_dict(nn.Linear(2, 3).state_dict())) == \
         repr(tnn.Linear(2, 3).load_state_dict(tnn.Linear(2, 3).state_dict()))
     # A size mismatch is an error even when not strict; nothing at all is copied.
@@ -219,6 +219,21 @@ def test_to_double_casts_floating_parameters_and_buffers_but_not_the_counter():
     model.to("cpu")
     with pytest.raises(RuntimeError, match="CPU only"):
         model.to("cuda")
+
+
+def test_a_conversion_to_the_current_dtype_keeps_the_arrays_as_torch_does():
+    for lib, memory in ((nn, lambda t: t.data.ctypes.data), (tnn, lambda t: t.data_ptr())):
+        layer = lib.BatchNorm1d(3)
+        layer.weight.grad = (cg if lib is nn else torch).ones(3)
+        tensors = [layer.weight, layer.weight.grad, layer.running_mean]
+        addresses = [memory(t) for t in tensors]
+        layer.float()
+        layer.to(dtype=(cg if lib is nn else torch).float32)
+        assert [memory(t) for t in tensors] == addresses, lib.__name__
+    layer = nn.Linear(2, 2)
+    data = layer.weight.data
+    layer.float()
+    assert layer.weight.data is data                      # not even a new array object
 
 
 def test_apply_visits_children_before_parent_and_requires_grad_toggle():

@@ -127,12 +127,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 # ----------------------------------------------------------------------------- softmax
-def _softmax_dim(input: Tensor, dim, name: str) -> int:
-    """Validate ``dim``; without one, PyTorch's legacy choice (0 for 0/1/3-D, else 1) + warning."""
+def _softmax_dim(input: Tensor, dim, name: str, stacklevel: int) -> int:
+    """Validate ``dim``; without one, PyTorch's legacy choice (0 for 0/1/3-D, else 1) + warning
+    (``stacklevel`` counted from this function, so that it names the user's line)."""
     if dim is None:
         warnings.warn(
             f"Implicit dimension choice for {name} has been deprecated. Change the call to "
-            f"include dim=X as an argument.", UserWarning, stacklevel=3,
+            f"include dim=X as an argument.", UserWarning, stacklevel=stacklevel,
         )
         dim = 0 if input.ndim in (0, 1, 3) else 1
     rank = max(input.ndim, 1)
@@ -144,11 +145,13 @@ def _softmax_dim(input: Tensor, dim, name: str) -> int:
     return dim % rank
 
 
-def _prepare_softmax(input: Tensor, dim, dtype, name: str):
+def _prepare_softmax(input: Tensor, dim, dtype, name: str, stacklevel: int):
+    """``stacklevel`` is PyTorch's ``_stacklevel``: 3 names the caller of softmax itself
+    (warn → helper → softmax → caller); this extra frame is added here."""
     if dtype is not None:
         input = input.to(np.dtype(dtype))
     _require_float(input, name)
-    axis = _softmax_dim(input, dim, name)
+    axis = _softmax_dim(input, dim, name, stacklevel + 1)
     # A 0-d tensor is a single class: the kernel sees shape (1,), the backward sums over all.
     x = input.data.reshape(1) if input.ndim == 0 else input.data
     return input, x, axis, (axis if input.ndim else None)
@@ -156,7 +159,7 @@ def _prepare_softmax(input: Tensor, dim, dtype, name: str):
 
 def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``y_i = e^(x_i − max x) / Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = y ⊙ (g − Σ g ⊙ y)."""
-    input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "softmax")
+    input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "softmax", _stacklevel)
     out = _softmax_kernel(x, axis).reshape(input.shape)
 
     def backward(g):
@@ -167,7 +170,8 @@ def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor
 
 def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``y_i = x_i − max x − log Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = g − e^y · Σ g."""
-    input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "log_softmax")
+    input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "log_softmax",
+                                                   _stacklevel)
     out = _log_softmax_kernel(x, axis).reshape(input.shape)
 
     def backward(g):

@@ -1,5 +1,6 @@
-"""Moving weights and layers between convgrad and PyTorch (the one module in ``src/`` that
-imports torch; import it only when you need it).
+"""Moving weights and layers between convgrad and PyTorch.  The ``interop`` package is the
+only place in ``src/`` that imports torch (here and in ``torch_models.py``); import it only
+when you need it.
 
 convgrad's state-dict keys, shapes and layouts are PyTorch's, so a state dict crosses over
 unchanged — only the array type differs:
@@ -97,15 +98,26 @@ def _arguments(layer, names) -> dict:
     return kwargs
 
 
-def _convert(layer, target, container_types: tuple, copy_state) -> object:
+def _convert(layer, target, container_types: tuple, copy_state, memo: dict) -> object:
+    """``layer`` rebuilt from ``target``'s classes.  ``memo`` maps id(source) → converted, so
+    a module reached twice (one ReLU used at two places of a Sequential, a Linear tied at two
+    indices of a ModuleList) converts once and stays shared in the result."""
+    if layer is None:                                 # an empty slot in a container
+        return None
+    if id(layer) in memo:
+        return memo[id(layer)]
     kind = type(layer).__name__
-    if isinstance(layer, container_types[0]):         # Sequential: keep the children's names
-        return target.Sequential(OrderedDict(
-            (name, _convert(child, target, container_types, copy_state))
-            for name, child in layer.named_children()))
-    if isinstance(layer, container_types[1]):         # ModuleList
-        return target.ModuleList([_convert(c, target, container_types, copy_state)
-                                  for c in layer])
+    if isinstance(layer, container_types):           # Sequential / ModuleList
+        converted = getattr(target, "Sequential" if isinstance(layer, container_types[0])
+                            else "ModuleList")()
+        # _modules, not named_children(): named_children yields a shared child only once,
+        # which would drop the second use of a shared layer and change the function.
+        for name, child in layer._modules.items():
+            converted.add_module(name, _convert(child, target, container_types, copy_state,
+                                                memo))
+        converted.training = layer.training           # its own flag only: children keep theirs
+        memo[id(layer)] = converted
+        return converted
     if kind not in _CONSTRUCTORS or type(layer).__module__.split(".")[0] not in ("convgrad",
                                                                                 "torch"):
         raise TypeError(
@@ -116,6 +128,7 @@ def _convert(layer, target, container_types: tuple, copy_state) -> object:
     converted = getattr(target, kind)(**_arguments(layer, _CONSTRUCTORS[kind]))
     copy_state(layer, converted)
     converted.train(layer.training)
+    memo[id(layer)] = converted
     return converted
 
 
@@ -135,12 +148,13 @@ def _copy_from_torch(source: torch.nn.Module, destination: nn.Module) -> None:
 
 def to_torch(layer: nn.Module) -> torch.nn.Module:
     """A torch.nn layer (or Sequential/ModuleList tree) equal to ``layer``, weights copied."""
-    return _convert(layer, torch.nn, (nn.Sequential, nn.ModuleList), _copy_into_torch)
+    return _convert(layer, torch.nn, (nn.Sequential, nn.ModuleList), _copy_into_torch, {})
 
 
 def from_torch(layer: torch.nn.Module) -> nn.Module:
     """A convgrad layer (or Sequential/ModuleList tree) equal to a torch.nn one."""
-    return _convert(layer, nn, (torch.nn.Sequential, torch.nn.ModuleList), _copy_from_torch)
+    return _convert(layer, nn, (torch.nn.Sequential, torch.nn.ModuleList), _copy_from_torch,
+                    {})
 
 
 def torch_model(name: str, **kwargs) -> torch.nn.Module:
@@ -150,9 +164,10 @@ def torch_model(name: str, **kwargs) -> torch.nn.Module:
     return build(name, **kwargs)
 
 
-def to_torch_model(model: nn.Module, name: str) -> torch.nn.Module:
-    """``model`` (built as ``get_model(name)``) as a PyTorch model with its weights."""
-    twin = torch_model(name)
+def to_torch_model(model: nn.Module, name: str, **kwargs) -> torch.nn.Module:
+    """``model`` (built as ``get_model(name, **kwargs)``) as a PyTorch model with its weights;
+    pass the same constructor arguments (``num_classes=100``) so the shapes match."""
+    twin = torch_model(name, **kwargs)
     _copy_into_torch(model, twin)
     twin.train(model.training)
     return twin

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .cifar_resnet import BasicBlock, CifarResNet, resnet
+from .cifar_resnet import BasicBlock, CifarResNet
 from .lenet import LeNet5
 from .mnist1d import ConvBase, LinearBase, MLPBase
 from .resnet1d import BasicBlock1d, ResNet1d
@@ -70,4 +70,4 @@ def get_model(name: str, **kwargs):
 
 
 __all__ = ["MODELS", "ModelSpec", "get_model", "LinearBase", "MLPBase", "ConvBase", "LeNet5",
-           "ResNet1d", "BasicBlock1d", "CifarResNet", "BasicBlock", "ZeroPadShortcut", "resnet"]
+           "ResNet1d", "BasicBlock1d", "CifarResNet", "BasicBlock", "ZeroPadShortcut"]

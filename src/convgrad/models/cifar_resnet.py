@@ -62,8 +62,7 @@ class CifarResNet(Module):
             raise ValueError(f"CifarResNet: depth must be 6n + 2 with n ≥ 1 (20, 32, 44, 56, "
                              f"110, ...), got depth={depth}")
         n = (depth - 2) // 6
-        self.depth = depth
-        self.plain = plain
+        self.depth, self.plain = depth, plain   # which network this is, for whoever inspects it
         self.conv1 = Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
         self.bn1 = BatchNorm2d(widths[0])
         stages, channels = [], widths[0]
@@ -86,7 +85,3 @@ class CifarResNet(Module):
         out = self.layer3(self.layer2(self.layer1(out)))
         out = self.avgpool(out)
         return self.fc(out.flatten(1))
-
-
-def resnet(depth: int, num_classes: int = 10, plain: bool = False, **kwargs) -> CifarResNet:
-    return CifarResNet(depth, num_classes, plain, **kwargs)

@@ -76,6 +76,8 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input):
+        # _stacklevel 5: the implicit-dim warning skips softmax's caller (this forward, 3) and
+        # Module.__call__ (4) to name the line that called the layer (5).
         return F.softmax(input, self.dim, _stacklevel=5)
 
     def extra_repr(self) -> str:
@@ -90,7 +92,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input):
-        return F.log_softmax(input, self.dim, _stacklevel=5)
+        return F.log_softmax(input, self.dim, _stacklevel=5)  # 5: as Softmax.forward
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

@@ -362,11 +362,13 @@ class Module:
         if not _is_floating(dtype):
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
                             f"desired dtype={dtype}")
+        # copy=False: a tensor already in ``dtype`` keeps its array, so a no-op conversion
+        # is a no-op (views and Parameters sharing memory stay shared), as in PyTorch.
         for tensor in itertools.chain(self.parameters(), self.buffers()):
             if _is_floating(tensor.dtype):
-                tensor.data = tensor.data.astype(dtype)
+                tensor.data = tensor.data.astype(dtype, copy=False)
                 if tensor.grad is not None:
-                    tensor.grad.data = tensor.grad.data.astype(dtype)
+                    tensor.grad.data = tensor.grad.data.astype(dtype, copy=False)
         return self
 
     def float(self) -> "Module":

@@ -20,16 +20,6 @@ from ..autograd import clear_grads, enable_grad
 from ..tensor import Tensor
 
 
-class _RequiredParameter:
-    """Marks a hyperparameter without a default (it must come from the param group)."""
-
-    def __repr__(self) -> str:
-        return "<required parameter>"
-
-
-required = _RequiredParameter()
-
-
 class Optimizer:
     """Base class: ``Optimizer(params, defaults)``; params is an iterable of Tensors or of
     dicts (parameter groups, each with its own hyperparameters overriding ``defaults``)."""
@@ -69,9 +59,6 @@ class Optimizer:
                 raise ValueError("can't optimize a non-leaf Tensor")
         group = dict(param_group, params=params)
         for name, default in self.defaults.items():
-            if default is required and name not in group:
-                raise ValueError("parameter group didn't specify a value of required "
-                                 f"optimization parameter {name}")
             group.setdefault(name, default)
         existing = {id(p) for g in self.param_groups for p in g["params"]}
         if existing & {id(p) for p in params}:
