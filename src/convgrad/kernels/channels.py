@@ -75,11 +75,15 @@ def channel_view(x: np.ndarray, channels_last: bool) -> ChannelView:
 
 
 def in_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:
-    """``a`` itself if it already has the layout, else a copy that has it."""
-    if channels_last == is_channels_last(a):
-        return a
+    """``a`` itself if it already has the layout, else a copy that has it.
+
+    Channels-first means C-contiguous: an array that is neither (say, H and W swapped by a
+    transpose) is copied too, since its channel matrix could not be a view.
+    """
     if not channels_last:
-        return np.ascontiguousarray(a)
+        return np.ascontiguousarray(a)          # no copy when a already is
+    if is_channels_last(a):
+        return a
     order = layout_order(a.ndim)
     return np.ascontiguousarray(a.transpose(order)).transpose(tuple(np.argsort(order)))
 
@@ -111,5 +115,10 @@ def add_per_channel(a: np.ndarray, v: np.ndarray) -> None:
     """``a[:, c, ...] += v[c]`` in place, for an array in either layout."""
     if a.size == 0:
         return
-    view = channel_view(a, is_channels_last(a))
+    channels_last = is_channels_last(a)
+    if not (channels_last or a.flags.c_contiguous):
+        # No channel-matrix view of this layout exists: broadcast instead (also in place).
+        a += v.astype(a.dtype, copy=False).reshape((1, -1) + (1,) * (a.ndim - 2))
+        return
+    view = channel_view(a, channels_last)
     np.add(view.matrix, view.vector(v.astype(a.dtype, copy=False)), out=view.matrix)
