@@ -2,6 +2,7 @@
 convgrad.functional, impossible settings named, malformed and oversized requests refused with a
 4xx (never a 500, checked by a hypothesis fuzz too), static files served and nothing else."""
 import json
+import re
 import warnings
 
 import numpy as np
@@ -192,6 +193,88 @@ def test_limits_are_published(client):
     limits = client.get("/api/limits").json()
     assert limits["max_side_2d"] == schemas.MAX_SIDE_2D
     assert limits["max_body_bytes"] == schemas.MAX_BODY_BYTES
+
+
+def test_page_bounds_are_the_apis():
+    """The page keeps its own copies of the bounds (it checks a link's values before it asks);
+    they must be schemas' numbers, or the page would offer settings the API refuses."""
+    state_js = (STATIC_DIR / "state.js").read_text()
+    body = re.search(r"export const LIMITS = \{([^}]*)\}", state_js).group(1)
+    page = {key: int(value) for key, value in re.findall(r"(\w+): (\d+)", body)}
+    assert page == {"channels": schemas.MAX_CHANNELS, "length1d": schemas.MAX_LENGTH_1D,
+                    "side2d": schemas.MAX_SIDE_2D, "kernel": schemas.MAX_KERNEL,
+                    "stride": schemas.MAX_STRIDE, "padding": schemas.MAX_PADDING,
+                    "dilation": schemas.MAX_DILATION,
+                    "outputPadding": schemas.MAX_OUTPUT_PADDING}
+    image_js = (STATIC_DIR / "image.js").read_text()
+
+    def constant(name):
+        return re.search(rf"^const {name} = (.*?);", image_js, re.M).group(1)
+
+    assert int(constant("MAX_SIDE")) == schemas.IMAGE_MAX_SIDE
+    assert int(constant("MAX_STRIDE")) == schemas.IMAGE_MAX_STRIDE
+    kernel_sizes = json.loads(constant("KERNEL_SIZES"))
+    paddings = json.loads(constant("PADDINGS").replace("'", '"'))
+    assert max(kernel_sizes) == schemas.IMAGE_MAX_KERNEL
+    assert paddings == ["same", "valid"] + [str(p) for p in range(schemas.IMAGE_MAX_PADDING + 1)]
+    html = (STATIC_DIR / "index.html").read_text()
+    for control in ("cin", "cout", "groups"):
+        assert f'id="{control}" min="1" max="{schemas.MAX_CHANNELS}"' in html, control
+    assert f'id="image-stride" min="1" max="{schemas.IMAGE_MAX_STRIDE}"' in html
+
+    def options(select_id):
+        select = re.search(rf'<select id="{select_id}">(.*?)</select>', html, re.S).group(1)
+        return re.findall(r'<option(?: value="([^"]*)")?[^>]*>([^<]*)</option>', select)
+
+    assert [value for value, _ in options("image-padding")] == paddings
+    assert [int(text) for _, text in options("image-kernel-size")] == kernel_sizes
+
+
+# a max-pooling window entirely in padding: its output is −∞ (PyTorch's too), its gradient 0
+ALL_PADDING_WINDOWS = [
+    ("max_pool1d", {"input": [[1, 2]], "kernel_size": 2, "padding": 1, "dilation": 3}),
+    ("max_pool2d", {"input": [[[1, 2], [3, 4]]], "kernel_size": 2, "padding": 1, "dilation": 3}),
+]
+
+
+@pytest.mark.parametrize("op, body", ALL_PADDING_WINDOWS, ids=[c[0] for c in ALL_PADDING_WINDOWS])
+def test_a_window_entirely_in_padding_is_minus_infinity_in_strict_json(client, op, body):
+    response = post(client, f"/api/{op}", body)
+    assert response.status_code == 200, response.text
+
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    answer = json.loads(response.text, parse_constant=refuse)
+    trace, engine = answer["trace"], answer["engine"]
+    out, grad_x, _, _ = torch_reference(op, body)
+    assert np.isneginf(out).all()
+    assert np.asarray(trace["output"]).ravel().tolist() == ["-inf"] * out.size
+    np.testing.assert_array_equal(arr(trace["backward"]["grad_input"]), grad_x)
+    assert engine["agrees"] and engine["largest_difference"] == 0.0, engine
+    assert engine["max_abs_difference"] == {"output": 0.0, "grad_input": 0.0}
+
+
+def test_engine_comparison_with_infinities():
+    from convgrad.web.engine import compare
+    inf = float("inf")
+    assert compare([-inf, 1.0], [-inf, 1.0]) == (0.0, True)
+    # an infinite reference must not widen the tolerance to infinity
+    assert compare([-inf, 5.0], [-inf, 4.0]) == (1.0, False)
+    assert compare([-inf], [0.0]) == (inf, False)
+    assert compare([float("nan")], [float("nan")]) == (inf, False)
+    assert compare([1e6 + 1e-4], [1e6]) == (pytest.approx(1e-4), True)  # relative to 1e6
+
+
+def test_engine_report_stays_strict_json_when_it_disagrees_by_infinity():
+    from convgrad import explain
+    from convgrad.web.engine import run_engine
+    trace = explain.max_pool1d([[1.0, 2.0]], 2, padding=1, dilation=3)
+    trace.output = [[0.0]]  # the engine's −∞ against a finite reference
+    report = run_engine(trace)
+    assert report["agrees"] is False
+    assert report["max_abs_difference"]["output"] == "inf" and report["largest_difference"] == "inf"
+    json.dumps(report, allow_nan=False)
 
 
 # ------------------------------------------------------------------ impossible settings

@@ -410,6 +410,25 @@ def test_image_mode_presets_and_upload(browser, server):
     context.close()
 
 
+def test_minus_infinity_and_a_layer_link_opening_image_mode(browser, server):
+    # a max-pooling window entirely in padding: the output is −∞ and the engine agrees
+    context, page, recorder = open_page(
+        browser, server, "op=max_pool1d&in=2&c=1&k=2&s=2&p=1&pm=zeros&d=3&x=1,2")
+    assert grid_values(page, "output-grids") == {(0, 0): -math.inf}
+    assert page.text_content("#output-grids .cell") == "−∞"
+    assert "agrees" in page.text_content("#engine")
+    # the layer link's s, p and pm are the layer's: image mode opens with its own defaults
+    # (the layer's stride 2 with image mode's 'same' padding would be refused)
+    with page.expect_response(lambda r: r.url.endswith("/api/image")):
+        page.click("#tab-image")
+    page.wait_for_selector("#image-presets button")
+    assert [page.input_value(f"#{control}") for control in
+            ("image-stride", "image-padding", "image-padding-mode")] == ["1", "same", "reflect"]
+    assert page.is_hidden("#image-message")
+    recorder.check()
+    context.close()
+
+
 def test_switching_operations_and_dimensions(page):
     page, recorder = page
     act(page, lambda: page.select_option("#family", "transpose"))

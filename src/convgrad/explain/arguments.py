@@ -181,6 +181,12 @@ def normalise_conv_padding(op, padding, dims, kernel, stride, dilation) -> tuple
     return tuple((p, p) for p in per_axis(padding, dims, "padding", op, 0))
 
 
+def pad_widths(padding) -> tuple:
+    """``((before, after), ...)`` per axis as ``F.pad``'s flat argument, which lists the
+    pairs from the last axis to the first: ``((1, 2), (3, 4))`` → ``(3, 4, 1, 2)``."""
+    return tuple(amount for before_after in reversed(padding) for amount in before_after)
+
+
 def source_index(position: int, length: int, mode: str) -> int:
     """The real cell that padding coordinate ``position`` copies under ``mode``."""
     if mode == "reflect":  # mirror about the edge cell, which is not repeated

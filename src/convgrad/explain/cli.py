@@ -172,6 +172,18 @@ def build_call(args) -> tuple:
     return kwargs
 
 
+def _check_grad_shape(op: str, kwargs: dict) -> None:
+    """After a failed trace with --grad: if --grad's shape was the problem, say so in the
+    option's terms.  Only this error path traces the forward pass a second time, for the
+    output's shape; otherwise it returns and the trace's own error stands."""
+    grad = kwargs["grad_output"]
+    forward = OPS[op](**{**kwargs, "grad_output": None}, backward=False)
+    if grad.shape != tuple(forward.output_shape):
+        raise UsageError(f"--grad: the upstream gradient needs the output's shape "
+                         f"{'×'.join(map(str, forward.output_shape))}, got "
+                         f"{'×'.join(map(str, grad.shape))}")
+
+
 def run(args) -> int:
     try:
         kwargs = build_call(args)
@@ -179,15 +191,14 @@ def run(args) -> int:
             "1d") else 2)
         backward = args.backward or args.grad is not None
         if args.grad is not None:
-            # the output's shape is known only once the forward pass is traced
-            forward = OPS[args.op](**kwargs, backward=False)
-            grad = parse_array(args.grad, "--grad", forward.dims + 1, forward.dims)
-            if grad.shape != tuple(forward.output_shape):
-                raise UsageError(f"--grad: the upstream gradient needs the output's shape "
-                                 f"{'×'.join(map(str, forward.output_shape))}, got "
-                                 f"{'×'.join(map(str, grad.shape))}")
-            kwargs["grad_output"] = grad
-        trace = OPS[args.op](**kwargs, backward=backward or args.json)
+            dims = 1 if args.op.endswith("1d") else 2
+            kwargs["grad_output"] = parse_array(args.grad, "--grad", dims + 1, dims)
+        try:
+            trace = OPS[args.op](**kwargs, backward=backward or args.json)
+        except TraceError:
+            if args.grad is not None:
+                _check_grad_shape(args.op, kwargs)
+            raise
         if at is not None:
             try:
                 trace.windows_at(at)

@@ -5,15 +5,18 @@
                             Answer: {"op", "trace": Trace.to_dict(), "counts", "snippet",
                             "engine"} — the trace (convgrad.explain) gives every number the
                             page draws; "engine" is convgrad.functional run on the same values.
-    GET  /api/limits        the bounds, so the page can say them before it asks
+    GET  /api/limits        the bounds, for programs (the page's copies of them in
+                            state.js and image.js are checked against schemas by the tests)
     GET  /api/image/sample  the bundled image as numbers in [0, 1]
     GET  /api/image/presets the preset kernels
     POST /api/image         an image through a kernel with convgrad.functional.conv2d
 
 Every error is ``{"detail": "<one line naming the field and the bound or constraint>"}``:
-422 for a request the models refuse or an impossible setting (the trace module's message),
-400 for a body that is not JSON, 413/415 from ``guard``; never a 500 for anything a client
-sends.
+422 for a request the models refuse, a body that is not valid JSON (the message gives the
+character where parsing stopped) or an impossible setting (the trace module's message);
+400 for a body that cannot be read at all (not UTF-8, a number too long to parse) and from
+``guard`` (nested too deep, a Content-Length that is not a number); 413/415 from ``guard``;
+never a 500 for anything a client sends.
 """
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError

@@ -3,15 +3,16 @@
 The explorer draws the trace (``convgrad.explain``), a plain reference computation that lists
 every product.  This module runs the engine that trains the models on the same values, with
 the page's upstream gradient, and reports how far apart the two are, so the page can say
-"the engine agrees" with numbers behind it.  While the engine lacks an operation (it is built
-family by family), the report says so instead of failing.
+"the engine agrees" with numbers behind it.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
+from ..explain.arguments import pad_widths
 from ..explain.model import Trace
 
 # |engine − trace| ≤ RELATIVE_TOLERANCE · max(1, max |trace|), per array: the two sum in
@@ -19,27 +20,17 @@ from ..explain.model import Trace
 RELATIVE_TOLERANCE = 1e-9
 
 
-def _function(name: str):
-    import convgrad.functional as F
-    return getattr(F, name, None)
-
-
 def run_engine(trace: Trace) -> dict:
-    """Run ``trace``'s operation through ``convgrad.functional``; compare output and gradients."""
-    import convgrad as cg
+    """Run ``trace``'s operation through ``convgrad.functional``; compare output and gradients.
 
-    name = f"convgrad.functional.{trace.op}"
-    report = {"function": name, "available": False}
-    fn = _function(trace.op)
-    mode = trace.params.get("padding_mode", "zeros")
-    if fn is None:
-        report["reason"] = f"{name} is not in this version of the engine yet"
-        return report
-    if mode != "zeros" and _function("pad") is None:
-        report["reason"] = (f"padding_mode={mode!r} needs convgrad.functional.pad, which is not "
-                            f"in this version of the engine yet")
-        return report
-    report["available"] = True
+    The report's differences are numbers, or the string ``"inf"`` where the two disagree on
+    an infinite value (strict JSON has no Infinity; the trace writes ±inf the same way).
+    """
+    import convgrad as cg
+    import convgrad.functional as F
+
+    # "available" stays in the report for programs that read it: every op is in the engine
+    report = {"function": f"convgrad.functional.{trace.op}", "available": True}
 
     def leaf(values):
         return cg.tensor(np.asarray(values, dtype=np.float64), requires_grad=True)
@@ -49,7 +40,7 @@ def run_engine(trace: Trace) -> dict:
     b = None if trace.bias is None else leaf(trace.bias)
     started = time.perf_counter()
     try:
-        y = _call(fn, trace, x, w, b)
+        y = _call(getattr(F, trace.op), trace, x, w, b)
         grad = trace.backward.grad_output if trace.backward is not None else None
         if grad is not None:
             y.backward(cg.tensor(np.asarray([grad], dtype=np.float64)))
@@ -73,15 +64,35 @@ def run_engine(trace: Trace) -> dict:
             differences[key] = None
             agrees = False
             continue
-        difference = float(np.max(np.abs(np.asarray(engine_values, np.float64) - reference)))
-        differences[key] = difference
-        scale = max(1.0, float(np.max(np.abs(reference))))
-        agrees = agrees and difference <= RELATIVE_TOLERANCE * scale
-    report["max_abs_difference"] = differences
+        differences[key], close = compare(engine_values, reference)
+        agrees = agrees and close
     known = [d for d in differences.values() if d is not None]
-    report["largest_difference"] = max(known) if known else None
+    report["max_abs_difference"] = {key: _json_number(d) for key, d in differences.items()}
+    report["largest_difference"] = _json_number(max(known)) if known else None
     report["agrees"] = agrees
     return report
+
+
+def compare(engine_values, reference) -> tuple:
+    """``(max |engine − reference|, whether that is within the tolerance)``.
+
+    Equal values count 0, −∞ and −∞ included (a max-pooling window entirely in padding, where
+    the subtraction would give NaN); a NaN on either side counts ∞.  The tolerance's scale is
+    max(1, max |reference|) over the finite values only: an infinite one would excuse anything.
+    """
+    engine_values = np.asarray(engine_values, dtype=np.float64)
+    reference = np.asarray(reference, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # −∞ − (−∞); np.where drops it
+        gap = np.where(engine_values == reference, 0.0, np.abs(engine_values - reference))
+    gap = np.where(np.isnan(gap), np.inf, gap)
+    difference = float(np.max(gap)) if gap.size else 0.0
+    finite = np.abs(reference[np.isfinite(reference)])
+    scale = max(1.0, float(finite.max())) if finite.size else 1.0
+    return difference, difference <= RELATIVE_TOLERANCE * scale
+
+
+def _json_number(value):
+    return value if value is None or math.isfinite(value) else "inf"
 
 
 def _grad(tensor, batch_index=None):
@@ -102,8 +113,7 @@ def _call(fn, trace: Trace, x, w, b):
         mode = p.get("padding_mode", "zeros")
         dilation = tuple(p["dilation"])
         if mode != "zeros":
-            pads = tuple(amount for pair in reversed(p["padding"]) for amount in pair)
-            return fn(F.pad(x, pads, mode=mode), w, b, stride=stride, padding=0,
+            return fn(F.pad(x, pad_widths(p["padding"]), mode=mode), w, b, stride=stride, padding=0,
                       dilation=dilation, groups=p["groups"])
         padding = (p["padding_arg"] if isinstance(p.get("padding_arg"), str)
                    else tuple(before for before, _ in p["padding"]))

@@ -231,12 +231,10 @@ def convolve(image, kernel, stride, padding, padding_mode: str, mapping: str) ->
     import convgrad as cg
     import convgrad.functional as F
 
-    from ..explain.arguments import check_padding_mode, conv_axis, normalise_conv_padding
+    from ..explain.arguments import (check_padding_mode, conv_axis, normalise_conv_padding,
+                                     pad_widths)
     from ..explain.model import TraceError
 
-    if getattr(F, "conv2d", None) is None:
-        raise ImageError("image mode needs convgrad.functional.conv2d, which this version of "
-                         "the engine does not have yet")
     x = np.asarray(image, dtype=np.float64)
     w = np.asarray(kernel, dtype=np.float64)
     stride = tuple(stride)
@@ -250,9 +248,6 @@ def convolve(image, kernel, stride, padding, padding_mode: str, mapping: str) ->
                                                           pads)]
     except TraceError as error:
         raise ImageError(str(error)) from None
-    if padding_mode != "zeros" and getattr(F, "pad", None) is None:
-        raise ImageError(f"padding_mode={padding_mode!r} needs convgrad.functional.pad, which "
-                         f"this version of the engine does not have yet")
 
     xt = cg.tensor(x[None, None])
     wt = cg.tensor(w[None, None])
@@ -261,8 +256,8 @@ def convolve(image, kernel, stride, padding, padding_mode: str, mapping: str) ->
         arg = padding if isinstance(padding, str) else tuple(before for before, _ in pads)
         y = F.conv2d(xt, wt, None, stride=stride, padding=arg)
     else:
-        flat = tuple(amount for pair in reversed(pads) for amount in pair)
-        y = F.conv2d(F.pad(xt, flat, mode=padding_mode), wt, None, stride=stride, padding=0)
+        y = F.conv2d(F.pad(xt, pad_widths(pads), mode=padding_mode), wt, None, stride=stride,
+                     padding=0)
     elapsed = time.perf_counter() - started
     out = np.asarray(y.numpy(), dtype=np.float64)[0, 0]
     return {

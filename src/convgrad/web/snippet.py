@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from ..explain.arguments import pad_widths
 from ..explain.model import Trace
 
 # The generated script's first lines (code for the user to run: convgrad itself never imports
@@ -117,12 +118,10 @@ def _call(trace: Trace) -> str:
         mode = p.get("padding_mode", "zeros")
         befores = [before for before, _ in p["padding"]]
         if mode != "zeros":
-            # F.pad takes (before, after) pairs from the last axis to the first
-            pads = [amount for before_after in reversed(p["padding"]) for amount in before_after]
             module = f"nn.Conv{dims}d(..., padding={_padding_text(p, dims)}, padding_mode={mode!r})"
             return (f"# padding_mode={mode!r}, as {module} does it:\n"
                     f"# pad first, then convolve with padding 0\n"
-                    f"x_padded = F.pad(x, {tuple(pads)}, mode={mode!r})\n"
+                    f"x_padded = F.pad(x, {pad_widths(p['padding'])}, mode={mode!r})\n"
                     f"y = F.{op}(x_padded, w, {bias}, stride={stride}, padding=0, "
                     f"dilation={dilation}, groups={p['groups']})")
         padding = (repr(p["padding_arg"]) if isinstance(p.get("padding_arg"), str)

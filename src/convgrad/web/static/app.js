@@ -5,7 +5,9 @@ import {
   applyPreset, conform, defaultState, flatIndex, flatten, fromQuery, hasWeights,
   inputShape, LIMITS, opName, requestBody, toQuery, weightShape,
 } from './state.js';
-import { channelBlocks, element, fmt, keyOf, Registry, weightBlocks } from './grids.js';
+import {
+  channelBlocks, element, fmt, keyOf, parseNumber, Registry, weightBlocks,
+} from './grids.js';
 import { renderDense, renderEngine, renderGradient, renderSize, renderWindow } from './views.js';
 import { ImageMode } from './image.js';
 
@@ -586,16 +588,6 @@ function startEdit(cell) {
     event.stopPropagation();
   });
   editor.addEventListener('blur', () => finish(true));
-}
-
-// "2", "-0.5", "1e-3" or a fraction "1/9" (a user's input, read as they wrote it)
-function parseNumber(text) {
-  const t = text.trim().replace('−', '-');
-  const fraction = /^(-?\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(t);
-  if (fraction && Number(fraction[2]) !== 0) return Number(fraction[1]) / Number(fraction[2]);
-  if (!/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return null;
-  const value = Number(t);
-  return Number.isFinite(value) ? value : null;
 }
 
 function setValue(role, index, value) {

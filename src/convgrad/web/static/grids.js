@@ -1,5 +1,6 @@
 // Grids of cells (input, kernel, output, gradients) drawn from the API's nested lists, and the
-// registry that finds a cell by its index to highlight it. Numbers are only formatted here.
+// registry that finds a cell by its index to highlight it. Numbers are formatted (and a user's
+// typed value read) here, the same way for the layer view and image mode.
 
 // A number as short as it reads well: 1, -0.5, 0.333, −∞ (the API writes ±inf/nan as strings).
 export function fmt(value) {
@@ -15,6 +16,17 @@ export function fmt(value) {
   return text.replace('-', '−');
 }
 
+// "2", "-0.5", "1e-3" or a fraction "1/9" (a user's input, read as they wrote it); null for
+// anything else: "0x10", "Infinity", "1/0" and the empty string included.
+export function parseNumber(text) {
+  const t = text.trim().replace('−', '-');
+  const fraction = /^(-?\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(t);
+  if (fraction && Number(fraction[2]) !== 0) return Number(fraction[1]) / Number(fraction[2]);
+  if (!/^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return null;
+  const value = Number(t);
+  return Number.isFinite(value) ? value : null;
+}
+
 export function indexText(name, index) {
   return `${name}[${index.join(', ')}]`;
 }
@@ -28,7 +40,6 @@ export class Registry {
   constructor() { this.cells = new Map(); this.marked = new Map(); }
   clear() { this.cells.clear(); this.marked.clear(); }
   add(key, element) { this.cells.set(key, element); }
-  get(key) { return this.cells.get(key); }
   mark(key, className) {
     const el = this.cells.get(key);
     if (!el) return null;
@@ -57,7 +68,7 @@ export { element };
 
 // One 2D block of cells with row and column labels.
 //   rows, cols: sizes; rowLabel(r), colLabel(c): the coordinates printed beside them;
-//   cell(r, c) -> {index, value, kind, title, classes, source}
+//   cell(r, c) -> {index, value, kind, title, source}
 export function gridBlock({ title, rows, cols, rowLabel, colLabel, cell, role, registry, oneRow }) {
   const block = element('div', 'grid-block');
   if (title) block.append(element('div', 'grid-title', title));
@@ -69,7 +80,7 @@ export function gridBlock({ title, rows, cols, rowLabel, colLabel, cell, role, r
     grid.append(element('span', 'axis row', oneRow ? '' : String(rowLabel(r)).replace('-', '−')));
     for (let c = 0; c < cols; c++) {
       const info = cell(r, c);
-      const el = element('div', `cell ${info.kind || ''} ${info.classes || ''}`.trim());
+      const el = element('div', `cell ${info.kind || ''}`.trim());
       const text = fmt(info.value);
       el.textContent = text;
       if (text.length > 4) el.classList.add('long');
@@ -77,7 +88,7 @@ export function gridBlock({ title, rows, cols, rowLabel, colLabel, cell, role, r
       el.dataset.key = keyOf(role, info.index);
       el.dataset.role = role;
       el.dataset.index = info.index.join(',');
-      el.dataset.value = typeof info.value === 'number' ? String(info.value) : String(info.value);
+      el.dataset.value = String(info.value);
       if (info.source) el.dataset.source = info.source.join(',');
       // the exact value on hover: cells show it rounded
       const exact = typeof info.value === 'number' && text !== String(info.value) ? ` = ${info.value}` : '';
@@ -93,7 +104,7 @@ export function gridBlock({ title, rows, cols, rowLabel, colLabel, cell, role, r
 // Blocks for an array of shape [C, L] or [C, H, W] (channel first), one per channel.
 //   values: nested list; originOf: the coordinate of the first cell per axis (padding < 0)
 export function channelBlocks({ values, shape, dims, role, registry, titleOf, kinds, sources,
-  origin, classesOf, titleFor, name }) {
+  origin, titleFor, name }) {
   const blocks = [];
   const [channels, ...spatial] = shape;
   const rows = dims === 2 ? spatial[0] : 1;
@@ -113,7 +124,6 @@ export function channelBlocks({ values, shape, dims, role, registry, titleOf, ki
         return {
           index, value: pick(values), kind,
           source,
-          classes: classesOf ? classesOf(index) : '',
           title: titleFor ? titleFor(index, kind, source) : `${name || role}[${index.join(', ')}]`,
         };
       },

@@ -1,10 +1,14 @@
 // Image mode: the bundled image (or the user's own) through a preset or custom kernel. The
 // convolution and the gray levels of its output come from the API (convgrad.functional.conv2d);
 // the page only decodes an upload to gray levels, as the input it sends.
-import { element, fmt } from './grids.js';
+import { element, fmt, parseNumber } from './grids.js';
 
 const $ = (id) => document.getElementById(id);
-const MAX_SIDE = 128; // the API's bound on each side of an image
+// The API's bounds (schemas.IMAGE_MAX_*; tests/test_web_api.py checks they agree)
+const MAX_SIDE = 128; // each side of an image
+const MAX_STRIDE = 4;
+const KERNEL_SIZES = [1, 3, 5, 7]; // odd, so 'same' pads evenly, up to IMAGE_MAX_KERNEL
+const PADDINGS = ['same', 'valid', '0', '1', '2', '3']; // integers up to IMAGE_MAX_PADDING
 
 function drawGray(canvas, pixels) {
   const height = pixels.length;
@@ -73,16 +77,19 @@ export class ImageMode {
     if (q.get('kernel')) {
       const rows = q.get('kernel').split(';').map((row) => row.split(',').map(Number));
       const n = rows.length;
-      if ([1, 3, 5, 7].includes(n) && rows.every((r) => r.length === n && r.every(Number.isFinite))) {
+      if (KERNEL_SIZES.includes(n) && rows.every((r) => r.length === n && r.every(Number.isFinite))) {
         this.kernel = rows;
         this.preset = 'custom';
       }
     }
-    const stride = Number(q.get('s'));
-    this.stride = Number.isInteger(stride) && stride >= 1 && stride <= 4 ? stride : 1;
-    const padding = q.get('p');
-    this.padding = ['same', 'valid', '0', '1', '2', '3'].includes(padding) ? padding : 'same';
-    const mode = q.get('pm');
+    // s, p and pm are image mode's own only in an image-mode link: a layer-mode link uses
+    // the same keys for the layer's stride and padding, which must not leak in here
+    const own = (key) => (q.get('mode') === 'image' ? q.get(key) : null);
+    const stride = Number(own('s'));
+    this.stride = Number.isInteger(stride) && stride >= 1 && stride <= MAX_STRIDE ? stride : 1;
+    const padding = own('p');
+    this.padding = PADDINGS.includes(padding) ? padding : 'same';
+    const mode = own('pm');
     this.paddingMode = ['zeros', 'reflect', 'replicate', 'circular'].includes(mode) ? mode : 'reflect';
     const mapping = q.get('map');
     this.mapping = ['auto', 'clip', 'minmax', 'signed'].includes(mapping) ? mapping : 'auto';
@@ -105,7 +112,7 @@ export class ImageMode {
     });
     $('image-stride').addEventListener('input', (event) => {
       const value = Number(event.target.value);
-      if (!Number.isInteger(value) || value < 1 || value > 4) return;
+      if (!Number.isInteger(value) || value < 1 || value > MAX_STRIDE) return;
       this.stride = value;
       this.run();
     });
@@ -241,10 +248,8 @@ export class ImageMode {
     const finish = (keep) => {
       if (done) return;
       done = true;
-      const text = editor.value.trim().replace('−', '-');
-      const fraction = /^(-?\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(text);
-      const value = fraction ? Number(fraction[1]) / Number(fraction[2]) : Number(text);
-      if (keep && text !== '' && Number.isFinite(value)) {
+      const value = parseNumber(editor.value);
+      if (keep && value !== null) {
         this.kernel = this.kernel.map((row) => row.slice());
         this.kernel[r][c] = value;
         this.preset = 'custom';

@@ -9,6 +9,7 @@ export const FAMILIES = {
   avg: { op: (d) => `avg_pool${d}d`, weights: false },
 };
 
+// The API's bounds (schemas.MAX_*; tests/test_web_api.py checks they agree)
 export const LIMITS = {
   channels: 4, length1d: 48, side2d: 16, kernel: 7, stride: 6, padding: 6, dilation: 4,
   outputPadding: 5,
@@ -115,16 +116,20 @@ export function resize(values, oldShape, newShape, role) {
   return out;
 }
 
+// The output's channels: C_out for a convolution (transposed or not), C_in for pooling.
+function outputChannels(s) {
+  return hasWeights(s) ? s.cout : s.cin;
+}
+
 // Make every array match the settings (after a control changed).
 export function conform(s, previous) {
   const xs = inputShape(s);
   s.x = resize(s.x, previous ? inputShape(previous) : xs, xs, 'x');
   const ws = weightShape(s);
   if (ws) s.w = resize(s.w, previous ? weightShape(previous) : ws, ws, 'w');
-  const outChannels = s.family === 'conv' ? s.cout : s.family === 'transpose' ? s.cout : s.cin;
   if (s.bias) {
     const b = s.b || [];
-    s.b = Array.from({ length: outChannels }, (_, i) => (i < b.length ? b[i] : 0));
+    s.b = Array.from({ length: outputChannels(s) }, (_, i) => (i < b.length ? b[i] : 0));
   }
 }
 
@@ -290,8 +295,7 @@ export function fromQuery(text) {
     if (w) s.w = w;
   }
   if (s.bias) {
-    const outChannels = s.family === 'max' || s.family === 'avg' ? s.cin : s.cout;
-    const b = decodeValues(q.get('b'), outChannels);
+    const b = decodeValues(q.get('b'), outputChannels(s));
     if (b) s.b = b;
   }
   const gs = q.get('gs');
