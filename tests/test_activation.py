@@ -179,3 +179,24 @@ def test_inplace_inside_a_graph():
     np.testing.assert_array_equal(out.detach().numpy(), [0.0, 6.0])
     out.sum().backward()
     np.testing.assert_array_equal(leaf.grad.numpy(), [0.0, 3.0])
+
+
+def test_inplace_keeps_values_an_earlier_operation_saved():
+    # w * x keeps x for ∂/∂w; overwriting x in place would change w's gradient.
+    w = cg.tensor([2.0, 3.0], requires_grad=True)
+    x = cg.tensor([-1.0, 4.0])
+    y = (w * x).sum()
+    out = F.relu(x, inplace=True)
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [-1.0, 4.0])
+    np.testing.assert_array_equal(out.numpy(), [0.0, 4.0])
+    np.testing.assert_array_equal(x.numpy(), [-1.0, 4.0])
+
+
+def test_relu_gradient_at_nan_is_passed_through_like_torch():
+    values = np.array([np.nan, -1.0, 0.0, 2.0])
+    mine = cg.tensor(values, requires_grad=True)
+    F.relu(mine).sum().backward()
+    theirs = torch.tensor(values, requires_grad=True)
+    TF.relu(theirs).sum().backward()
+    np.testing.assert_array_equal(mine.grad.numpy(), theirs.grad.numpy())   # [1, 0, 0, 1]

@@ -29,6 +29,15 @@ def test_float64_is_kept_and_float32_default():
     assert (cg.tensor([1, 2]) / cg.tensor([2, 2])).dtype == np.float32
 
 
+def test_scalars_with_bool_and_unsigned_tensors_follow_torch():
+    for make, op in [(lambda lib: lib.tensor([True, False]), lambda t: t + 2),
+                     (lambda lib: lib.tensor([True, False]), lambda t: t * 2.5),
+                     (lambda lib: lib.tensor(np.array([1, 200], np.uint8)), lambda t: t.sum())]:
+        mine, theirs = op(make(cg)), op(make(torch))
+        assert str(mine.dtype) == str(theirs.dtype).split(".")[1]
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
 def test_integer_tensors_cannot_require_grad():
     check_raises_like(lambda: cg.tensor([1, 2], requires_grad=True),
                       lambda: torch.tensor([1, 2], requires_grad=True), "floating point")

@@ -91,6 +91,11 @@ def from_op(data: np.ndarray, parents: tuple, backward, name: str):
         out._parents = parents
         out._backward = backward
         out._grad_fn = GradFn(name)
+        for parent in parents:
+            if parent is not None:
+                # Its values may be saved for backward: an in-place op must not overwrite it
+                # (PyTorch's version counters catch this; this flag is convgrad's cheap stand-in).
+                parent._in_graph = True
     return out
 
 

@@ -57,7 +57,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_grad_fn",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_in_graph", "__weakref__")
     # Make `ndarray + Tensor` call Tensor.__radd__ instead of broadcasting element-wise.
     __array_priority__ = 1000.0
 
@@ -81,6 +81,7 @@ class Tensor:
         self._backward = None
         self._grad_fn = None
         self._retains_grad = False
+        self._in_graph = False      # an input of a recorded operation (see autograd.from_op)
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -451,7 +452,9 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, numbers.Number) and not isinstance(value, bool):
+    # (a bool tensor is no guide: True + 2 is 3, as in PyTorch, so the scalar keeps its type)
+    if (like is not None and isinstance(value, numbers.Number) and not isinstance(value, bool)
+            and like.dtype.kind != "b"):
         dtype = like.dtype if like.dtype.kind == "f" or isinstance(value, numbers.Integral) \
             else float32
         return Tensor._wrap(np.asarray(value, dtype=dtype))

@@ -3,11 +3,12 @@
 The non-linearity σ in the notes' ``h = σ(W h_prev)``.  Signatures and derivative
 conventions are PyTorch's, kinks included: relu'(0) = 0 and leaky_relu'(0) = negative_slope.
 
-``inplace=True`` overwrites the input and returns it, as in PyTorch, whenever no graph is
-being recorded.  When the input is part of a graph, PyTorch tracks versions of every tensor
-to detect a backward that needs the overwritten values; convgrad has no version counters, so
-it raises for a leaf (as PyTorch does) and otherwise returns a new tensor, leaving the input
-intact so that every saved value stays correct.
+``inplace=True`` overwrites the input and returns it, as in PyTorch, whenever the input is
+not part of a recorded graph.  When it is — it requires grad, or an earlier recorded
+operation used it (``w * x`` keeps x for its backward) — PyTorch tracks versions of every
+tensor to detect a backward that needs the overwritten values; convgrad has no version
+counters, so it raises for a leaf that requires grad (as PyTorch does) and otherwise returns
+a new tensor, leaving the input intact so that every saved value stays correct.
 """
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ def _maybe_in_place(input: Tensor, result: Tensor, name: str) -> Tensor:
                 f"use inplace=False or wrap the call in convgrad.no_grad()"
             )
         return result  # see the module docstring: the input keeps its values
+    if input._in_graph:
+        return result  # an earlier recorded operation may need these values in backward
     input.data[...] = result.data
     return input
 

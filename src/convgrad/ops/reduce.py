@@ -42,7 +42,7 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """``Σ x`` over ``dim``;  every summed element receives the gradient g."""
     axes = normalize_dims(dim, x.ndim)
     out = np.sum(x.data, axis=axes, keepdims=keepdim)
-    if out.dtype.kind in "bi":
+    if out.dtype.kind in "biu":
         out = out.astype(int64)
 
     def backward(g):

@@ -49,13 +49,13 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
-    """``max(x, 0)``;  ∂/∂x = g where x > 0, else 0 (also at x = 0, as PyTorch)."""
+    """``max(x, 0)``;  ∂/∂x = 0 where x ≤ 0 (also at x = 0), else g — NaN included, as PyTorch."""
     out = np.maximum(x.data, 0)
 
     def backward(g):
         # In x's memory layout whatever g's is, so the layers below keep reading in place.
         grad = np.empty_like(out)
-        np.multiply(g, out > 0, out=grad)
+        np.multiply(g, ~(out <= 0), out=grad)
         return (grad,)
 
     return from_op(out, (x,), backward, "ReluBackward0")
