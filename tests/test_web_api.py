@@ -247,7 +247,13 @@ def test_a_window_entirely_in_padding_is_minus_infinity_in_strict_json(client, o
 
     answer = json.loads(response.text, parse_constant=refuse)
     trace, engine = answer["trace"], answer["engine"]
-    out, grad_x, _, _ = torch_reference(op, body)
+    # PyTorch's forward only: for such a window it returns an index outside the input, and
+    # its backward then writes out of bounds (a crash later in the same process).  No input
+    # cell is in any window, so every input gradient is 0.
+    x = torch.tensor(arr(body["input"])[None])
+    kwargs = {k: v for k, v in body.items() if k != "input"}
+    out = getattr(TF, op)(x, **kwargs)[0].numpy()
+    grad_x = np.zeros(np.shape(body["input"]))
     assert np.isneginf(out).all()
     assert np.asarray(trace["output"]).ravel().tolist() == ["-inf"] * out.size
     np.testing.assert_array_equal(arr(trace["backward"]["grad_input"]), grad_x)

@@ -56,7 +56,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import conv_grid, conv_phases, parallel
-from .channels import add_per_channel
+from .channels import add_per_channel, channel_sum
 
 
 class Windows(NamedTuple):
@@ -232,11 +232,6 @@ def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
     return dw.reshape(weight_shape)
 
 
-def _channel_sum(grad: np.ndarray) -> np.ndarray:
-    """Σ_n Σ_t grad[n, o, t] for each o: the bias is reused at every position of every example."""
-    return np.einsum("nop->o", _as_ncp(grad))
-
-
 # ------------------------------------------------------------------ convolution
 def _grid_pays(x: np.ndarray, weight: np.ndarray, stride: tuple, padding: tuple,
                groups: int) -> bool:
@@ -335,7 +330,7 @@ def conv_backward(dout: np.ndarray, cache: ConvCache, need_input: bool = True,
                 cols = im2col(x, win)
             dw = _grad_times_cols_t(g, cols, groups, weight.shape)
     if need_bias:
-        db = _channel_sum(dout)
+        db = channel_sum(dout).astype(dout.dtype)   # the bias is reused at every position
     return dx, dw, db
 
 
@@ -398,5 +393,5 @@ def conv_transpose_backward(dout: np.ndarray, cache: ConvTransposeCache,
         if need_weight:
             dw = _grad_times_cols_t(_channel_major(x), cols, groups, weight.shape)
     if need_bias:
-        db = _channel_sum(dout)
+        db = channel_sum(dout).astype(dout.dtype)   # the bias is reused at every position
     return dx, dw, db

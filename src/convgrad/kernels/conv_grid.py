@@ -245,7 +245,6 @@ def conv_backward(dout: np.ndarray, cache: GridCache, need_input: bool = True,
     """``(∂L/∂x, ∂L/∂w, ∂L/∂b)`` by the module docstring's formulas, each None unless asked."""
     cells, taps, grid, weight_shape = cache
     spatial = dout.ndim - 2
-    out_channels = weight_shape[0]
     dx = dw = db = None
     if need_bias:
         db = channel_sum(dout).astype(dout.dtype)
