@@ -370,6 +370,7 @@ def test_screenshots_and_nothing_overlaps(browser, server, width, height):
 
 
 def test_image_mode_presets_and_upload(browser, server):
+    from playwright.sync_api import expect   # retries: the page renders after the response
     context, page, recorder = open_page(browser, server)
     with page.expect_response(lambda r: r.url.endswith("/api/image")):
         page.click("#tab-image")
@@ -380,10 +381,10 @@ def test_image_mode_presets_and_upload(browser, server):
     with page.expect_response(lambda r: r.url.endswith("/api/image")):
         page.click("[data-preset=box_blur]")
     page.wait_for_function("() => location.search.includes('preset=box_blur')")
-    assert "0 → black, 1 → white" in page.text_content("#image-mapping-text")
+    expect(page.locator("#image-mapping-text")).to_contain_text("0 → black, 1 → white")
     with page.expect_response(lambda r: r.url.endswith("/api/image")):
         page.click("[data-preset=laplacian]")
-    assert "mid-gray" in page.text_content("#image-mapping-text")
+    expect(page.locator("#image-mapping-text")).to_contain_text("mid-gray")
     # the canvas shows the API's gray levels exactly
     drawn = page.evaluate("""() => {
         const c = document.getElementById('image-out');
