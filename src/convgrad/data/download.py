@@ -106,15 +106,17 @@ def download_file(url: str, destination: str | os.PathLike, md5: str, *, timeout
         with atomic_write(destination) as handle:
             try:
                 for chunk in iter(lambda: response.read(CHUNK_SIZE), b""):
-                    handle.write(chunk)
-                    digest.update(chunk)
                     received += len(chunk)
                     if received > max_bytes:
                         raise DownloadError(f"{url}: more than {max_bytes} bytes received, the "
                                             f"most a download may be; stopped, nothing was "
                                             f"saved")
+                    handle.write(chunk)
+                    digest.update(chunk)
                     if progress is not None:
                         progress(url, received, total)
+            except DownloadError:   # the bound above (an OSError too), already worded
+                raise
             except http.client.IncompleteRead as error:
                 received += len(error.partial)
                 raise DownloadError(f"{url}: transfer cut short after {received} of "
