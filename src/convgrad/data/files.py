@@ -87,8 +87,10 @@ def read_into(stream: BinaryIO, buffer) -> int:
     Nothing past the buffer is read, so the promise that sized the buffer bounds memory,
     also for a decompressing stream (``gzip.GzipFile`` inflates only what is asked for).
     """
-    view = memoryview(buffer).cast("B")
-    filled = 0
+    view = memoryview(buffer)
+    if not view.nbytes:   # cast() refuses shapes with a zero in them
+        return 0
+    view, filled = view.cast("B"), 0
     while filled < len(view):
         count = stream.readinto(view[filled:])
         if not count:
