@@ -70,8 +70,8 @@ def open_regular_file(path: str | os.PathLike) -> BinaryIO:
     if not stat.S_ISREG(mode):
         os.close(descriptor)
         raise refuse_not_regular(path, mode)
-    if OPEN_FLAGS & getattr(os, "O_NONBLOCK", 0):
-        os.set_blocking(descriptor, True)
+    if hasattr(os, "O_NONBLOCK"):
+        os.set_blocking(descriptor, True)   # back to ordinary reads
     return os.fdopen(descriptor, "rb")
 
 

@@ -73,7 +73,7 @@ def read_idx(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
             if path.suffix == ".gz":
                 raise format_error(path, "is named .gz but is not gzip data (no 1f 8b magic)")
             handle.seek(0)
-            return read_idx_stream(handle, path, max_bytes, file_size=size)
+            return read_idx_stream(handle, path, max_bytes, raw_size=size)
         if size > gzip_size_bound(4 + 4 * MAX_NDIM + max_bytes):
             raise format_error(path, f"{size} bytes of gzip, more than any IDX file of at most "
                                      f"{max_bytes} bytes of data compresses to; refusing to "
@@ -81,7 +81,7 @@ def read_idx(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
         handle.seek(0)
         try:
             with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
-                return read_idx_stream(stream, path, max_bytes, compressed_size=size)
+                return read_idx_stream(stream, path, max_bytes, gzip_size=size)
         except EOFError as error:
             raise format_error(path, "truncated gzip stream (the download or copy was cut "
                                      "short)") from error
@@ -92,7 +92,7 @@ def read_idx(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
 def parse_idx(data: bytes, path: str | Path = "<bytes>",
               max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """Parse IDX bytes into an array of native byte order; ``path`` is used in messages."""
-    return read_idx_stream(io.BytesIO(data), path, max_bytes, file_size=len(data))
+    return read_idx_stream(io.BytesIO(data), path, max_bytes, raw_size=len(data))
 
 
 def gzip_size_bound(content_bytes: int) -> int:
@@ -103,13 +103,12 @@ def gzip_size_bound(content_bytes: int) -> int:
 
 
 def read_idx_stream(stream: BinaryIO, path: str | Path, max_bytes: int, *,
-                    file_size: int | None = None,
-                    compressed_size: int | None = None) -> np.ndarray:
+                    raw_size: int | None = None, gzip_size: int | None = None) -> np.ndarray:
     """Read an IDX header, then exactly the data it promises, from ``stream``.
 
-    ``file_size`` is the raw file's size (the data's size is then checked before it is read);
-    ``compressed_size`` is the gzip file's size (it must be one that the promised content
-    could compress to: a 1 KiB header cannot come with gigabytes of gzip).
+    ``raw_size`` is the size of a raw file (the data's size is then checked before it is
+    read); ``gzip_size`` that of a gzip file (it must be a size the promised content could
+    compress to: a 1 KiB header cannot come with gigabytes of gzip).
     """
     magic = stream.read(4)
     if len(magic) < 4:
@@ -139,15 +138,15 @@ def read_idx_stream(stream: BinaryIO, path: str | Path, max_bytes: int, *,
     if expected > max_bytes:
         raise format_error(path, f"{promise}, more than the {max_bytes} bytes read from one "
                                  f"IDX file; refusing to read it")
-    if file_size is not None and file_size - header_size != expected:
-        found = file_size - header_size
+    if raw_size is not None and raw_size - header_size != expected:
+        found = raw_size - header_size
         if found < expected:
             raise format_error(path, f"truncated: {promise}, the file holds {found} bytes "
                                      f"after the header")
         raise format_error(path, f"{found - expected} unexpected bytes after the {expected} "
                                  f"bytes of data that the header's shape {shape} describes")
-    if compressed_size is not None and compressed_size > gzip_size_bound(header_size + expected):
-        raise format_error(path, f"{compressed_size} bytes of gzip, but {promise}: no gzip of "
+    if gzip_size is not None and gzip_size > gzip_size_bound(header_size + expected):
+        raise format_error(path, f"{gzip_size} bytes of gzip, but {promise}: no gzip of "
                                  f"{header_size + expected} bytes takes more than "
                                  f"{gzip_size_bound(header_size + expected)}")
     values = np.empty(shape, dtype=dtype.newbyteorder("="))
@@ -178,9 +177,8 @@ def find_folder_files(root: str | Path, name: str = "mnist") -> dict[str, Path]:
         candidates = [folder / f"{base}{suffix}" for folder in folders for suffix in ("", ".gz")]
         # A regular file first; failing that, anything under the name (a folder, a FIFO, a
         # broken link), so that the reader says what is wrong with it instead of "not found".
-        hit = next((path for path in candidates if path.is_file()),
-                   next((path for path in candidates if os.path.lexists(path)),
-                        None))
+        present = [path for path in candidates if os.path.lexists(path)]
+        hit = next((path for path in present if path.is_file()), present[0] if present else None)
         if hit is None:
             missing.append(f"{base}[.gz]")
         else:
