@@ -14,7 +14,7 @@ import torch.nn.functional as TF
 import convgrad as cg
 import convgrad.functional as F
 from convgrad.kernels import conv as conv_kernel
-from convgrad.kernels import conv_routes
+from convgrad.kernels import conv_routes, conv_transpose
 from parity import check_op, check_raises_like, numerical_gradient, relative_error
 
 # PyTorch warns that 'same' with an even kernel may copy the input; that is its business.
@@ -229,8 +229,8 @@ def test_backward_kernel_computes_only_what_is_asked(channels, stride, transpose
                             ).astype(np.float32)
     s = (stride, stride)
     if transposed:
-        y, cache = conv_kernel.conv_transpose_forward(x, w, None, s, (1, 1), (0, 0), (1, 1), 1)
-        backward = conv_kernel.conv_transpose_backward
+        y, cache = conv_transpose.conv_transpose_forward(x, w, None, s, (1, 1), (0, 0), (1, 1), 1)
+        backward = conv_transpose.conv_transpose_backward
     else:
         y, cache = conv_routes.conv_forward(x, w, None, s, ((1, 1), (1, 1)), (1, 1), 1)
         backward = conv_routes.conv_backward

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import convgrad as cg
 import convgrad.functional as F
 from convgrad.kernels import conv as reference
-from convgrad.kernels import conv_routes
+from convgrad.kernels import conv_routes, conv_transpose
 from parity import channels_last, check_op
 
 DTYPES = st.sampled_from([np.float64, np.float32])
@@ -277,12 +277,12 @@ def test_transposed_convolution_is_the_adjoint_of_the_reference(spatial):
     @given(transpose_configs(spatial))
     def check(config):
         x, w, b, stride, padding, output_padding, dilation, groups, dtype = config
-        y, cache = reference.conv_transpose_forward(x, w, b, stride, padding, output_padding,
+        y, cache = conv_transpose.conv_transpose_forward(x, w, b, stride, padding, output_padding,
                                                     dilation, groups)
         g = np.random.default_rng(0).standard_normal(y.shape).astype(dtype)
-        grads = reference.conv_transpose_backward(g, cache)
+        grads = conv_transpose.conv_transpose_backward(g, cache)
         # The convolution whose adjoint this is: its windows, and its loops read backwards.
-        win = reference.conv_transpose_windows(x.shape[2:], w.shape[2:], stride, padding,
+        win = conv_transpose.conv_transpose_windows(x.shape[2:], w.shape[2:], stride, padding,
                                                output_padding, dilation)
         x64, w64, g64, b64 = (a.astype(np.float64) for a in (x, w, g, b))
         spread = reference.conv_loops_backward(x64, np.zeros(g.shape), w64, win, groups)[0]

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.conv import conv_transpose_windows, window_positions
+from ..kernels.conv import window_positions
+from ..kernels.conv_transpose import conv_transpose_windows
 from . import formulas
 from .arguments import (AXIS_NAMES, as_array, check_size, per_axis, product,
                         transpose_axis)

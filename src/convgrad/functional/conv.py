@@ -2,10 +2,10 @@
 
 Each function checks its arguments (``shapes.py``: PyTorch's exception classes, messages with
 the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernels through
-``autograd.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks, a
-transposed convolution by the reference (``kernels/conv.py``, where the formulas are).  The
-backward pass computes only the gradients some input needs: a network's first convolution,
-whose input needs no gradient, skips ∂L/∂x entirely.
+``autograd.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks (the
+formulas are in the reference, ``kernels/conv.py``), a transposed convolution by
+``kernels/conv_transpose.py``.  The backward pass computes only the gradients some input
+needs: a network's first convolution, whose input needs no gradient, skips ∂L/∂x entirely.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 
 from .. import shapes
 from ..autograd import from_op, is_grad_enabled
-from ..kernels import conv as _reference
 from ..kernels import conv_routes as _routes
+from ..kernels import conv_transpose as _transpose
 from ..tensor import Tensor
 
 
@@ -108,14 +108,12 @@ def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
                                            groups, dilation)
 
     def forward(x):
-        return _reference.conv_transpose_forward(x, weight.data,
-                                                 None if bias is None else bias.data,
-                                                 args.stride, args.padding,
-                                                 args.output_padding, args.dilation,
-                                                 args.groups)
+        return _transpose.conv_transpose_forward(
+            x, weight.data, None if bias is None else bias.data, args.stride, args.padding,
+            args.output_padding, args.dilation, args.groups)
 
     return _differentiable(spatial, input, weight, bias, forward,
-                           _reference.conv_transpose_backward, "ConvolutionBackward0")
+                           _transpose.conv_transpose_backward, "ConvolutionBackward0")
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:

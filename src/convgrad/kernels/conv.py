@@ -45,12 +45,8 @@ This file computes that sum three ways, from the most literal to the one that ru
    matrix never exists.  This route computes every convolution; ``conv_routes.py`` holds the
    faster routes for common cases, each tested against this file.
 
-The transposed convolution is the adjoint of the convolution, as a linear map of its input.
-So its forward pass is the convolution's input gradient (:func:`scatter_windows` of x), its
-input gradient is a convolution of the upstream gradient (im2col, then W·cols), and its
-weight gradient is the convolution's weight-gradient formula with the roles of x and g
-exchanged.  Nothing below is a second algorithm: three matrix products, im2col and its
-adjoint.
+The transposed convolution (``conv_transpose.py``) is built from the same three products,
+im2col and its adjoint.
 
 Arrays are batched (N, C, *spatial) with 1 or 2 spatial axes; every result keeps the input's
 dtype (float32 stays float32).  The Tensor-level checks live in ``functional/conv.py``.
@@ -91,24 +87,6 @@ def conv_windows(in_size, kernel, stride, padding, dilation) -> Windows:
                      in zip(in_size, padding, kernel, stride, dilation))
     return Windows(tuple(kernel), tuple(stride), tuple(dilation),
                    tuple(tuple(pair) for pair in padding), tuple(in_size), out_size)
-
-
-def conv_transpose_windows(in_size, kernel, stride, padding, output_padding,
-                           dilation) -> Windows:
-    """The windows of the convolution that a transposed convolution is the adjoint of.
-
-    The transposed convolution's output, ``(L−1)s − 2p + d(k−1) + output_padding + 1`` long,
-    is that convolution's input, read with p zeros before and p − output_padding after (its
-    windows end there); its input, L long, is that convolution's output.  When
-    output_padding > p the last output cells lie beyond every window: no padding after, and
-    those cells receive nothing.
-    """
-    out_size = tuple((length - 1) * s - 2 * p + d * (k - 1) + extra + 1
-                     for length, k, s, p, d, extra
-                     in zip(in_size, kernel, stride, padding, dilation, output_padding))
-    pads = tuple((p, max(p - extra, 0)) for p, extra in zip(padding, output_padding))
-    return Windows(tuple(kernel), tuple(stride), tuple(dilation), pads, out_size,
-                   tuple(in_size))
 
 
 def padded_size(win: Windows) -> tuple:
@@ -269,13 +247,13 @@ def _as_ncp(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[:2] + (math.prod(a.shape[2:]),))
 
 
-def _channel_major(a: np.ndarray) -> np.ndarray:
+def channel_major(a: np.ndarray) -> np.ndarray:
     """(N, C, *spatial) → (C, N·P), contiguous: the layout of the products below."""
     n, c, positions = _as_ncp(a).shape
     return np.ascontiguousarray(_as_ncp(a).transpose(1, 0, 2)).reshape(c, n * positions)
 
 
-def _batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> np.ndarray:
+def batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> np.ndarray:
     """(C, N·P) → (N, C, *spatial), contiguous, adding ``bias[c]`` on the way (one pass)."""
     channels = m.shape[0]
     out = np.empty((batch, channels) + tuple(spatial_size), dtype=m.dtype)
@@ -315,7 +293,7 @@ def _grouped_rows(m: np.ndarray, groups: int) -> np.ndarray:
     return m.reshape(groups, m.shape[0] // groups, m.shape[1])
 
 
-def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
+def weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     """W[g] · cols[g]: (C_out, N·P)."""
     w, c = _grouped_weight(weight, groups), _grouped_rows(cols, groups)
     y = np.empty((weight.shape[0], cols.shape[1]), dtype=np.result_type(weight, cols))
@@ -325,7 +303,7 @@ def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.
     return y
 
 
-def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
+def grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
                        weight_shape: tuple) -> np.ndarray:
     """∂L/∂W[g] = grad[g] · cols[g]ᵀ, summing over all N·P columns, shaped like the weight.
 
@@ -369,7 +347,7 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, str
     if groups == 1 and x.ndim == 4:
         y = _positions_times_weight(cols, weight, x.shape[0], win.out_size, bias)
     else:
-        y = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], win.out_size,
+        y = batch_major(weight_times_cols(weight, cols, groups), x.shape[0], win.out_size,
                          bias)
     return y, Im2colCache(x, weight, cols if keep_cols else None, win, groups)
 
@@ -385,68 +363,13 @@ def conv_backward(dout: np.ndarray, cache: Im2colCache, need_input: bool = True,
     x, weight, cols, win, groups = cache
     dx = dw = db = None
     if need_input or need_weight:
-        g = _channel_major(dout)
+        g = channel_major(dout)
         if need_input:
             dx = scatter_windows(weight, g, x.shape[0], win, groups)
         if need_weight:
             if cols is None:
                 cols = im2col(x, win)
-            dw = _grad_times_cols_t(g, cols, groups, weight.shape)
-    if need_bias:
-        db = channel_sum(dout).astype(dout.dtype)   # the bias is reused at every position
-    return dx, dw, db
-
-
-# ------------------------------------------------------------------ transposed convolution
-class ConvTransposeCache(NamedTuple):
-    x: np.ndarray
-    weight: np.ndarray
-    windows: Windows           # the windows of the convolution this one is the adjoint of
-    groups: int
-
-
-def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                           stride: tuple, padding: tuple, output_padding: tuple,
-                           dilation: tuple, groups: int):
-    """The adjoint of :func:`conv_forward` in x, plus a bias:
-
-        y[n, c, i] = b[c] + Σ_o Σ_{t, τ : t·s + τ·d = i + p} x[n, o, t] · w[o, c, τ]
-
-    each input cell t spreads ``x[t]·w[τ]`` onto output cell ``t·s − p + τ·d``.  ``x`` is
-    (N, C_in, *L), ``weight`` (C_in, C_out/groups, *k), ``padding`` one int per axis.  The
-    output length ``(L−1)s − 2p + d(k−1) + output_padding + 1`` is the length of the
-    convolution input that has L windows; output_padding picks it among the lengths that
-    stride would otherwise make ambiguous.  Returns ``(y, cache)``.
-
-    Computed as the convolution's input gradient, :func:`scatter_windows` (col2im(Wᵀ·x)).
-    """
-    win = conv_transpose_windows(x.shape[2:], weight.shape[2:], stride, padding,
-                                 output_padding, dilation)
-    y = scatter_windows(weight, _channel_major(x), x.shape[0], win, groups)
-    if bias is not None:
-        y += bias.reshape((-1,) + (1,) * len(win.in_size))
-    return y, ConvTransposeCache(x, weight, win, groups)
-
-
-def conv_transpose_backward(dout: np.ndarray, cache: ConvTransposeCache,
-                            need_input: bool = True, need_weight: bool = True,
-                            need_bias: bool = True):
-    """``(∂L/∂x, ∂L/∂w, ∂L/∂b)``, each None unless asked for.
-
-    With cols = im2col(g) (the windows of the upstream gradient):
-    ∂L/∂x = W·cols, the convolution of g (the convolution's forward pass, no bias);
-    ∂L/∂w = x·colsᵀ, the convolution's weight gradient with x as the upstream gradient:
-    ∂L/∂w[o, c, τ] = Σ_n Σ_t x[n, o, t] · g_pad[n, c, t·s + τ·d];
-    ∂L/∂b = Σ_{n,i} g.
-    """
-    x, weight, win, groups = cache
-    dx = dw = db = None
-    if need_input or need_weight:
-        cols = im2col(dout, win)
-        if need_input:
-            dx = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], x.shape[2:])
-        if need_weight:
-            dw = _grad_times_cols_t(_channel_major(x), cols, groups, weight.shape)
+            dw = grad_times_cols_t(g, cols, groups, weight.shape)
     if need_bias:
         db = channel_sum(dout).astype(dout.dtype)   # the bias is reused at every position
     return dx, dw, db

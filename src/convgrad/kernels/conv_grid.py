@@ -62,12 +62,15 @@ class Grid(NamedTuple):
     base: int            # the buffer row of cell (0, 0, 0)
     first_anchor: int    # the row where output (0, 0, 0) is anchored
     offsets: tuple       # off(τ) for every tap, in the weight's (row-major) tap order
-    total_rows: int
 
     @property
     def span(self) -> int:
-        """Rows from one image's first cell (or anchor) to the next image's: R·S per image."""
+        """Rows the batch takes on the grid, R·S per image."""
         return self.batch * self.image_rows * self.row_stride
+
+    @property
+    def total_rows(self) -> int:
+        return self.base + self.span
 
     @property
     def anchors(self) -> int:
@@ -98,8 +101,7 @@ def make_grid(batch: int, size: tuple, kernel: tuple, padding: tuple, dilation: 
     # base ≥ off(last tap): ∂L/∂X's earliest read, G[base − off], stays inside the buffer.
     base = max(offsets[-1], top * row_stride + left)
     return Grid(batch, height, width, out_height, out_width, row_stride, image_rows, base,
-                first_anchor=base - top * row_stride - left, offsets=offsets,
-                total_rows=base + batch * image_rows * row_stride)
+                first_anchor=base - top * row_stride - left, offsets=offsets)
 
 
 def applies(x, weight, stride, padding, dilation, groups) -> bool:
