@@ -7,8 +7,10 @@ For each layer (3×3 kernel, padding 1, float32, the input channels-last as the 
 convolution hands it on) every route of ``kernels/conv_routes.ROUTES`` that applies runs
 directly, forward and forward+backward (∂L/∂x, ∂L/∂w and ∂L/∂b for a fixed upstream
 gradient), in one child process with the given thread count (benchmarks/harness.py).  The
-table gives medians after a warm-up and each route's gain over im2col, the reference route
-that applies to every convolution.  The gains quoted in the routes' docstrings come from here.
+table gives medians after a warm-up, of wall time and of the process's CPU time (which with
+``--threads 1`` hardly depends on what else a shared machine runs), and each route's gain
+over im2col, the reference route that applies to every convolution.  The gains quoted in the
+routes' docstrings come from here.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import emit, median_ms, run_child  # noqa: E402
+from harness import emit, median_wall_and_cpu_ms, run_child  # noqa: E402
 
 # (C_in, C_out, H = W, stride): the stride-1 layers of the three stages and the two
 # stride-2 layers that enter the second and third.
@@ -52,27 +54,28 @@ def worker(batch: int, warmup: int, repeats: int) -> list:
                 route.backward(g, cache, True, True, True)
 
             rows.append(dict(layer=[c_in, c_out, size, stride], route=route.name,
-                             forward_ms=median_ms(forward, warmup, repeats),
-                             forward_backward_ms=median_ms(forward_backward, warmup, repeats)))
+                             forward=median_wall_and_cpu_ms(forward, warmup, repeats),
+                             forward_backward=median_wall_and_cpu_ms(forward_backward,
+                                                                      warmup, repeats)))
     return rows
 
 
 def print_table(rows: list, args) -> None:
     print(f"convolution routes, float32, batch {args.batch}, 3×3 kernel, padding 1, "
           f"channels-last input; {args.threads} thread(s); median of {args.repeats} runs "
-          f"after {args.warmup} warm-up")
-    header = (f"{'C_in→C_out, H×W, stride':<26}{'route':<9}{'forward ms':>12}{'gain':>7}"
-              f"{'fwd+bwd ms':>12}{'gain':>7}")
+          f"after {args.warmup} warm-up; wall time, and CPU time (all threads)")
+    header = (f"{'C_in→C_out, H×W, stride':<26}{'route':<8}"
+              + "".join(f"{name:>12}{'gain':>7}" for name in
+                        ("forward", "CPU", "fwd+bwd", "CPU")))
     print(header)
     print("-" * len(header))
     reference = {tuple(row["layer"]): row for row in rows if row["route"] == "im2col"}
     for row in rows:
         c_in, c_out, size, stride = row["layer"]
         base = reference[tuple(row["layer"])]
-        print(f"{f'{c_in}→{c_out}, {size}×{size}, {stride}':<26}{row['route']:<9}"
-              f"{row['forward_ms']:>12.2f}{base['forward_ms'] / row['forward_ms']:>6.2f}×"
-              f"{row['forward_backward_ms']:>12.2f}"
-              f"{base['forward_backward_ms'] / row['forward_backward_ms']:>6.2f}×")
+        cells = "".join(f"{row[key][i]:>9.2f} ms{base[key][i] / row[key][i]:>6.2f}×"
+                        for key in ("forward", "forward_backward") for i in (0, 1))
+        print(f"{f'{c_in}→{c_out}, {size}×{size}, {stride}':<26}{row['route']:<8}{cells}")
 
 
 def main(argv=None) -> None:

@@ -5,8 +5,9 @@ applies.  For each route (and each path inside im2col: 1-D and 2-D, one group or
 depthwise, an empty batch), hypothesis draws configurations that must take it — including
 padding larger than the kernel, 1×1 inputs, channel counts at and around each route's
 threshold, float32 and float64, dilation — asserts that the dispatcher took it, and compares
-the output and all three gradients with ``conv_loops`` (the notes' formula, one output at a
-time) and with PyTorch in float64.  The transposed convolution, which has one route, is held
+the output and all three gradients of that route, and of every other route of the table that
+applies, with ``conv_loops`` (the notes' formula, one output at a time), which is itself
+compared with PyTorch in float64.  The transposed convolution, which has one route, is held
 to the adjoint of the same loops.
 """
 from typing import NamedTuple
@@ -25,6 +26,16 @@ from convgrad.kernels import conv_routes, conv_transpose
 from parity import channels_last, check_op
 
 DTYPES = st.sampled_from([np.float64, np.float32])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """PyTorch on one thread while these thousands of tiny convolutions run: its two-thread
+    pool, on a machine busy with other work, took ~60 ms per call instead of ~0.2 ms."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
 
 
 # ------------------------------------------------------------------ comparing
@@ -77,40 +88,45 @@ class Config(NamedTuple):
         return x, w, b, rng.standard_normal(g_shape).astype(self.dtype)
 
 
-def check_against_reference_and_torch(config: Config, y, grads):
-    """y and the gradients of a route (in the config's dtype) against conv_loops and torch."""
+def expected_results(config: Config):
+    """conv_loops' y and (∂L/∂x, ∂L/∂w, ∂L/∂b) in float64, checked against PyTorch's."""
     x, w, b, g = (None if a is None else a.astype(np.float64) for a in config.arrays())
-    win, groups, dtype = config.windows(), config.groups, config.dtype
-    expected_y = reference.conv_loops(x, w, b, win, groups)
-    expected = reference.conv_loops_backward(g, x, w, win, groups)
+    win, groups = config.windows(), config.groups
+    expected = (reference.conv_loops(x, w, b, win, groups),
+                *reference.conv_loops_backward(g, x, w, win, groups))
     torch_y, torch_grads = torch_conv(x, w, b, g, config.stride, config.padding,
                                       config.dilation, groups)
-    assert_close(expected_y, torch_y, np.float64, "the reference's y against torch")
-    assert_close(y, expected_y, dtype, "y")
-    for name, mine, loops, theirs in zip(("∂L/∂x", "∂L/∂w", "∂L/∂b"), grads, expected,
-                                         torch_grads):
-        if theirs is None:          # no bias, so no bias gradient
-            assert mine is None
-            continue
-        assert_close(loops, theirs, np.float64, f"the reference's {name} against torch")
-        assert_close(mine, loops, dtype, name)
+    for name, loops, theirs in zip(("y", "∂L/∂x", "∂L/∂w", "∂L/∂b"), expected,
+                                   (torch_y, *torch_grads)):
+        if theirs is not None:       # (no bias: no bias gradient)
+            assert_close(loops, theirs, np.float64, f"the reference's {name} against torch")
+    return expected if b is not None else expected[:3] + (None,)
 
 
-def run_route(route, config: Config):
-    """y and (∂L/∂x, ∂L/∂w, ∂L/∂b) by one route of the table, forward then backward."""
+def check_route(config: Config, expected, y, grads, route: str):
+    for name, mine, loops in zip(("y", "∂L/∂x", "∂L/∂w", "∂L/∂b"), (y, *grads), expected):
+        if loops is None:
+            assert mine is None, f"{route}: a bias gradient without a bias"
+        else:
+            assert_close(mine, loops, config.dtype, f"{route}: {name}")
+
+
+def check_every_route(config: Config, route: str):
+    """The dispatcher takes ``route``; it, and every other route that applies, run directly
+    from the table, equal the reference's loops (and those equal PyTorch)."""
     x, w, b, g = config.arrays()
-    y, cache = route.forward(x, w, b, config.stride, config.padding, config.dilation,
-                             config.groups, True)
-    return y, route.backward(g, cache, True, True, b is not None)
-
-
-def run_dispatcher(config: Config):
-    """The convolution as functional runs it, by the route the table picks.  Returns
-    (route name, y, grads)."""
-    x, w, b, g = config.arrays()
-    y, record = conv_routes.conv_forward(x, w, b, config.stride, config.padding,
-                                         config.dilation, config.groups)
-    return record.route.name, y, conv_routes.conv_backward(g, record, need_bias=b is not None)
+    args = (config.stride, config.padding, config.dilation, config.groups)
+    expected = expected_results(config)
+    y, record = conv_routes.conv_forward(x, w, b, *args)
+    assert record.route.name == route, f"the dispatcher took {record.route.name}, not {route}"
+    grads = conv_routes.conv_backward(g, record, need_bias=b is not None)
+    check_route(config, expected, y, grads, route)
+    others = [other for other in conv_routes.ROUTES
+              if other is not record.route and other.applies(x, w, *args)]
+    for other in others:
+        y, cache = other.forward(x, w, b, *args, True)
+        grads = other.backward(g, cache, True, True, b is not None)
+        check_route(config, expected, y, grads, other.name)
 
 
 # ------------------------------------------------------------------ drawing configurations
@@ -210,9 +226,7 @@ def test_every_route_of_the_table_has_configurations_that_take_it():
 def _route_test(route, strategy):
     @given(strategy)
     def test(config):
-        name, y, grads = run_dispatcher(config)
-        assert name == route, f"the dispatcher took {name}, not {route}"
-        check_against_reference_and_torch(config, y, grads)
+        check_every_route(config, route)
     return test
 
 
@@ -225,29 +239,14 @@ test_im2col_route_grouped_1d = _route_test("im2col", im2col_configs(1, grouped=T
 test_im2col_route_grouped_2d = _route_test("im2col", im2col_configs(2, grouped=True))
 
 
-@given(st.one_of(*[strategy for strategies in ROUTE_CONFIGS.values()
-                   for strategy in strategies]))
-def test_every_route_that_applies_equals_the_reference(config):
-    # Not only the route the dispatcher prefers: each one that says it applies, run directly.
-    x, w, _, _ = config.arrays()
-    applying = [route for route in conv_routes.ROUTES if route.applies(
-        x, w, config.stride, config.padding, config.dilation, config.groups)]
-    assert applying[-1].name == "im2col"
-    for route in applying:
-        check_against_reference_and_torch(config, *run_route(route, config))
-
-
 # ------------------------------------------------------------------ thresholds, by name
 @pytest.mark.parametrize("channels,stride,route", [
     (3, 1, "im2col"), (4, 1, "grid"), (5, 1, "grid"),
     (3, 2, "im2col"), (4, 2, "phases"), (5, 2, "phases"),
 ])
 def test_the_channel_threshold_of_each_fast_route(channels, stride, route):
-    config = Config((2, channels, 6, 6), (3, channels, 3, 3), False, (stride, stride),
-                    ((1, 1), (1, 1)), (1, 1), 1, np.float64, seed=0)
-    name, y, grads = run_dispatcher(config)
-    assert name == route
-    check_against_reference_and_torch(config, y, grads)
+    check_every_route(Config((2, channels, 6, 6), (3, channels, 3, 3), False, (stride, stride),
+                             ((1, 1), (1, 1)), (1, 1), 1, np.float64, seed=0), route)
 
 
 # ------------------------------------------------------------------ transposed convolution

@@ -7,9 +7,9 @@ PyTorch), at stride 1 and with one group:
 
 im2col copies every window (∏k times the input) before its one big product; at stride 1
 that copy costs more than the arithmetic.  Here nothing is copied but the input itself, once.
-Measured gain (``benchmarks/conv_routes.py``, float32, batch 64, 3×3, padding 1, 2 threads):
-forward+backward 1.9–2.2× faster than im2col on ResNet-20's layers (16 channels at 32×32 to
-64 at 8×8).
+Measured gain (``benchmarks/conv_routes.py --threads 1``, CPU time, float32, batch 64, 3×3,
+padding 1; four runs on a shared 2-core machine): forward+backward 2.3–3.1× faster than
+im2col at 16 channels on 32×32, 1.5–2.1× at 32 on 16×16, 1.5–2.7× at 64 on 8×8.
 
 1. The input is laid out channels-last on a *grid*: cell (n, r, c) of the image is row
    ``base + (n·R + r)·S + c`` of a (rows, C) matrix X, where each image row is followed by

@@ -2,8 +2,9 @@
 
 It computes the reference's sum (``kernels/conv.py``; tested against ``conv_loops`` and
 PyTorch) for stride-2, one-group 2-D convolutions.  Measured gain
-(``benchmarks/conv_routes.py``, float32, batch 64, 3×3, padding 1, 2 threads): forward+backward
-MEASURE× faster than im2col on ResNet-20's downsampling layers.
+(``benchmarks/conv_routes.py --threads 1``, CPU time, float32, batch 64, 3×3, padding 1; four
+runs on a shared 2-core machine): forward+backward 1.1–1.3× faster than im2col on ResNet-20's
+16→32 layer (32×32), level with it (0.97–1.01×) on its 32→64 layer (16×16).
 
 With stride 2, output (h, w) reads ``x_pad[2h + i, 2w + j]``.  Writing the tap as
 i = 2·δi + a, j = 2·δj + b (a, b ∈ {0, 1}) and the *phases* of the padded input as
