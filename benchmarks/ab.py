@@ -73,8 +73,8 @@ def worker(warmup: int, repeats: int) -> dict:
 
         results[f"conv {c_in}→{c_out} {size}×{size} s{stride}"] = median_wall_and_cpu_ms(
             forward_backward, warmup, repeats)
-    results["MNIST-1D CNN step"] = median_wall_and_cpu_ms(training_step("cnn", (1, 40), 100), warmup,
-                                            5 * repeats)
+    results["MNIST-1D CNN step"] = median_wall_and_cpu_ms(
+        training_step("cnn", (1, 40), 100), warmup, 5 * repeats)
     return results
 
 
