@@ -244,6 +244,11 @@ def conv_arguments(op: str, spatial: int, input_shape: tuple, weight_shape: tupl
                 f"{conv_output_formula_padded(length, k, s, pad, d)} is less than 1 "
                 f"(input {list(input_shape)}, weight {list(weight_shape)})")
         out_size.append((padded - span) // s + 1)
+    batched = len(input_shape) == spatial + 2
+    if all(input_shape[:2 if batched else 1]) and 0 in input_shape[-spatial:]:
+        raise RuntimeError(f"{op}: the input must have at least one position along every "
+                           f"spatial axis (only zero batch or zero channel inputs are "
+                           f"supported), got input of size {list(input_shape)}")
     return ConvArguments(stride, pads, dilation, groups, tuple(out_size))
 
 
@@ -453,6 +458,12 @@ def adaptive_pool_output_size(op: str, n: int, output_size, input_shape: tuple) 
         if _is_pool_int(output_size):
             sizes = (int(output_size),) * n
         elif isinstance(output_size, (tuple, list)):
+            if len(input_shape) <= len(output_size):
+                # PyTorch fills None entries from the input's trailing sizes before anything
+                # else, and refuses an input without that many: ValueError.
+                raise ValueError(f"{op}: Input dimension should be at least "
+                                 f"{len(output_size) + 1} for output_size={output_size!r}, "
+                                 f"got input of size {list(input_shape)}")
             if not all(v is None or _is_pool_int(v) for v in output_size):
                 raise TypeError(f"{op}: output_size must be an int or a tuple of {n} ints or "
                                 f"None, got output_size={output_size!r}")
