@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from convgrad.train import TrainConfig, Trainer
+from convgrad.train import TrainConfig, Trainer, load_run
 from convgrad.train.checkpoint import CheckpointError, step_folders
 from convgrad.train.evaluate import evaluate
-from convgrad.train.loop import RunError, default_run_dir, check_new_run_dir, saved_config
+from convgrad.train.runfolder import RunError, check_new_run_dir, default_run_dir, saved_config
 from test_train_support import checkpoint_bytes, data_home, rows_without_timing
 
 
@@ -130,7 +130,7 @@ def test_a_checkpoint_of_another_recipe_is_refused(tmp_path):
 
 
 def test_run_folder_rules(tmp_path, monkeypatch):
-    config = TrainConfig().validated()
+    config = TrainConfig()
     first = default_run_dir(config, tmp_path)
     assert first.parent == tmp_path and first.name.startswith("cnn-mnist1d-")
     first.mkdir()
@@ -153,13 +153,12 @@ def test_run_folder_rules(tmp_path, monkeypatch):
 
 
 def test_eval_samples_limits_periodic_evaluation_not_the_final_one(tmp_path):
-    trainer = Trainer(TrainConfig(model="logistic", steps=20, eval_every=10, eval_samples=50),
-                      tmp_path / "r", quiet=True)
-    result = trainer.run()
+    result = run(tmp_path / "r", model="logistic", steps=20, eval_every=10, eval_samples=50)
     accuracies = [r["test_acc"] for r in result.rows]
     assert all(a * 50 == pytest.approx(round(a * 50)) for a in accuracies)  # out of 50 samples
-    data = trainer.data
+    trained = load_run(result.run_dir)
+    data = trained.data
     assert len(data.test_y) == 1000
-    full = evaluate(trainer.model, data.test_x, data.test_y, data.classes)
+    full = evaluate(trained.model, data.test_x, data.test_y, data.classes)
     assert result.test_accuracy == full.accuracy                  # all 1000 samples
     assert np.isfinite(result.test_loss)

@@ -23,7 +23,7 @@ from convgrad.train.setup import (augmentation_generator, build_augmentation, bu
 
 # ---------------------------------------------------------------------------- config
 def test_default_config_is_the_papers_recipe():
-    config = TrainConfig().validated()
+    config = TrainConfig()
     assert (config.model, config.dataset, config.optimizer) == ("cnn", "mnist1d", "adam")
     assert (config.lr, config.batch_size, config.weight_decay) == (1e-2, 100, 0.0)
     assert config.total_steps(batches_per_epoch=40) == 6000
@@ -32,12 +32,12 @@ def test_default_config_is_the_papers_recipe():
 
 def test_config_json_round_trip_and_aliases():
     config = TrainConfig(model="MLP", dataset="MNIST-1D", optimizer="SGD", momentum=0.9,
-                         schedule="multistep", milestones=[300, 100], steps=400).validated()
+                         schedule="multistep", milestones=[300, 100], steps=400)
     assert (config.model, config.dataset, config.optimizer) == ("mlp", "mnist1d", "sgd")
     assert config.milestones == [100, 300]
     again = TrainConfig.from_json(config.to_json())
     assert again == config
-    assert TrainConfig(epochs=3).validated().total_steps(batches_per_epoch=40) == 120
+    assert TrainConfig(epochs=3).total_steps(batches_per_epoch=40) == 120
 
 
 @pytest.mark.parametrize("changes, fragment", [
@@ -67,7 +67,7 @@ def test_config_json_round_trip_and_aliases():
 ])
 def test_config_rejects_bad_values_in_one_line(changes, fragment):
     with pytest.raises(ConfigError) as error:
-        TrainConfig(**changes).validated()
+        TrainConfig(**changes)
     assert fragment in str(error.value)
     assert "\n" not in str(error.value)
 
@@ -80,10 +80,10 @@ def test_config_from_dict_rejects_unknown_keys_and_bad_json():
 
 
 def test_schedule_must_fit_the_run():
-    config = TrainConfig(warmup_steps=100, steps=100).validated()
+    config = TrainConfig(warmup_steps=100, steps=100)
     with pytest.raises(ConfigError, match="leaves no steps"):
         config.check_schedule(100)
-    config = TrainConfig(schedule="multistep", milestones=[50, 200], steps=100).validated()
+    config = TrainConfig(schedule="multistep", milestones=[50, 200], steps=100)
     with pytest.raises(ConfigError, match="goes past the run's last step"):
         config.check_schedule(100)
 
@@ -103,7 +103,7 @@ def _lrs(config, total):
 
 
 def test_warmup_then_cosine_follows_the_formulas():
-    config = TrainConfig(lr=0.1, schedule="cosine", warmup_steps=4, steps=20).validated()
+    config = TrainConfig(lr=0.1, schedule="cosine", warmup_steps=4, steps=20)
     scheduler, lrs = _lrs(config, 20)
     warm = [0.1 * (1 / 5 + (1 - 1 / 5) * t / 4) for t in range(5)]
     np.testing.assert_allclose(lrs[:5], warm, rtol=1e-12)
@@ -113,24 +113,24 @@ def test_warmup_then_cosine_follows_the_formulas():
 
 
 def test_constant_step_and_multistep_schedules():
-    assert _lrs(TrainConfig(lr=0.5).validated(), 5) == (None, [0.5] * 5)
-    _, lrs = _lrs(TrainConfig(lr=1.0, schedule="step", step_size=3, gamma=0.5).validated(), 7)
+    assert _lrs(TrainConfig(lr=0.5), 5) == (None, [0.5] * 5)
+    _, lrs = _lrs(TrainConfig(lr=1.0, schedule="step", step_size=3, gamma=0.5), 7)
     assert lrs == [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
     _, lrs = _lrs(TrainConfig(lr=1.0, schedule="multistep", milestones=[2, 5],
-                              gamma=0.1).validated(), 6)
+                              gamma=0.1), 6)
     np.testing.assert_allclose(lrs, [1, 1, 0.1, 0.1, 0.1, 0.01])
 
 
 def test_default_milestones_fall_after_the_warmup():
     # 4 warm-up steps, then 8: the defaults are halfway (4 + 4) and three quarters (4 + 6).
     config = TrainConfig(lr=1.0, schedule="multistep", warmup_steps=4, gamma=0.1,
-                         steps=12).validated()
+                         steps=12)
     _, lrs = _lrs(config, 12)
     np.testing.assert_allclose(lrs[4:], [1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
 
 
 def test_data_dir_may_be_a_path(tmp_path):
-    config = TrainConfig(data_dir=tmp_path).validated()
+    config = TrainConfig(data_dir=tmp_path)
     assert config.data_dir == str(tmp_path)
     assert TrainConfig.from_json(config.to_json()) == config
 
@@ -389,13 +389,13 @@ def test_compare_table_and_reading():
 def test_augmentation_policies():
     x = np.random.default_rng(0).standard_normal((6, 3, 32, 32)).astype(np.float32)
     augment = build_augmentation(TrainConfig(model="resnet20", dataset="cifar10",
-                                             augment=True).validated())
+                                             augment=True))
     by_hand = np.random.default_rng([5, 1])
     expected = random_horizontal_flip(random_crop(x, by_hand, padding=4), by_hand)
     np.testing.assert_array_equal(augment(x, augmentation_generator(5)), expected)
     digits = build_augmentation(TrainConfig(model="lenet5-small", dataset="digits",
-                                            augment=True).validated())
+                                            augment=True))
     small = x[:, :1, :8, :8]
     np.testing.assert_array_equal(digits(small, augmentation_generator(5)),
                                   random_crop(small, np.random.default_rng([5, 1]), padding=1))
-    assert build_augmentation(TrainConfig().validated()) is None
+    assert build_augmentation(TrainConfig()) is None

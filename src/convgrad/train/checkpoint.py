@@ -11,7 +11,8 @@ A run folder keeps its checkpoints under ``checkpoints/``::
             meta.json            step, config, every RNG state, the optimizer's and the
                                  scheduler's scalars, versions, and each file's SHA-256
 
-Saving step ``s`` (the crash points of ``faults.py`` in brackets):
+Saving step ``s`` (in brackets: the points where the writer calls its hook, the seam the
+crash tests use, see ``faults.py``):
 
 1. write the three files into ``.tmp-step-…`` and fsync each     [checkpoint-begin,
                                                                   -model-file, -optimizer-file,
@@ -41,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import TMP_PREFIX, fsync_dir, remove_strays, replace_json, write_file
-from .faults import crash_point
+from .faults import WriteHook
 
 FORMAT = "convgrad-checkpoint"
 FORMAT_VERSION = 1
@@ -99,14 +100,19 @@ def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
-                    optimizer_arrays: dict, meta: dict, keep: int = 2) -> Path:
+                    optimizer_arrays: dict, meta: dict, keep: int = 2,
+                    hook: WriteHook | None = None) -> Path:
     """Write checkpoint ``step`` of the run in ``run_dir`` atomically; returns its folder.
 
     ``model_state`` and ``optimizer_arrays`` map names to NumPy arrays; ``meta`` is
     JSON-serialisable and gets ``format``, ``step`` and the files' checksums added.  The
     model file's own header repeats the model's name and data set so that it can be
-    evaluated on its own.
+    evaluated on its own.  ``hook(point, step, path)`` is called after each stage.
     """
+    def reached(point: str, path: Path) -> None:
+        if hook is not None:
+            hook(point, step, path)
+
     folder = Path(run_dir) / CHECKPOINTS
     folder.mkdir(parents=True, exist_ok=True)
     name = step_folder_name(step)
@@ -114,7 +120,7 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir()
-    crash_point("checkpoint-begin", step)
+    reached("checkpoint-begin", temporary)
 
     header = {"format": FORMAT, "step": step}
     for key in ("model", "dataset", "num_classes", "classes"):
@@ -125,14 +131,14 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
                                                                   "step": step})}
     for file_name, data in files.items():
         write_file(temporary / file_name, data)
-        crash_point("checkpoint-" + file_name.split(".")[0] + "-file", step)
+        reached("checkpoint-" + file_name.split(".")[0] + "-file", temporary / file_name)
     meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, step=step,
                 files={file_name: {"bytes": len(data),
                                    "sha256": hashlib.sha256(data).hexdigest()}
                        for file_name, data in files.items()})
     write_file(temporary / META_FILE,
                (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
-    crash_point("checkpoint-meta-file", step)
+    reached("checkpoint-meta-file", temporary / META_FILE)
     fsync_dir(temporary)
 
     final = folder / name
@@ -142,13 +148,13 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
         _discard(final)
     os.rename(temporary, final)
     fsync_dir(folder)
-    crash_point("checkpoint-renamed", step)
+    reached("checkpoint-renamed", final)
 
     replace_json(folder / LATEST, {"name": name, "step": step})
-    crash_point("checkpoint-latest", step)
+    reached("checkpoint-latest", folder / LATEST)
 
     _prune(folder, step, keep)
-    crash_point("checkpoint-pruned", step)
+    reached("checkpoint-pruned", folder)
     return final
 
 
@@ -225,6 +231,35 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
             return found
     raise CheckpointError(f"{path}: not a checkpoint or a run folder (no {META_FILE} and no "
                           f"{CHECKPOINTS}/ folder)")
+
+
+def select_checkpoint(run_dir: str | os.PathLike, which: str | int = "last") -> Path:
+    """The step folder of run ``run_dir`` that ``which`` names: ``"last"`` (the latest) or
+    a step number (a kept checkpoint); CheckpointError listing the kept steps otherwise."""
+    run_dir = Path(run_dir).expanduser()
+    folder = run_dir / CHECKPOINTS
+    if not folder.is_dir():
+        raise CheckpointError(f"{run_dir}: not a run folder (no {CHECKPOINTS}/ folder)")
+    kept = step_folders(folder)
+    if which == "last":
+        found = latest_checkpoint(run_dir)
+        if found is None:
+            raise CheckpointError(f"{run_dir}: the run has no checkpoint yet (it stopped "
+                                  f"before its first one)")
+        return found
+    step = _step_number(which)
+    for kept_step, path in kept:
+        if kept_step == step:
+            return path
+    listed = ", ".join(str(s) for s, _ in kept) or "none"
+    raise CheckpointError(f"{run_dir}: no checkpoint of step {step} (kept: {listed})")
+
+
+def _step_number(which) -> int:
+    text = str(which).strip()
+    if isinstance(which, bool) or not text.isdigit():
+        raise CheckpointError(f"a checkpoint is last or a step number, got {which!r}")
+    return int(text)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -334,7 +369,12 @@ def load_model_weights(model, checkpoint: Checkpoint, model_name: str) -> None:
     try:
         model.load_state_dict(checkpoint.model_state)
     except RuntimeError as error:
-        # load_state_dict's first line is a header; the lines after it name the keys
-        detail = " ".join(" ".join(str(error).split("\n")[1:]).split()) or str(error)
-        raise CheckpointError(f"{checkpoint.path}: its weights do not fit model {model_name} "
-                              f"— a checkpoint from another model? ({detail[:300]})") from None
+        raise weights_error(checkpoint.path, model_name, error) from None
+
+
+def weights_error(path: Path, model_name: str, error: RuntimeError) -> CheckpointError:
+    """``load_state_dict``'s RuntimeError as one line naming the file and the model."""
+    # load_state_dict's first line is a header; the lines after it name the keys
+    detail = " ".join(" ".join(str(error).split("\n")[1:]).split()) or str(error)
+    return CheckpointError(f"{path}: its weights do not fit model {model_name} — a checkpoint "
+                           f"from another model? ({detail[:300]})")

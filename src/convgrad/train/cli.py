@@ -26,7 +26,8 @@ from ..models import MODELS
 from .checkpoint import CheckpointError, load_checkpoint, load_model_weights
 from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
                      ConfigError, TrainConfig, model_name)
-from .loop import RELOCATABLE, RunError
+from .faults import crash_hook_from_environment
+from .runfolder import RELOCATABLE, RunError, check_new_run_dir, default_run_dir, saved_config
 
 RUNS_ROOT = Path("runs")
 
@@ -152,7 +153,7 @@ def config_from_args(args) -> TrainConfig:
         except DataError as error:
             raise ConfigError(str(error)) from None
         given["model"] = DEFAULT_MODEL_FOR_DATASET[dataset]
-    return TrainConfig(**given).validated()
+    return TrainConfig(**given)
 
 
 def _newest_run(root: Path) -> Path | None:
@@ -170,8 +171,6 @@ def _newest_run(root: Path) -> Path | None:
 def _resumed_config(run_dir: Path, args) -> TrainConfig:
     """The saved config of the run in ``run_dir``; options given with ``--resume`` must
     agree with it (after normalisation: aliases, case, order), except where the data is."""
-    from .loop import saved_config
-
     config = saved_config(run_dir)
     given = _given(args)
     for name, value in given.items():
@@ -179,13 +178,13 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
             continue
         if name in ("steps", "epochs"):
             # Only one of the two is set in a config; the default run has neither.
-            checked = TrainConfig(**{name: value}).validated()
+            checked = TrainConfig(**{name: value})
             mine = getattr(checked, name)
             saved = getattr(config, name)
             if name == "steps" and config.steps is None and config.epochs is None:
                 saved = DEFAULT_STEPS
         else:
-            mine = getattr(dataclasses.replace(config, **{name: value}).validated(), name)
+            mine = getattr(dataclasses.replace(config, **{name: value}), name)
             saved = getattr(config, name)
         if mine != saved:
             option = "--" + name.replace("_", "-")
@@ -195,12 +194,12 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
                               f"({was}); a resumed run keeps its recipe — start a new run "
                               f"to change it")
     relocated = {name: given[name] for name in RELOCATABLE if name in given}
-    return dataclasses.replace(config, **relocated).validated()
+    return dataclasses.replace(config, **relocated)
 
 
 @_user_errors
 def run_train(args) -> int:
-    from .loop import Trainer, default_run_dir
+    from .loop import Trainer
 
     _require_train_extras()
     if args.resume is not None:
@@ -221,7 +220,8 @@ def run_train(args) -> int:
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
     progress = None if quiet else _download_progress
     result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
-                     download_progress=progress).run()
+                     download_progress=progress,
+                     write_hook=crash_hook_from_environment()).run()
     if args.json:
         from .loop import summary_record
         record = summary_record(result, config.dataset)
@@ -327,12 +327,11 @@ def run_compare(args) -> int:
     models = [model_name(m) for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
     given = _given(args)
-    base = TrainConfig(**given).validated() if given else TrainConfig()
+    base = TrainConfig(**given)
     for name in models:
-        dataclasses.replace(base, model=name).validated()   # fail before any training
+        dataclasses.replace(base, model=name)   # fail before any training
     out = Path(args.out) if args.out else \
         RUNS_ROOT / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    from .loop import check_new_run_dir
     for name in models:
         try:
             check_new_run_dir(out / name)

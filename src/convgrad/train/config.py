@@ -3,6 +3,12 @@
 The defaults are the MNIST-1D paper's recipe for its CNN (Greydanus 2020): Adam, learning
 rate 1e-2, no weight decay, batch 100, 6000 steps, an evaluation every 250 steps.
 
+A config is frozen and checked once, when it is made: ``TrainConfig(lr=0)`` raises, so
+every ``TrainConfig`` that exists is a valid recipe, with its names normalised (data set
+aliases, case, sorted milestones).  The command line and the Python API are the two places
+configs are made; the rest of ``convgrad.train`` only reads them.  A changed copy is a new
+config, checked again: ``dataclasses.replace(config, model="mlp")``.
+
 Two runs with equal configs (seed included) produce the same weights bit for bit, so the
 config is saved with every checkpoint and ``--resume`` refuses options that contradict it.
 Where the run's files go (``--out``) and how it reports (``--quiet``) are not part of it.
@@ -18,8 +24,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
-from ..data.registry import canonical_name
 from ..data.errors import UnknownDatasetError
+from ..data.registry import canonical_name
 from ..models import MODELS
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -43,13 +49,22 @@ DEFAULT_MODEL_FOR_DATASET = {
     "fashion-mnist": "lenet5",
     "cifar10": "resnet20",
 }
+# Random crop (padding) and horizontal flip per image data set.  Digits are not flipped:
+# a mirrored 2 is not a 2.
+AUGMENTATIONS = {
+    "digits": {"padding": 1, "flip": False},
+    "mnist": {"padding": 2, "flip": False},
+    "fashion-mnist": {"padding": 2, "flip": True},
+    "cifar10": {"padding": 4, "flip": True},
+}
+AUGMENTABLE = tuple(AUGMENTATIONS)
 
 
 class ConfigError(ValueError):
     """An invalid training option (the message names it and its value)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     model: str = "cnn"
     dataset: str = "mnist1d"
@@ -76,11 +91,17 @@ class TrainConfig:
     augment: bool = False              # random crop (+ flip) for image data sets
     extra: dict = field(default_factory=dict)  # reserved for options added later
 
+    def __post_init__(self):
+        """Normalise names (data set aliases, case) and check every value."""
+        for name, value in _normalised(self).items():
+            object.__setattr__(self, name, value)   # still being made: frozen after this
+        self._check_model_fits_dataset()
+
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """A validated config from plain data (unknown keys are an error, missing keys take
-        their defaults)."""
+        """A config from plain data (unknown keys are an error, missing keys take their
+        defaults)."""
         if not isinstance(values, dict):
             raise ConfigError(f"a run configuration must be a JSON object, got "
                               f"{type(values).__name__}")
@@ -88,13 +109,13 @@ class TrainConfig:
         unknown = sorted(set(values) - names)
         if unknown:
             raise ConfigError(f"unknown configuration key(s): {', '.join(unknown)}")
-        return cls(**values).validated()
+        return cls(**values)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
@@ -104,73 +125,6 @@ class TrainConfig:
             raise ConfigError(f"the run configuration is not valid JSON ({error})") from None
         return cls.from_dict(values)
 
-    # ------------------------------------------------------------------ validation
-    def validated(self) -> "TrainConfig":
-        """Normalise names (dataset aliases, case) and check every value; returns self."""
-        try:
-            self.dataset = canonical_name(self.dataset)
-        except UnknownDatasetError as error:
-            raise ConfigError(str(error)) from None
-        self.model = model_name(self.model)
-        self.optimizer = _choice("optimizer", self.optimizer, OPTIMIZERS)
-        self.schedule = _choice("schedule", self.schedule, SCHEDULES)
-        self.lr = _positive_float("lr", self.lr)
-        self.momentum = _float_in("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        self.weight_decay = _float_in("weight-decay", self.weight_decay, 0.0, math.inf)
-        self.gamma = _float_in("gamma", self.gamma, 0.0, 1.0, low_open=True)
-        if self.momentum and self.optimizer != "sgd":
-            raise ConfigError(f"--momentum applies to --optimizer sgd only (Adam keeps its own "
-                              f"moments), got --momentum {self.momentum} with "
-                              f"--optimizer {self.optimizer}")
-        self.batch_size = _integer("batch-size", self.batch_size, 1)
-        if self.steps is not None and self.epochs is not None:
-            raise ConfigError(f"give --steps or --epochs, not both (got --steps {self.steps} "
-                              f"and --epochs {self.epochs})")
-        if self.steps is not None:
-            self.steps = _integer("steps", self.steps, 1)
-        if self.epochs is not None:
-            self.epochs = _integer("epochs", self.epochs, 1)
-        self.seed = _integer("seed", self.seed, 0)
-        self.warmup_steps = _integer("warmup-steps", self.warmup_steps, 0)
-        self.eval_every = _integer("eval-every", self.eval_every, 0)
-        self.eval_batch_size = _integer("eval-batch-size", self.eval_batch_size, 1)
-        if self.eval_samples is not None:
-            self.eval_samples = _integer("eval-samples", self.eval_samples, 1)
-        self.checkpoint_every = _integer("checkpoint-every", self.checkpoint_every, 0)
-        self.keep_checkpoints = _integer("keep-checkpoints", self.keep_checkpoints, 1)
-        if self.step_size is not None:
-            self.step_size = _integer("step-size", self.step_size, 1)
-        if self.milestones is not None:
-            if not isinstance(self.milestones, (list, tuple)) or not self.milestones:
-                raise ConfigError(f"--milestones must be a list of step numbers, got "
-                                  f"{self.milestones!r}")
-            self.milestones = sorted(_integer("milestones", m, 1) for m in self.milestones)
-        for name in ("download", "augment"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if isinstance(self.data_dir, os.PathLike):
-            self.data_dir = os.fspath(self.data_dir)   # stored as text in config.json
-        if self.data_dir is not None and not isinstance(self.data_dir, str):
-            raise ConfigError(f"data_dir must be a path, got {self.data_dir!r}")
-        if not isinstance(self.extra, dict):
-            raise ConfigError(f"extra must be an object, got {self.extra!r}")
-        if self.augment and self.dataset not in AUGMENTABLE:
-            raise ConfigError(f"--augment (random crop and flip) is for image data sets "
-                              f"({', '.join(AUGMENTABLE)}), not {self.dataset}")
-        self.check_model_fits_dataset()
-        return self
-
-    def check_model_fits_dataset(self) -> None:
-        """A model takes one input shape; the data set must have it."""
-        spec = MODELS[self.model]
-        wanted = tuple(spec.input_shape)
-        have = DATASET_INPUT_SHAPES[self.dataset]
-        if wanted != have:
-            fitting = [name for name, s in MODELS.items() if tuple(s.input_shape) == have]
-            raise ConfigError(
-                f"model {self.model} takes inputs of shape {_shape(wanted)} but {self.dataset} "
-                f"samples are {_shape(have)}; models for {self.dataset}: {', '.join(fitting)}")
-
     # ------------------------------------------------------------------ derived values
     def total_steps(self, batches_per_epoch: int) -> int:
         """Optimizer steps of the whole run (``epochs`` × batches per epoch, if given)."""
@@ -179,7 +133,8 @@ class TrainConfig:
         return self.steps if self.steps is not None else DEFAULT_STEPS
 
     def check_schedule(self, total: int) -> None:
-        """Schedule options that only make sense against the run's length."""
+        """Schedule options that only make sense against the run's length (known once the
+        data set, and so the number of batches per epoch, is)."""
         if self.warmup_steps >= total:
             raise ConfigError(f"--warmup-steps {self.warmup_steps} leaves no steps for the "
                               f"schedule: the run has {total} steps")
@@ -187,16 +142,72 @@ class TrainConfig:
             raise ConfigError(f"--milestones {self.milestones} goes past the run's last step "
                               f"({total - 1})")
 
+    def _check_model_fits_dataset(self) -> None:
+        """A model takes one input shape; the data set must have it."""
+        wanted = tuple(MODELS[self.model].input_shape)
+        have = DATASET_INPUT_SHAPES[self.dataset]
+        if wanted != have:
+            fitting = [name for name, s in MODELS.items() if tuple(s.input_shape) == have]
+            raise ConfigError(
+                f"model {self.model} takes inputs of shape {_shape(wanted)} but {self.dataset} "
+                f"samples are {_shape(have)}; models for {self.dataset}: {', '.join(fitting)}")
 
-# Random crop (padding) and horizontal flip per image data set.  Digits are not flipped:
-# a mirrored 2 is not a 2.
-AUGMENTATIONS = {
-    "digits": {"padding": 1, "flip": False},
-    "mnist": {"padding": 2, "flip": False},
-    "fashion-mnist": {"padding": 2, "flip": True},
-    "cifar10": {"padding": 4, "flip": True},
-}
-AUGMENTABLE = tuple(AUGMENTATIONS)
+
+def _normalised(c: TrainConfig) -> dict:
+    """Every field of ``c`` checked and in its canonical form (ConfigError otherwise)."""
+    try:
+        dataset = canonical_name(c.dataset)
+    except UnknownDatasetError as error:
+        raise ConfigError(str(error)) from None
+    values = {
+        "dataset": dataset,
+        "model": model_name(c.model),
+        "optimizer": _choice("optimizer", c.optimizer, OPTIMIZERS),
+        "schedule": _choice("schedule", c.schedule, SCHEDULES),
+        "lr": _positive_float("lr", c.lr),
+        "momentum": _float_in("momentum", c.momentum, 0.0, 1.0, high_open=True),
+        "weight_decay": _float_in("weight-decay", c.weight_decay, 0.0, math.inf),
+        "gamma": _float_in("gamma", c.gamma, 0.0, 1.0, low_open=True),
+        "batch_size": _integer("batch-size", c.batch_size, 1),
+        "seed": _integer("seed", c.seed, 0),
+        "warmup_steps": _integer("warmup-steps", c.warmup_steps, 0),
+        "eval_every": _integer("eval-every", c.eval_every, 0),
+        "eval_batch_size": _integer("eval-batch-size", c.eval_batch_size, 1),
+        "checkpoint_every": _integer("checkpoint-every", c.checkpoint_every, 0),
+        "keep_checkpoints": _integer("keep-checkpoints", c.keep_checkpoints, 1),
+    }
+    if values["momentum"] and values["optimizer"] != "sgd":
+        raise ConfigError(f"--momentum applies to --optimizer sgd only (Adam keeps its own "
+                          f"moments), got --momentum {c.momentum} with "
+                          f"--optimizer {values['optimizer']}")
+    if c.steps is not None and c.epochs is not None:
+        raise ConfigError(f"give --steps or --epochs, not both (got --steps {c.steps} "
+                          f"and --epochs {c.epochs})")
+    for name in ("steps", "epochs", "eval_samples", "step_size"):
+        value = getattr(c, name)
+        if value is not None:
+            values[name] = _integer(name.replace("_", "-"), value, 1)
+    if c.milestones is not None:
+        if not isinstance(c.milestones, (list, tuple)) or not c.milestones:
+            raise ConfigError(f"--milestones must be a list of step numbers, got "
+                              f"{c.milestones!r}")
+        values["milestones"] = sorted(_integer("milestones", m, 1) for m in c.milestones)
+        if values["milestones"][0] <= values["warmup_steps"]:
+            raise ConfigError(f"--milestones {values['milestones']} must come after the "
+                              f"{values['warmup_steps']} warm-up steps")
+    for name in ("download", "augment"):
+        if not isinstance(getattr(c, name), bool):
+            raise ConfigError(f"{name} must be true or false, got {getattr(c, name)!r}")
+    data_dir = os.fspath(c.data_dir) if isinstance(c.data_dir, os.PathLike) else c.data_dir
+    if data_dir is not None and not isinstance(data_dir, str):
+        raise ConfigError(f"data_dir must be a path, got {data_dir!r}")
+    values["data_dir"] = data_dir                  # stored as text in config.json
+    if not isinstance(c.extra, dict):
+        raise ConfigError(f"extra must be an object, got {c.extra!r}")
+    if c.augment and dataset not in AUGMENTABLE:
+        raise ConfigError(f"--augment (random crop and flip) is for image data sets "
+                          f"({', '.join(AUGMENTABLE)}), not {dataset}")
+    return values
 
 
 def _shape(shape: tuple) -> str:

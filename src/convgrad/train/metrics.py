@@ -3,6 +3,7 @@
     metrics.jsonl   {"step": 250, "epoch": 6.25, "lr": 0.01, "train_loss": 0.93, ...}
     metrics.csv     step,epoch,lr,train_loss,train_acc,test_loss,test_acc,time_s
 
+A run with measurements (``measurements.py``) has their columns after these.
 ``train_loss`` and ``train_acc`` average the training batches since the previous row (empty
 on the row of step 0, before any training); ``test_*`` are measured on the test set;
 ``time_s`` is the training time so far (the only field that differs between a resumed run
@@ -24,7 +25,7 @@ import os
 from pathlib import Path
 
 from .atomic import replace_file
-from .faults import armed, crash
+from .faults import WriteHook
 
 FIELDS = ("step", "epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc",
           "time_s")
@@ -43,18 +44,18 @@ def _csv_cell(value) -> str:
     return str(value)
 
 
-def csv_line(row: dict) -> str:
+def csv_line(row: dict, fields=FIELDS) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow([_csv_cell(row.get(f)) for f in FIELDS])
+    csv.writer(buffer, lineterminator="\n").writerow([_csv_cell(row.get(f)) for f in fields])
     return buffer.getvalue()
 
 
-def json_line(row: dict) -> str:
+def json_line(row: dict, fields=FIELDS) -> str:
     # NaN/inf (a diverged run) are not JSON: write null, as the CSV writes them as text.
     clean = {f: (row.get(f) if not (isinstance(row.get(f), float)
                                     and not math.isfinite(row.get(f))) else None)
-             for f in FIELDS}
-    return json.dumps(clean) + "\n"
+             for f in fields}
+    return json.dumps(clean, allow_nan=False) + "\n"
 
 
 def read_rows(path: str | os.PathLike) -> list[dict]:
@@ -78,10 +79,13 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
 
 
 class MetricsLog:
-    """Appends rows to ``metrics.jsonl`` and ``metrics.csv`` in ``run_dir``."""
+    """Appends rows to ``metrics.jsonl`` and ``metrics.csv`` in ``run_dir``; ``columns``
+    follow the standard ``FIELDS``; ``hook`` is the crash tests' seam (``faults.py``)."""
 
-    def __init__(self, run_dir: str | os.PathLike):
+    def __init__(self, run_dir: str | os.PathLike, columns=(), hook: WriteHook | None = None):
         self.run_dir = Path(run_dir)
+        self.fields = FIELDS + tuple(columns)
+        self.hook = hook
         self.jsonl_path = self.run_dir / JSONL_FILE
         self.csv_path = self.run_dir / CSV_FILE
         self.rows: list[dict] = []
@@ -93,25 +97,23 @@ class MetricsLog:
         kept = []
         if up_to_step is not None:
             kept = [row for row in read_rows(self.jsonl_path) if row["step"] <= up_to_step]
-        header = ",".join(FIELDS) + "\n"
-        replace_file(self.jsonl_path, "".join(json_line(row) for row in kept).encode())
-        replace_file(self.csv_path, (header + "".join(csv_line(row) for row in kept)).encode())
+        header = csv_line(dict(zip(self.fields, self.fields)), self.fields)
+        replace_file(self.jsonl_path,
+                     "".join(json_line(row, self.fields) for row in kept).encode())
+        replace_file(self.csv_path,
+                     (header + "".join(csv_line(row, self.fields) for row in kept)).encode())
         self.rows = kept
         self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
         self._csv = open(self.csv_path, "a", encoding="utf-8")
         return kept
 
     def append(self, row: dict) -> None:
-        row = {field: row.get(field) for field in FIELDS}
-        line = json_line(row)
-        if armed("metrics-half-row", row["step"]):
-            # Fault injection: a kill in the middle of writing a row.
-            self._jsonl.write(line[:len(line) // 2])
-            self._jsonl.flush()
-            crash()
-        self._jsonl.write(line)
+        row = {field: row.get(field) for field in self.fields}
+        self._jsonl.write(json_line(row, self.fields))
         self._jsonl.flush()
-        self._csv.write(csv_line(row))
+        if self.hook is not None:
+            self.hook("metrics-row", row["step"], self.jsonl_path)
+        self._csv.write(csv_line(row, self.fields))
         self._csv.flush()
         self.rows.append(row)
 

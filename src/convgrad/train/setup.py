@@ -76,9 +76,9 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
 
     ``--warmup-steps w`` ramps the lr linearly from lr/(w+1) to lr over the first w steps
     (PyTorch's LinearLR), then hands over to the schedule, which runs over the remaining
-    ``total − w`` steps.  Milestones are absolute step numbers.
+    ``total − w`` steps.  Milestones are absolute step numbers (the config checked that
+    they come after the warm-up; ``RunPlan`` that they come before the end).
     """
-    config.check_schedule(total_steps)
     warmup = config.warmup_steps
     remaining = total_steps - warmup
     main = None
@@ -89,9 +89,6 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
         # Default: halfway and three quarters through the steps after the warm-up.
         milestones = config.milestones or [warmup + max(1, remaining // 2),
                                            warmup + max(1, (3 * remaining) // 4)]
-        if any(m <= warmup for m in milestones):
-            raise ConfigError(f"--milestones {milestones} must come after the "
-                              f"{warmup} warm-up steps")
         main = MultiStepLR(optimizer, [m - warmup for m in milestones], gamma=config.gamma)
     elif config.schedule == "cosine":
         main = CosineAnnealingLR(optimizer, T_max=remaining)
