@@ -261,3 +261,45 @@ def test_compare_prints_the_table_and_its_reading(tmp_path):
                           "unknown model 'foo'")
     assert_one_line_error(convgrad("compare", "--lr", "0", cwd=tmp_path),
                           "--lr must be greater than 0")
+
+
+# ---------------------------------------------------------------------------- tampering
+def _files(folder):
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+TAMPERED = [
+    ("step", 999, "step 999 is past the run's last step (total_steps 300)"),
+    ("step", -5, "step must be an integer ≥ 0, got -5"),
+    ("files", None, "incomplete: no 'files' (the list of its files and their checksums"),
+    ("config", None, "incomplete: no 'config'"),
+    ("lr", 0.02, "saved with another recipe than its run folder's (lr 0.01 in config.json, "
+                 "in its meta.json 0.02)"),
+]
+
+
+def test_a_tampered_meta_json_is_refused_and_nothing_is_overwritten(tmp_path):
+    process = convgrad("train", "--model", "logistic", "--steps", "300", "--eval-every", "100",
+                       "--checkpoint-every", "100", "--keep-checkpoints", "3", "--quiet",
+                       "--out", "run", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    meta_path = tmp_path / "run" / "checkpoints" / "step-0000300" / "meta.json"
+    original = meta_path.read_text()
+    for key, value, fragment in TAMPERED:
+        meta = json.loads(original)
+        if value is None:
+            del meta[key]
+        elif key == "lr":
+            meta["config"]["lr"] = value
+        else:
+            meta[key] = value
+        meta_path.write_text(json.dumps(meta))
+        before = _files(tmp_path / "run")
+        for command in (["train", "--resume", "run"], ["eval", "run"]):
+            failed = convgrad(*command, cwd=tmp_path)
+            assert_one_line_error(failed, "step-0000300/meta.json: ", fragment)
+            assert failed.returncode == 2
+        assert _files(tmp_path / "run") == before, key
+    meta_path.write_text(original)
+    again = convgrad("train", "--resume", "run", cwd=tmp_path)
+    assert again.returncode == 0 and "already finished (300 steps)" in again.stdout

@@ -196,9 +196,19 @@ def _save(run_dir, step, keep=2, value=None):
     weights = {"linear.weight": np.full((2, 3), step if value is None else value, np.float32),
                "linear.bias": np.arange(2, dtype=np.float32)}
     optimizer = {"state.0.exp_avg": np.ones((2, 3), np.float32)}
+    return save_checkpoint(run_dir, step, weights, optimizer, _meta(), keep=keep)
+
+
+def _meta(**changes):
+    """A complete meta.json of a 100-step logistic run (what the loop writes)."""
     meta = {"model": "logistic", "dataset": "mnist1d", "num_classes": 10,
-            "classes": [str(i) for i in range(10)], "config": {}}
-    return save_checkpoint(run_dir, step, weights, optimizer, meta, keep=keep)
+            "classes": [str(i) for i in range(10)], "input_shape": [1, 40], "parameters": 410,
+            "config": TrainConfig(model="logistic", steps=100).to_dict(), "total_steps": 100,
+            "epoch": 0.0, "optimizer": {"state": {}, "param_groups": []}, "scheduler": None,
+            "rng": {"convgrad": {}, "loader": {}, "augment": {}}, "train_time_s": 0.0,
+            "window": {"loss_sum": 0.0, "correct": 0, "seen": 0, "batches": 0}}
+    meta.update(changes)
+    return meta
 
 
 def test_checkpoint_round_trip_and_layout(tmp_path):
@@ -399,3 +409,90 @@ def test_augmentation_policies():
     np.testing.assert_array_equal(digits(small, augmentation_generator(5)),
                                   random_crop(small, np.random.default_rng([5, 1]), padding=1))
     assert build_augmentation(TrainConfig()) is None
+
+
+def test_a_checkpoint_is_never_written_over(tmp_path):
+    _save(tmp_path, 10)
+    _save(tmp_path, 20)
+    before = {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()}
+    for step in (20, 10, 5):                   # at or behind the latest: refused
+        with pytest.raises(CheckpointError, match="never written over or behind the latest"):
+            _save(tmp_path, step, value=-1.0)
+    assert before == {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*")
+                      if p.is_file()}
+    # A folder past latest.json was never published (its writer was killed first): saved
+    # again with the same bytes, it is published as it is, not rewritten ...
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"name": "step-0000010", '
+                                                          '"step": 10}')
+    folder = tmp_path / "checkpoints" / "step-0000020"
+    inode = folder.stat().st_ino
+    assert _save(tmp_path, 20) == folder and folder.stat().st_ino == inode
+    assert latest_checkpoint(tmp_path) == folder
+    # ... and only one of other bytes is replaced.
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"name": "step-0000010", '
+                                                          '"step": 10}')
+    _save(tmp_path, 20, value=-1.0)
+    assert load_checkpoint(tmp_path).model_state["linear.weight"][0, 0] == -1.0
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (dict(step=-5), "step must be an integer ≥ 0, got -5"),
+    (dict(step=999), "step 999 is past the run's last step (total_steps 100)"),
+    (dict(step=6), "says step 6, but its folder is the checkpoint of step 5"),
+    (dict(step=True), "step must be an integer ≥ 0, got True"),
+    (dict(files=None), "files must be the size and SHA-256"),
+    (dict(files={"model.safetensors": {"bytes": 1, "sha256": "x"}}), "files must be"),
+    (dict(config=None), "its config is not valid"),
+    (dict(config={"model": "logistic", "lr": -1}), "its config is not valid (--lr must be"),
+    (dict(config={"model": "mlp", "steps": 100}), "model 'logistic', but its config says "
+                                                  "'mlp'"),
+    (dict(total_steps=50, config={"model": "logistic", "steps": 50}), None),
+    (dict(total_steps=300), "total_steps 300, but its config trains 100 steps"),
+    (dict(model="resnet21"), "model must be a registry model, got 'resnet21'"),
+    (dict(num_classes=3), "classes must be num_classes names"),
+    (dict(input_shape=[1, 41]), "input_shape must be model logistic's input shape [1, 40]"),
+    (dict(parameters="410"), "parameters must be an integer ≥ 1"),
+    (dict(epoch=float("nan")), "epoch must be a number ≥ 0"),
+    (dict(train_time_s=-1), "train_time_s must be a number ≥ 0"),
+    (dict(optimizer=[]), "optimizer must be an optimizer's state"),
+    (dict(scheduler=3), "scheduler must be a schedule's state or null"),
+    (dict(rng={"convgrad": {}}), "rng must be the convgrad, loader and augment"),
+    (dict(window={"loss_sum": 0.0, "correct": 5, "seen": 4, "batches": 0}),
+     "window must be the counts"),
+    (dict(window={"loss_sum": "nan", "correct": 0, "seen": 0, "batches": 9}),
+     "window must be the counts"),
+    (dict(best={"step": 50, "test_acc": 0.5}), "best must be null or"),
+    (dict(format_version=2), "checkpoint format version 2, this convgrad reads 1"),
+])
+def test_every_key_of_meta_json_is_checked(tmp_path, change, fragment):
+    folder = _save(tmp_path, 5)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(change)
+    if fragment is None:                       # a consistent change is accepted
+        (folder / "meta.json").write_text(json.dumps(meta))
+        assert load_checkpoint(folder).step == 5
+        return
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(folder)
+    message = str(error.value)
+    assert message.startswith(str(folder / "meta.json") + ": ") and "\n" not in message
+    assert fragment in message, message
+
+
+def test_a_deleted_key_is_named(tmp_path):
+    folder = _save(tmp_path, 5)
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["files"], meta["config"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"incomplete: no 'config', 'files' \(the list of "
+                                              r"its files and their checksums"):
+        load_checkpoint(folder)
+
+
+def test_latest_json_must_agree_with_the_folder_it_names(tmp_path):
+    _save(tmp_path, 5)
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"name": "step-0000005", '
+                                                          '"step": 999}')
+    with pytest.raises(CheckpointError, match="says step 999 but names step-0000005"):
+        load_checkpoint(tmp_path)

@@ -25,9 +25,16 @@ crash tests use, see ``faults.py``):
 
 A ``step-…`` folder only ever appears complete, and ``latest.json`` only ever names such a
 folder, so a process killed at any instant leaves the previous checkpoint or the new one,
-never a mix.  ``remove_strays`` deletes the temporaries on the next start.  On load, each
-safetensors file's size and SHA-256 are checked against ``meta.json``, so a file damaged
-later (truncated, overwritten) is reported, not silently used.
+never a mix.  ``remove_strays`` deletes the temporaries on the next start.
+
+Nothing is written over a checkpoint.  Saving a step at or before the one ``latest.json``
+names is refused.  A folder past it was renamed into place by a process killed before step
+3: never published; when the same step is saved again and its files are the same bytes,
+that folder is published as it is, and only a differing one is replaced.
+
+On load, ``meta.json`` is checked whole (``meta.py``), then each safetensors file's size
+and SHA-256 against it, so a file edited or damaged later (truncated, overwritten) is
+reported, not silently used.
 """
 from __future__ import annotations
 
@@ -43,13 +50,11 @@ import numpy as np
 
 from .atomic import TMP_PREFIX, fsync_dir, remove_strays, replace_json, write_file
 from .faults import WriteHook
+from .meta import (FORMAT, FORMAT_VERSION, MODEL_FILE, OPTIMIZER_FILE, MetaError, check_meta,
+                   folder_step)
 
-FORMAT = "convgrad-checkpoint"
-FORMAT_VERSION = 1
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
-MODEL_FILE = "model.safetensors"
-OPTIMIZER_FILE = "optimizer.safetensors"
 META_FILE = "meta.json"
 _STEP_FOLDER = re.compile(r"^step-(\d+)$")
 
@@ -116,12 +121,12 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
     folder = Path(run_dir) / CHECKPOINTS
     folder.mkdir(parents=True, exist_ok=True)
     name = step_folder_name(step)
-    temporary = folder / f"{TMP_PREFIX}{name}.{os.getpid()}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    temporary.mkdir()
-    reached("checkpoint-begin", temporary)
-
+    final = folder / name
+    published = _published_step(folder)
+    if published is not None and step <= published:
+        raise CheckpointError(f"{final}: not written: the run's latest checkpoint is step "
+                              f"{published}, and a checkpoint is never written over or "
+                              f"behind the latest")
     header = {"format": FORMAT, "step": step}
     for key in ("model", "dataset", "num_classes", "classes"):
         if key in meta:
@@ -129,24 +134,12 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
     files = {MODEL_FILE: safetensors_bytes(model_state, header),
              OPTIMIZER_FILE: safetensors_bytes(optimizer_arrays, {"format": FORMAT,
                                                                   "step": step})}
-    for file_name, data in files.items():
-        write_file(temporary / file_name, data)
-        reached("checkpoint-" + file_name.split(".")[0] + "-file", temporary / file_name)
-    meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, step=step,
-                files={file_name: {"bytes": len(data),
-                                   "sha256": hashlib.sha256(data).hexdigest()}
-                       for file_name, data in files.items()})
-    write_file(temporary / META_FILE,
-               (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
-    reached("checkpoint-meta-file", temporary / META_FILE)
-    fsync_dir(temporary)
-
-    final = folder / name
-    if final.exists():
-        # Left by an earlier attempt that crashed before pointing latest.json at it: it is
-        # not the latest checkpoint, so it can go (by rename first: never half a real name).
-        _discard(final)
-    os.rename(temporary, final)
+    records = {file_name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+               for file_name, data in files.items()}
+    if not (final.is_dir() and _recorded_files(final) == records):
+        meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, step=step,
+                    files=records)
+        _write_folder(final, files, meta, reached)
     fsync_dir(folder)
     reached("checkpoint-renamed", final)
 
@@ -156,6 +149,39 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
     _prune(folder, step, keep)
     reached("checkpoint-pruned", folder)
     return final
+
+
+def _write_folder(final: Path, files: dict, meta: dict, reached) -> None:
+    """The checkpoint folder written under a temporary name, then renamed to ``final``."""
+    temporary = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}")
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    temporary.mkdir()
+    reached("checkpoint-begin", temporary)
+    for file_name, data in files.items():
+        write_file(temporary / file_name, data)
+        reached("checkpoint-" + file_name.split(".")[0] + "-file", temporary / file_name)
+    write_file(temporary / META_FILE, (json.dumps(meta, indent=1, sort_keys=True,
+                                                  allow_nan=False) + "\n").encode())
+    reached("checkpoint-meta-file", temporary / META_FILE)
+    fsync_dir(temporary)
+    if final.exists():
+        # Never published (see the module docstring) and of other bytes: it goes, by a
+        # rename first, so that no half-deleted folder ever carries a real name.
+        _discard(final)
+    os.rename(temporary, final)
+
+
+def _published_step(folder: Path) -> int | None:
+    pointer = folder / LATEST
+    return _read_pointer(pointer)[1] if pointer.is_file() else None
+
+
+def _recorded_files(folder: Path):
+    try:
+        return json.loads((folder / META_FILE).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _discard(path: Path) -> None:
@@ -196,17 +222,27 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     folder = Path(run_dir) / CHECKPOINTS
     pointer = folder / LATEST
     if pointer.is_file():
-        try:
-            name = json.loads(pointer.read_text())["name"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise CheckpointError(f"{pointer}: unreadable (not the JSON convgrad writes)") \
-                from None
-        if not isinstance(name, str) or not _STEP_FOLDER.match(name) \
-                or not (folder / name).is_dir():
+        name, _ = _read_pointer(pointer)
+        if not (folder / name).is_dir():
             raise CheckpointError(f"{pointer}: names checkpoint {name!r}, which is missing")
         return folder / name
     folders = step_folders(folder)
     return folders[-1][1] if folders else None
+
+
+def _read_pointer(pointer: Path) -> tuple[str, int]:
+    """``latest.json``'s folder name and step, checked to agree."""
+    try:
+        value = json.loads(pointer.read_text())
+        name, step = value["name"], value["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{pointer}: unreadable (not the JSON convgrad writes)") \
+            from None
+    if not isinstance(name, str) or not _STEP_FOLDER.match(name):
+        raise CheckpointError(f"{pointer}: names checkpoint {name!r}, which is missing")
+    if step != folder_step(Path(name)) or isinstance(step, bool):
+        raise CheckpointError(f"{pointer}: says step {step!r} but names {name}")
+    return name, step
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
@@ -312,14 +348,13 @@ def _read_verified(folder: Path, file_name: str, meta: dict) -> tuple[dict, dict
         raise CheckpointError(f"{path}: missing from the checkpoint") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
-    expected = meta.get("files", {}).get(file_name)
-    if expected is not None:
-        if len(data) != expected.get("bytes"):
-            raise CheckpointError(f"{path}: {len(data)} bytes, but {META_FILE} recorded "
-                                  f"{expected.get('bytes')} (truncated or overwritten)")
-        if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
-            raise CheckpointError(f"{path}: corrupt (its SHA-256 differs from the one "
-                                  f"{META_FILE} recorded)")
+    expected = meta["files"][file_name]           # check_meta made sure it is there
+    if len(data) != expected["bytes"]:
+        raise CheckpointError(f"{path}: {len(data)} bytes, but {META_FILE} recorded "
+                              f"{expected['bytes']} (truncated or overwritten)")
+    if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise CheckpointError(f"{path}: corrupt (its SHA-256 differs from the one "
+                              f"{META_FILE} recorded)")
     return read_safetensors(path, data)
 
 
@@ -333,14 +368,10 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{path}: not valid JSON (truncated or corrupt)") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a convgrad checkpoint's metadata")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version "
-                              f"{meta.get('format_version')!r}, this convgrad reads "
-                              f"{FORMAT_VERSION}")
-    if not isinstance(meta.get("step"), int) or not isinstance(meta.get("model"), str):
-        raise CheckpointError(f"{path}: metadata without a step or a model name")
+    try:
+        check_meta(meta, folder_step(folder))
+    except MetaError as error:
+        raise CheckpointError(f"{path}: {error}") from None
     return meta
 
 

@@ -23,11 +23,12 @@ from pathlib import Path
 from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
-from .checkpoint import CheckpointError, load_checkpoint, load_model_weights
+from .checkpoint import CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights
 from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
                      ConfigError, TrainConfig, model_name)
 from .faults import crash_hook_from_environment
-from .runfolder import RELOCATABLE, RunError, check_new_run_dir, default_run_dir, saved_config
+from .runfolder import (RELOCATABLE, RunError, check_against_run_config, check_new_run_dir,
+                        default_run_dir, saved_config)
 
 RUNS_ROOT = Path("runs")
 
@@ -299,6 +300,8 @@ def run_eval(args) -> int:
     data = load_dataset(dataset_name, root=data_dir)
     model = build_model(saved_model, data.num_classes)
     load_model_weights(model, checkpoint, saved_model)
+    if checkpoint.path.parent.name == CHECKPOINTS:     # a step folder of a run folder
+        check_against_run_config(checkpoint.path.parent.parent, checkpoint)
     if tuple(MODELS[saved_model].input_shape) != data.input_shape:
         raise ConfigError(f"model {saved_model} takes inputs of shape "
                           f"{tuple(MODELS[saved_model].input_shape)}, {data.name} samples are "

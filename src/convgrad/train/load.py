@@ -20,9 +20,10 @@ from pathlib import Path
 
 from .. import random as cg_random
 from ..data.dataset import Dataset
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, select_checkpoint, \
-    load_model_weights
-from .config import ConfigError, TrainConfig
+from .checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_model_weights,
+                         select_checkpoint)
+from .config import TrainConfig
+from .runfolder import check_against_run_config
 from .setup import build_model, load_data
 
 
@@ -50,10 +51,8 @@ def load_run(path: str | os.PathLike, checkpoint: str | int = "last", *, data: b
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir}: no such run folder")
     loaded = load_checkpoint(select_checkpoint(run_dir, checkpoint), with_optimizer=False)
-    try:
-        config = TrainConfig.from_dict(loaded.meta.get("config"))
-    except ConfigError as error:
-        raise CheckpointError(f"{loaded.path}: its config is not valid ({error})") from None
+    check_against_run_config(run_dir, loaded)
+    config = TrainConfig.from_dict(loaded.meta["config"])   # checked with the meta.json
     if data_dir is not None:
         config_for_data = dataclasses.replace(config, data_dir=os.fspath(data_dir))
     else:
@@ -61,9 +60,13 @@ def load_run(path: str | os.PathLike, checkpoint: str | int = "last", *, data: b
     dataset = load_data(config_for_data) if data else None
     generator = cg_random.get_rng_state()
     try:
-        model = build_model(config.model, int(loaded.meta.get("num_classes", 10)))
+        model = build_model(config.model, loaded.meta["num_classes"])
     finally:
         cg_random.set_rng_state(generator)   # initial weights are overwritten anyway
     load_model_weights(model, loaded, config.model)
+    parameters = sum(p.numel() for p in model.parameters())
+    if parameters != loaded.meta["parameters"]:
+        raise CheckpointError(f"{loaded.path}: parameters {loaded.meta['parameters']}, but its "
+                              f"weights make a model of {parameters}")
     model.eval()
     return LoadedRun(run_dir, config, model, dataset, loaded)

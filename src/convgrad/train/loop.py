@@ -46,8 +46,9 @@ from .measurements import Measurements, RunView
 from .metrics import FIELDS, MetricsLog
 from .plot import save_curves
 from .report import Reporter
-from .runfolder import (CONFIG_FILE, CURVES_FILE, RELOCATABLE, SUMMARY_FILE, RunLock,
-                        check_new_run_dir, make_run_dir, versions)
+from .runfolder import (CONFIG_FILE, CURVES_FILE, SUMMARY_FILE, RunLock,
+                        check_against_run_config, check_new_run_dir, make_run_dir,
+                        recipe_differences, versions)
 from .setup import augmentation_generator, build_augmentation, load_data
 from .state import RunPlan, RunState, Window
 
@@ -246,19 +247,21 @@ class _Session:
     def _restore(self, path: Path) -> RunState:
         """The run state of checkpoint ``path``, with the engine, the DataLoader and the
         augmentation's generator set to it."""
-        checkpoint = load_checkpoint(path)
+        checkpoint = load_checkpoint(path)           # its meta.json checked whole
         meta, config = checkpoint.meta, self.config
-        if meta.get("model") != config.model:
+        if meta["model"] != config.model:
             raise CheckpointError(f"{checkpoint.path}: a checkpoint of model "
-                                  f"{meta.get('model')!r}, this run trains {config.model!r}")
-        saved = meta.get("config") or {}
-        differing = [name for name, value in config.to_dict().items()
-                     if name not in RELOCATABLE and saved.get(name, value) != value]
+                                  f"{meta['model']!r}, this run trains {config.model!r}")
+        differing = recipe_differences(TrainConfig.from_dict(meta["config"]), config)
         if differing:
-            raise CheckpointError(
-                f"{checkpoint.path}: saved with a different recipe ("
-                + ", ".join(f"{name} {saved[name]!r}, not {getattr(config, name)!r}"
-                            for name in differing) + ")")
+            raise CheckpointError(f"{checkpoint.path}: saved with a different recipe "
+                                  f"({differing})")
+        check_against_run_config(self.run_dir, checkpoint)
+        for key, mine in (("total_steps", self.plan.total_steps),
+                          ("parameters", self.backend.parameters)):
+            if meta[key] != mine:
+                raise CheckpointError(f"{checkpoint.path}: {key} {meta[key]}, but this run "
+                                      f"has {mine}")
         try:
             self.backend.load_state(EngineState(
                 checkpoint.model_state, checkpoint.optimizer_arrays, meta["optimizer"],

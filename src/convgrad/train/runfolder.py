@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .checkpoint import CHECKPOINTS, latest_checkpoint, read_meta
+from .checkpoint import CHECKPOINTS, META_FILE, CheckpointError, latest_checkpoint, read_meta
 from .config import ConfigError, TrainConfig
 
 CONFIG_FILE = "config.json"
@@ -85,6 +85,33 @@ def saved_config(run_dir: Path) -> TrainConfig:
         return TrainConfig.from_json(path.read_text(encoding="utf-8"))
     except ConfigError as error:
         raise RunError(f"{path}: {error}") from None
+
+
+def recipe_differences(saved: TrainConfig, mine: TrainConfig, words=("", ", not")) -> str:
+    """The recipe fields in which two configs differ, as ``lr 0.01, not 0.1, ...`` (empty
+    if none; where the data lives does not count); ``words`` follow each value."""
+    return ", ".join(f"{name} {getattr(saved, name)!r}{words[0]}{words[1]} "
+                     f"{getattr(mine, name)!r}"
+                     for name in saved.to_dict()
+                     if name not in RELOCATABLE and getattr(saved, name) != getattr(mine, name))
+
+
+def check_against_run_config(run_dir: Path, checkpoint) -> None:
+    """A checkpoint's config must be the recipe its run folder's ``config.json`` started
+    (CheckpointError otherwise; nothing to compare when there is no config.json, as for
+    a checkpoint folder copied elsewhere)."""
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return
+    try:
+        started = TrainConfig.from_json(path.read_text(encoding="utf-8"))
+    except (ConfigError, OSError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: {error}") from None
+    differing = recipe_differences(started, TrainConfig.from_dict(checkpoint.meta["config"]),
+                                   (f" in {CONFIG_FILE}", ", in its meta.json"))
+    if differing:
+        raise CheckpointError(f"{checkpoint.path / META_FILE}: saved with another recipe "
+                              f"than its run folder's ({differing})")
 
 
 class RunLock:
