@@ -1,12 +1,14 @@
 """The ``convgrad train / eval / compare / summary`` commands through the console script:
 what they print, and one clear line (exit status 2, no traceback) for every bad input."""
 import json
+import re
 import shutil
 
 import numpy as np
 import pytest
 
-from test_train_support import assert_one_line_error, convgrad
+from convgrad.train.checkpoint import load_checkpoint
+from test_train_support import assert_one_line_error, convgrad, strict_json
 
 QUICK = ["--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
 
@@ -303,3 +305,54 @@ def test_a_tampered_meta_json_is_refused_and_nothing_is_overwritten(tmp_path):
     meta_path.write_text(original)
     again = convgrad("train", "--resume", "run", cwd=tmp_path)
     assert again.returncode == 0 and "already finished (300 steps)" in again.stdout
+
+
+# ---------------------------------------------------------------------------- divergence
+DIVERGING = ["train", "--optimizer", "sgd", "--lr", "1e6", "--steps", "30", "--eval-every",
+             "10", "--checkpoint-every", "1"]
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(tmp_path):
+    process = convgrad(*DIVERGING, "--out", "run", cwd=tmp_path)
+    assert_one_line_error(process, ": stopped without saving that step, the latest checkpoint "
+                                   "is run/checkpoints/step-", "try --lr 100000",
+                          "--allow-nonfinite")
+    assert process.returncode == 1 and "Warning" not in process.stderr
+    step = int(re.search(r"the training loss is (?:nan|inf|-inf) at step (\d+) "
+                         r"\(lr 1e\+06\)", process.stderr).group(1))
+    kept = load_checkpoint(tmp_path / "run")       # the step before: nothing of `step` saved
+    assert kept.step == step - 1 < 30
+    assert all(np.isfinite(array).all() for array in kept.model_state.values())
+    assert not (tmp_path / "run" / "summary.json").exists()
+    for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines():
+        strict_json(line)
+    # Resuming it diverges again at the same step, with the same line.
+    again = convgrad("train", "--resume", "run", cwd=tmp_path)
+    assert again.returncode == 1 and again.stderr == process.stderr
+
+
+def test_allow_nonfinite_trains_on_and_writes_strict_json(tmp_path):
+    process = convgrad(*DIVERGING, "--allow-nonfinite", "--json", "--out", "run", cwd=tmp_path)
+    assert process.returncode == 0 and process.stderr == ""
+    record = strict_json(process.stdout)
+    assert record["steps"] == 30 and record["test_loss"] is None
+    run = tmp_path / "run"
+    assert strict_json((run / "summary.json").read_text())["test_loss"] is None
+    rows = [strict_json(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["train_loss"] is None and rows[-1]["step"] == 30
+    assert (run / "metrics.csv").read_text().splitlines()[-1].split(",")[3] == "nan"
+    for meta in (run / "checkpoints").glob("step-*/meta.json"):
+        assert strict_json(meta.read_text())["window"]["loss_sum"] in (0.0, "nan")
+    evaluated = convgrad("eval", "run", "--json", cwd=tmp_path)
+    assert evaluated.returncode == 0 and evaluated.stderr == ""
+    assert strict_json(evaluated.stdout)["loss"] is None
+
+
+def test_absurd_losses_are_printed_with_an_exponent(tmp_path):
+    # Adam at lr 1e6: its normalised steps keep the loss finite, around 4e28.
+    process = convgrad("train", "--lr", "1e6", "--steps", "20", "--eval-every", "10",
+                       "--out", "run", cwd=tmp_path)
+    assert process.returncode == 0 and process.stderr == ""      # no RuntimeWarning
+    lines = [line for line in process.stdout.splitlines() if line.startswith("step 20")]
+    assert re.search(r"train loss \d\.\d{3}e\+\d\d acc", lines[0]), lines
+    assert not re.search(r"\d{10}", process.stdout)

@@ -86,6 +86,13 @@ def assert_one_line_error(process: subprocess.CompletedProcess, *fragments: str)
         assert fragment in lines[0], lines[0]
 
 
+def strict_json(text: str):
+    """``json.loads`` that fails on NaN and Infinity (not JSON, though Python writes them)."""
+    def refuse(constant):
+        raise AssertionError(f"{constant} in JSON: {text[:200]}")
+    return json.loads(text, parse_constant=refuse)
+
+
 __all__ = ["CONVGRAD", "assert_one_line_error", "checkpoint_bytes", "cli_env", "convgrad",
-           "data_home", "final_checkpoint", "np", "rows_without_timing",
-           "start"]
+           "data_home", "final_checkpoint", "np", "rows_without_timing", "start",
+           "strict_json"]

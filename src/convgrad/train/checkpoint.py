@@ -48,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import TMP_PREFIX, fsync_dir, remove_strays, replace_json, write_file
+from .atomic import TMP_PREFIX, fsync_dir, json_text, remove_strays, replace_json, write_file
 from .faults import WriteHook
 from .meta import (FORMAT, FORMAT_VERSION, MODEL_FILE, OPTIMIZER_FILE, MetaError, check_meta,
                    folder_step)
@@ -100,7 +100,7 @@ def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
     # np.require, not np.ascontiguousarray: the latter turns 0-d arrays (BatchNorm's
     # num_batches_tracked) into shape (1,).
     arrays = {name: np.require(value, requirements="C") for name, value in arrays.items()}
-    header = {METADATA_KEY: json.dumps(metadata or {}, sort_keys=True)}
+    header = {METADATA_KEY: json_text(metadata or {}, indent=None)}
     return save(arrays, metadata=header)
 
 
@@ -161,8 +161,7 @@ def _write_folder(final: Path, files: dict, meta: dict, reached) -> None:
     for file_name, data in files.items():
         write_file(temporary / file_name, data)
         reached("checkpoint-" + file_name.split(".")[0] + "-file", temporary / file_name)
-    write_file(temporary / META_FILE, (json.dumps(meta, indent=1, sort_keys=True,
-                                                  allow_nan=False) + "\n").encode())
+    write_file(temporary / META_FILE, (json_text(meta, indent=1) + "\n").encode())
     reached("checkpoint-meta-file", temporary / META_FILE)
     fsync_dir(temporary)
     if final.exists():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
+from .atomic import json_text
 from .checkpoint import CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights
 from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
                      ConfigError, TrainConfig, model_name)
@@ -221,20 +221,37 @@ def run_train(args) -> int:
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
     progress = None if quiet else _download_progress
     result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
-                     download_progress=progress,
+                     download_progress=progress, allow_nonfinite=args.allow_nonfinite,
                      write_hook=crash_hook_from_environment()).run()
+    diverged = result.diverged
     if args.json:
         from .loop import summary_record
         record = summary_record(result, config.dataset)
-        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted)
-        print(json.dumps(record, indent=2))
+        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted,
+                      diverged=None if diverged is None else {
+                          "step": diverged.step, "loss": str(diverged.loss),
+                          "lr": diverged.lr})
+        print(json_text(record, sort_keys=False))
     else:
         print(format_result(result))
     if result.interrupted:
         print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
               f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
         return 130
+    if diverged is not None:
+        print(f"convgrad train: {divergence_line(result)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def divergence_line(result) -> str:
+    """One line: where the loss stopped being finite, what was kept, what to try."""
+    d = result.diverged
+    kept = f"the latest checkpoint is {result.checkpoint}/" if result.checkpoint else \
+        "there is no checkpoint before it"
+    return (f"the training loss is {d.loss} at step {d.step} (lr {d.lr:g}): stopped without "
+            f"saving that step, {kept}; the learning rate is likely too high for this model "
+            f"(try --lr {d.lr / 10:g}), or pass --allow-nonfinite to train on")
 
 
 def _download_progress(url: str, received: int, total: int | None) -> None:
@@ -315,7 +332,7 @@ def run_eval(args) -> int:
         record = result.to_dict()
         record.update(model=saved_model, dataset=data.name, split=args.split,
                       checkpoint=str(checkpoint.path), step=meta.get("step"))
-        print(json.dumps(record, indent=2))
+        print(json_text(record, sort_keys=False))
     else:
         print(format_evaluation(result, title))
     return 0
@@ -355,8 +372,8 @@ def run_compare(args) -> int:
 
     rows = run_comparison(base, out, models, quiet=quiet, on_result=announce)
     if args.json:
-        print(json.dumps({"rows": [r.to_dict() for r in rows], "reading": reading(rows)},
-                         indent=2))
+        print(json_text({"rows": [r.to_dict() for r in rows], "reading": reading(rows)},
+                        sort_keys=False))
         return 0
     print()
     print(format_table(rows))
@@ -407,7 +424,7 @@ def run_summary(args) -> int:
         raise UsageError(f"summary of {name} at input {shape} failed: "
                          f"{type(error).__name__}: {_one_line(str(error))}") from None
     if args.json:
-        print(json.dumps(table.to_dict(), indent=2, default=list))
+        print(json_text(table.to_dict(), sort_keys=False))
     else:
         print(f"{name}: {spec.description}")
         print(table)
@@ -431,6 +448,9 @@ def register(subparsers) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation "
                                                          "lines; just the summary")
     run.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    run.add_argument("--allow-nonfinite", action="store_true",
+                     help="train on when the loss becomes NaN or infinite (by default the run "
+                          "stops at the first such step, keeping its last good checkpoint)")
     train.set_defaults(func=run_train)
 
     evaluate = _one_line_errors(subparsers.add_parser(

@@ -1,7 +1,8 @@
 """Evaluating a classifier: loss, accuracy, per-class accuracy and the confusion matrix.
 
 The model runs in eval mode (BatchNorm uses its running statistics, Dropout is off) and
-without building a graph, over the data in batches; its mode is restored afterwards.
+without building a graph, over the data in batches; its mode is restored afterwards.  The
+weights of a diverged run give a NaN or infinite loss in the result, not NumPy warnings.
 
     confusion[i, j] = number of samples of true class i predicted as class j
     accuracy        = trace(confusion) / N
@@ -16,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..creation import from_numpy
+from .report import format_loss
 
 
 @dataclass
@@ -66,7 +68,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 100
     model.eval()
     loss_sum, predictions = 0.0, []
     try:
-        with no_grad():
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for start in range(0, len(x), batch_size):
                 out = model(from_numpy(x[start:start + batch_size]))
                 target = from_numpy(y[start:start + batch_size])
@@ -93,7 +95,7 @@ def format_evaluation(evaluation: Evaluation, title: str = "") -> str:
     if title:
         lines.append(title)
     lines.append(f"accuracy: {evaluation.accuracy:.2%} ({evaluation.correct} of "
-                 f"{evaluation.total})   loss: {evaluation.loss:.4f}")
+                 f"{evaluation.total})   loss: {format_loss(evaluation.loss)}")
     lines.append("")
     names = [str(c) for c in evaluation.classes]
     name_width = max([len("class")] + [len(n) for n in names])

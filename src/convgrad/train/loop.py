@@ -19,12 +19,19 @@ its epoch, the optimizer's and the scheduler's state, and the run state (step, t
 time, the window of batches since the last evaluation) — everything the remaining steps
 depend on — so a resumed run computes, bit for bit, what the uninterrupted run computes.
 
+Divergence.  A loss that is NaN or infinite stops the run at once (unless
+``allow_nonfinite``): nothing of that step is saved, so the latest checkpoint stays the last
+good one, and the result says where it happened.  NumPy's floating-point warnings
+(overflow, invalid values) are off while a run computes: a diverging run would print them
+by the hundred, and the non-finite loss they lead to is what the run reports.
+
 Speed.  The default run is 6000 steps, so the loop does as little Python per step as it
 can: no per-step I/O, the progress bar advanced every ``BAR_EVERY`` steps, the training
 accuracy counted from the logits already computed, evaluation only every 250 steps.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -35,7 +42,7 @@ import numpy as np
 
 from ..data import DataLoader
 from ..data.dataset import Dataset
-from .atomic import remove_strays, replace_json
+from .atomic import plain, remove_strays, replace_json
 from .backend import EngineState, NumpyBackend
 from .checkpoint import (CheckpointError, clean_checkpoints, latest_checkpoint,
                          load_checkpoint, save_checkpoint, weights_error)
@@ -53,6 +60,14 @@ from .setup import augmentation_generator, build_augmentation, load_data
 from .state import RunPlan, RunState, Window
 
 PLOT_INTERVAL_S = 20.0  # at a checkpoint, redraw the curves if this long since the last
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a run stopped on a non-finite loss."""
+    step: int
+    loss: float
+    lr: float                       # the learning rate of that step
 
 
 @dataclass
@@ -74,6 +89,7 @@ class RunResult:
     interrupted: bool = False
     already_finished: bool = False
     rows: list = field(default_factory=list)
+    diverged: Divergence | None = None
 
     @property
     def time_per_step_s(self) -> float | None:
@@ -86,12 +102,13 @@ class Trainer:
     and returns a ``RunResult``.
 
     ``measurements`` add columns to the metrics rows (see ``measurements.py``);
+    ``allow_nonfinite`` trains on through NaN or infinite losses instead of stopping;
     ``write_hook`` is the crash tests' seam (``faults.py``).
     """
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
                  quiet: bool = False, out=None, download_progress=None,
-                 report_rows: bool = True, measurements=(),
+                 report_rows: bool = True, measurements=(), allow_nonfinite: bool = False,
                  write_hook: WriteHook | None = None):
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: config must be a TrainConfig, got "
@@ -101,6 +118,7 @@ class Trainer:
         self.resume = resume
         self.download_progress = download_progress
         self.measurements = tuple(measurements)
+        self.allow_nonfinite = allow_nonfinite
         self.write_hook = write_hook
         self.reporter = Reporter(quiet, out, report_rows)
 
@@ -124,7 +142,7 @@ class _Session:
     def __init__(self, trainer: Trainer, data: Dataset, checkpoint: Path | None):
         config = self.config = trainer.config
         self.run_dir, self.data, self.reporter = trainer.run_dir, data, trainer.reporter
-        self.write_hook = trainer.write_hook
+        self.write_hook, self.allow_nonfinite = trainer.write_hook, trainer.allow_nonfinite
         self.loader = DataLoader(data.train_x, data.train_y, config.batch_size, shuffle=True,
                                  seed=config.seed, drop_last=True)
         self.plan = RunPlan.of(config, len(self.loader))
@@ -142,20 +160,22 @@ class _Session:
         self.metrics = MetricsLog(self.run_dir, self.measurements.columns, self.write_hook)
         self.last_test_acc: float | None = None
         self.last_plot = time.perf_counter()
+        self.divergence: Divergence | None = None
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, wall_start: float) -> RunResult:
         self.metrics.start(self.state.step if self.resumed else None)
         self.reporter.header(self._header())
-        if self.state.step >= self.plan.total_steps:
-            self.metrics.close()
-            return self._finish("already finished", 0.0, wall_start)
-        try:
-            with StopRequest() as stop:
-                ending, session_time = self._train(stop)
-        finally:
-            self.metrics.close()
-        return self._finish(ending, session_time, wall_start)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.state.step >= self.plan.total_steps:
+                self.metrics.close()
+                return self._finish("already finished", 0.0, wall_start)
+            try:
+                with StopRequest() as stop:
+                    ending, session_time = self._train(stop)
+            finally:
+                self.metrics.close()
+            return self._finish(ending, session_time, wall_start)
 
     def _train(self, stop: StopRequest) -> tuple[str, float]:
         """Train to the last step or a stop request; returns how it ended and its time."""
@@ -169,10 +189,14 @@ class _Session:
         try:
             while state.step < plan.total_steps:
                 x, y = next(batches)
+                lr = backend.learning_rate
                 loss, correct = backend.train_step(x, y)
                 state.step += 1
                 state.window.add(loss, correct, len(y))
                 state.train_time = time_before + (time.perf_counter() - started)
+                if not math.isfinite(loss) and not self.allow_nonfinite:
+                    self.divergence = Divergence(state.step, loss, lr)
+                    return "diverged", time.perf_counter() - started
                 if plan.evaluates_at(state.step):
                     self._evaluate()
                 if plan.checkpoints_at(state.step):
@@ -238,7 +262,7 @@ class _Session:
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         save_checkpoint(self.run_dir, state.step, engine.model, engine.optimizer_arrays,
-                        _plain(meta), keep=self.config.keep_checkpoints,
+                        plain(meta), keep=self.config.keep_checkpoints,
                         hook=self.write_hook)
         if time.perf_counter() - self.last_plot > PLOT_INTERVAL_S:
             self._plot()
@@ -284,9 +308,9 @@ class _Session:
 
     def _finish(self, ending: str, session_time: float, wall_start: float) -> RunResult:
         rows, state = self.metrics.rows, self.state
-        interrupted = ending == "interrupted"
+        finished = ending in ("finished", "already finished")
         test_acc = test_loss = None
-        if not interrupted:
+        if finished:
             last = rows[-1] if rows else None
             if last is not None and last["step"] == state.step and \
                     len(self.eval_y) == self.data.num_test:
@@ -307,24 +331,12 @@ class _Session:
             best_step=best["step"] if best else None,
             train_time_s=state.train_time, session_time_s=session_time,
             wall_time_s=time.perf_counter() - wall_start,
-            checkpoint=latest_checkpoint(self.run_dir), interrupted=interrupted,
-            already_finished=ending == "already finished", rows=list(rows))
-        if not interrupted:
+            checkpoint=latest_checkpoint(self.run_dir), interrupted=ending == "interrupted",
+            already_finished=ending == "already finished", rows=list(rows),
+            diverged=self.divergence)
+        if finished:
             replace_json(self.run_dir / SUMMARY_FILE, summary_record(result, self.data.name))
         return result
-
-
-def _plain(value):
-    """JSON-ready copy (NumPy scalars and arrays to Python)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def summary_record(result: RunResult, dataset: str) -> dict:
