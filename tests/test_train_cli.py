@@ -356,3 +356,37 @@ def test_absurd_losses_are_printed_with_an_exponent(tmp_path):
     lines = [line for line in process.stdout.splitlines() if line.startswith("step 20")]
     assert re.search(r"train loss \d\.\d{3}e\+\d\d acc", lines[0]), lines
     assert not re.search(r"\d{10}", process.stdout)
+
+
+# ---------------------------------------------------------------------------- empty data
+def _mnist_folder(folder, train: int, test: int):
+    """MNIST's four IDX files with ``train`` and ``test`` random images."""
+    import struct
+
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (train, 28, 28), np.uint8),
+              "train-labels-idx1-ubyte": rng.integers(0, 10, train, np.uint8),
+              "t10k-images-idx3-ubyte": rng.integers(0, 256, (test, 28, 28), np.uint8),
+              "t10k-labels-idx1-ubyte": rng.integers(0, 10, test, np.uint8)}
+    folder.mkdir()
+    for name, array in arrays.items():
+        header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+        (folder / name).write_bytes(header + array.tobytes())
+
+
+def test_an_empty_split_is_refused_in_one_line(tmp_path):
+    _mnist_folder(tmp_path / "empty", train=20, test=0)
+    _mnist_folder(tmp_path / "full", train=20, test=4)
+    train = ["train", "--dataset", "mnist", "--batch-size", "10", "--steps", "2", "--quiet"]
+    process = convgrad(*train, "--data-dir", "empty", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(process, "empty: the mnist test split is empty (0 samples): nothing "
+                                   "to evaluate on")
+    assert not (tmp_path / "run").exists()
+    finished = convgrad(*train, "--data-dir", "full", "--out", "run", cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert strict_json((tmp_path / "run" / "summary.json").read_text())["test_accuracy"] >= 0
+    assert_one_line_error(convgrad("eval", "run", "--data-dir", "empty", cwd=tmp_path),
+                          "the mnist test split is empty")
+    trained = convgrad("eval", "run", "--data-dir", "empty", "--split", "train", "--json",
+                       cwd=tmp_path)
+    assert strict_json(trained.stdout)["total"] == 20

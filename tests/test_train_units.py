@@ -496,3 +496,8 @@ def test_latest_json_must_agree_with_the_folder_it_names(tmp_path):
                                                           '"step": 999}')
     with pytest.raises(CheckpointError, match="says step 999 but names step-0000005"):
         load_checkpoint(tmp_path)
+
+
+def test_evaluating_nothing_is_an_error():
+    with pytest.raises(ValueError, match="no samples"):
+        evaluate(_Fixed(2), np.zeros((0, 1), np.float32), np.zeros(0, np.int64), ("a", "b"))

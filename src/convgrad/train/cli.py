@@ -293,7 +293,7 @@ def format_result(result) -> str:
 def run_eval(args) -> int:
     from ..data import load_dataset
     from .evaluate import evaluate, format_evaluation
-    from .setup import build_model
+    from .setup import build_model, check_not_empty
 
     _require_train_extras(("safetensors",))
     checkpoint = load_checkpoint(args.checkpoint, with_optimizer=False)
@@ -323,6 +323,7 @@ def run_eval(args) -> int:
         raise ConfigError(f"model {saved_model} takes inputs of shape "
                           f"{tuple(MODELS[saved_model].input_shape)}, {data.name} samples are "
                           f"{data.input_shape}")
+    check_not_empty(data, (args.split,))
     x, y = (data.test_x, data.test_y) if args.split == "test" else (data.train_x, data.train_y)
     result = evaluate(model, x, y, data.classes, args.batch_size)
     step = f" at step {checkpoint.step}" if "step" in meta else ""

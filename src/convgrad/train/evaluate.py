@@ -61,7 +61,10 @@ class Evaluation:
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 1000
              ) -> Evaluation:
-    """Loss, accuracy and confusion matrix of ``model`` on ``(x, y)``."""
+    """Loss, accuracy and confusion matrix of ``model`` on ``(x, y)`` (ValueError when
+    there is nothing to evaluate: an accuracy of 0 samples is no number)."""
+    if len(y) == 0:
+        raise ValueError("evaluate: no samples (x and y are empty)")
     classes = tuple(classes)
     num_classes = len(classes)
     was_training = model.training
@@ -76,16 +79,15 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 100
                 predictions.append(out.numpy().argmax(axis=1))
     finally:
         model.train(was_training)
-    predicted = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
-    if len(y) and out.shape[1] != num_classes:
+    predicted = np.concatenate(predictions)
+    if out.shape[1] != num_classes:
         raise ValueError(f"the model gives {out.shape[1]} class scores, the data set has "
                          f"{num_classes} classes")
     confusion = np.bincount(y * num_classes + predicted,
                             minlength=num_classes * num_classes).reshape(num_classes,
                                                                          num_classes)
     total = len(y)
-    accuracy = float(np.trace(confusion) / total) if total else float("nan")
-    return Evaluation(loss=loss_sum / total if total else float("nan"), accuracy=accuracy,
+    return Evaluation(loss=loss_sum / total, accuracy=float(np.trace(confusion) / total),
                       confusion=confusion.astype(np.int64), classes=classes)
 
 
