@@ -390,3 +390,28 @@ def test_an_empty_split_is_refused_in_one_line(tmp_path):
     trained = convgrad("eval", "run", "--data-dir", "empty", "--split", "train", "--json",
                        cwd=tmp_path)
     assert strict_json(trained.stdout)["total"] == 20
+
+
+# ---------------------------------------------------------------------------- metrics file
+def test_a_damaged_metrics_line_is_reported_on_resume(tmp_path):
+    from test_train_support import cli_env, rows_without_timing
+
+    args = ["train", "--model", "logistic", "--steps", "60", "--eval-every", "10",
+            "--checkpoint-every", "10", "--quiet"]
+    reference = convgrad(*args, "--out", "reference", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    killed = convgrad(*args, "--out", "run", cwd=tmp_path,
+                      env=cli_env(CONVGRAD_CRASH_AT="checkpoint-begin@50"))
+    assert killed.returncode == -9
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    lines = metrics.read_text().splitlines(keepends=True)
+    assert [json.loads(line)["step"] for line in lines] == [0, 10, 20, 30, 40, 50]
+    lines[2] = '{"step": 20, "epoch": 0.5, "lr": 0.0\x00\x00\x00\n'       # a damaged row
+    metrics.write_text("".join(lines))
+    resumed = convgrad("train", "--resume", "run", cwd=tmp_path)
+    assert resumed.returncode == 0
+    assert resumed.stderr == ("convgrad train: warning: run/metrics.jsonl: 1 damaged line "
+                              "dropped (line 3, the first after the row of step 10): 1 metrics "
+                              "row lost, the rows around kept\n")
+    expected = [row for row in rows_without_timing(tmp_path / "reference") if row["step"] != 20]
+    assert rows_without_timing(tmp_path / "run") == expected

@@ -15,7 +15,7 @@ from convgrad.train.checkpoint import (CheckpointError, clean_checkpoints, find_
 from convgrad.train.compare import ComparisonRow, format_table, reading
 from convgrad.train.config import ConfigError, TrainConfig
 from convgrad.train.evaluate import evaluate, format_evaluation
-from convgrad.train.metrics import FIELDS, MetricsLog, read_rows
+from convgrad.train.metrics import FIELDS, MetricsLog, damage_report, read_metrics, read_rows
 from convgrad.data.transforms import random_crop, random_horizontal_flip
 from convgrad.train.setup import (augmentation_generator, build_augmentation, build_model,
                                   build_scheduler)
@@ -189,6 +189,28 @@ def test_metrics_unterminated_last_line_counts_as_torn(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text(json.dumps(_row(0)) + "\n" + json.dumps(_row(10)))
     assert [r["step"] for r in read_rows(path)] == [0]
+
+
+def test_damaged_lines_are_dropped_alone_and_reported(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join([json.dumps(_row(0)), "garbage", json.dumps(_row(10)),
+                               json.dumps(_row(5)), json.dumps([1, 2]), json.dumps(_row(20)),
+                               json.dumps(_row(30)), '{"step": 40, "ep']))
+    rows, damaged = read_metrics(path)
+    assert [r["step"] for r in rows] == [0, 10, 20, 30]
+    assert [(d.line, d.after_step) for d in damaged] == [(2, 0), (4, 10), (5, 10)]
+    log = MetricsLog(tmp_path)
+    log.start(20)                     # the damaged lines before the checkpoint lost rows
+    log.close()
+    assert [(d.line, d.after_step) for d in log.damaged] == [(2, 0), (4, 10), (5, 10)]
+    assert damage_report(path, log.damaged) == (
+        f"{path}: 3 damaged lines dropped (lines 2, 4, 5, the first after the row of step 0): "
+        f"3 metrics rows lost, the rows around kept")
+    assert [r["step"] for r in read_rows(path)] == [0, 10, 20]
+    log = MetricsLog(tmp_path)
+    log.start(20)
+    log.close()
+    assert log.damaged == []          # the file was rewritten without them
 
 
 # ---------------------------------------------------------------------------- checkpoints

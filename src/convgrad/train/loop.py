@@ -50,7 +50,7 @@ from .config import TrainConfig
 from .faults import WriteHook
 from .interrupt import StopRequest
 from .measurements import Measurements, RunView
-from .metrics import FIELDS, MetricsLog
+from .metrics import FIELDS, MetricsLog, damage_report
 from .plot import save_curves
 from .report import Reporter
 from .runfolder import (CONFIG_FILE, CURVES_FILE, SUMMARY_FILE, RunLock,
@@ -165,6 +165,8 @@ class _Session:
     # -- the loop ---------------------------------------------------------------------
     def run(self, wall_start: float) -> RunResult:
         self.metrics.start(self.state.step if self.resumed else None)
+        if self.metrics.damaged:
+            self.reporter.warn(damage_report(self.metrics.jsonl_path, self.metrics.damaged))
         self.reporter.header(self._header())
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.state.step >= self.plan.total_steps:

@@ -13,7 +13,9 @@ files hold exactly the numbers the run computed.
 Rows are appended and flushed as they come (one per evaluation, so the cost is nothing).
 On resume, ``MetricsLog.start(step)`` keeps the rows up to the checkpoint's step, drops the
 rest (including a half-written last line from a killed process) and rewrites both files
-atomically before appending again.
+atomically before appending again.  A complete line that is not a row (damaged on disk, or
+edited) is dropped alone, not with every row after it; ``MetricsLog.damaged`` lists those
+whose rows the resumed run will not compute again, so that the run can say so.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import io
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import replace_file
@@ -58,24 +61,49 @@ def json_line(row: dict, fields=FIELDS) -> str:
     return json.dumps(clean, allow_nan=False) + "\n"
 
 
-def read_rows(path: str | os.PathLike) -> list[dict]:
-    """The complete rows of a ``metrics.jsonl`` file, up to the first damaged line."""
-    rows = []
+@dataclass(frozen=True)
+class DamagedLine:
+    line: int                  # its number in the file, from 1
+    after_step: int | None     # the step of the last good row before it
+
+
+def read_metrics(path: str | os.PathLike) -> tuple[list[dict], list[DamagedLine]]:
+    """The rows of a ``metrics.jsonl`` file and its damaged lines: complete lines that are
+    not a JSON object with an integer step greater than the row before."""
+    rows, damaged = [], []
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return rows
-    lines = text.split("\n")
+        return rows, damaged
     # The text after the last newline is a line whose write was interrupted (or nothing).
-    for line in lines[:-1]:
+    for number, line in enumerate(text.split("\n")[:-1], start=1):
         try:
             row = json.loads(line)
         except ValueError:
-            break                     # a damaged line: it and everything after it go
-        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-            break
-        rows.append(row)
-    return rows
+            row = None
+        last = rows[-1]["step"] if rows else None
+        if isinstance(row, dict) and type(row.get("step")) is int and \
+                (last is None or row["step"] > last):
+            rows.append(row)
+        else:
+            damaged.append(DamagedLine(number, last))
+    return rows, damaged
+
+
+def read_rows(path: str | os.PathLike) -> list[dict]:
+    """The rows of a ``metrics.jsonl`` file (without its damaged lines)."""
+    return read_metrics(path)[0]
+
+
+def damage_report(path: Path, damaged: list[DamagedLine]) -> str:
+    """One line: which lines of ``path`` were damaged, and what that cost."""
+    count = len(damaged)
+    numbers = ", ".join(str(d.line) for d in damaged[:5]) + (", ..." if count > 5 else "")
+    first = damaged[0].after_step
+    where = "before the first row" if first is None else f"after the row of step {first}"
+    plural = "s" if count > 1 else ""
+    return (f"{path}: {count} damaged line{plural} dropped (line{plural} {numbers}, the first "
+            f"{where}): {count} metrics row{plural} lost, the rows around kept")
 
 
 class MetricsLog:
@@ -86,6 +114,7 @@ class MetricsLog:
         self.run_dir = Path(run_dir)
         self.fields = FIELDS + tuple(columns)
         self.hook = hook
+        self.damaged: list[DamagedLine] = []     # by start(): lines whose rows are lost
         self.jsonl_path = self.run_dir / JSONL_FILE
         self.csv_path = self.run_dir / CSV_FILE
         self.rows: list[dict] = []
@@ -96,7 +125,11 @@ class MetricsLog:
         files with them, and open the files for appending; returns the kept rows."""
         kept = []
         if up_to_step is not None:
-            kept = [row for row in read_rows(self.jsonl_path) if row["step"] <= up_to_step]
+            rows, damaged = read_metrics(self.jsonl_path)
+            kept = [row for row in rows if row["step"] <= up_to_step]
+            # A damaged line past the checkpoint held a row the run computes again.
+            self.damaged = [d for d in damaged
+                            if d.after_step is None or d.after_step < up_to_step]
         header = csv_line(dict(zip(self.fields, self.fields)), self.fields)
         replace_file(self.jsonl_path,
                      "".join(json_line(row, self.fields) for row in kept).encode())
