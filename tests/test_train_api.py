@@ -130,7 +130,11 @@ def test_load_run_gives_the_model_config_and_data(tmp_path):
     assert accuracy != evaluate(earlier.model, run.data.test_x, run.data.test_y,
                                 run.data.classes).accuracy
     assert cg.load_run(tmp_path / "r", checkpoint="last").step == 20
-    with pytest.raises(CheckpointError, match=r"no checkpoint of step 15 \(kept: 10, 20\)"):
+    best = cg.load_run(tmp_path / "r", checkpoint="best", data=False)
+    assert best.step == result.best_step and best.checkpoint.meta["best"] == {
+        "step": result.best_step, "test_acc": result.best_test_accuracy}
+    with pytest.raises(CheckpointError,
+                       match=r"no checkpoint of step 15 \(kept: 10, 20; best: 20\)"):
         cg.load_run(tmp_path / "r", checkpoint=15)
     with pytest.raises(CheckpointError, match="a checkpoint is"):
         cg.load_run(tmp_path / "r", checkpoint="first")

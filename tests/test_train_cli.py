@@ -415,3 +415,41 @@ def test_a_damaged_metrics_line_is_reported_on_resume(tmp_path):
                               "row lost, the rows around kept\n")
     expected = [row for row in rows_without_timing(tmp_path / "reference") if row["step"] != 20]
     assert rows_without_timing(tmp_path / "run") == expected
+
+
+# ---------------------------------------------------------------------------- best
+def test_the_best_checkpoint_is_kept_and_evaluated(tmp_path):
+    process = convgrad("train", "--model", "mlp", "--steps", "300", "--eval-every", "20",
+                       "--checkpoint-every", "100", "--keep-checkpoints", "1", "--out", "run",
+                       cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    best_step = summary["best_step"]
+    rows = [json.loads(line) for line in
+            (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["best_test_accuracy"] == max(r["test_acc"] for r in rows) > \
+        summary["test_accuracy"]                          # this run's best is not its last
+    assert summary["best_checkpoint"] == f"run/checkpoints/best/step-{best_step:07d}"
+    assert f"at step {best_step} (checkpoint: run/checkpoints/best/step-" in process.stdout
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == \
+        ["best", "latest.json", "step-0000300"]           # the last N, and the best besides
+
+    def evaluated(*options):
+        process = convgrad("eval", "run", *options, "--json", cwd=tmp_path)
+        assert process.returncode == 0, process.stderr
+        return json.loads(process.stdout)
+
+    best = evaluated("--checkpoint", "best")
+    assert (best["step"], best["accuracy"]) == (best_step, summary["best_test_accuracy"])
+    assert evaluated("--checkpoint", str(best_step)) == best
+    assert evaluated() == evaluated("--checkpoint", "last")
+    assert evaluated()["accuracy"] == summary["test_accuracy"]
+    assert json.loads(convgrad("eval", "run/checkpoints/best", "--json", cwd=tmp_path).stdout
+                      )["step"] == best_step
+    assert_one_line_error(convgrad("eval", "run", "--checkpoint", "150", cwd=tmp_path),
+                          f"run: no checkpoint of step 150 (kept: 300; best: {best_step})")
+    assert_one_line_error(convgrad("eval", "run", "--checkpoint", "first", cwd=tmp_path),
+                          "a checkpoint is last, best or a step number, got 'first'")
+    assert_one_line_error(convgrad("eval", "run/checkpoints/step-0000300", "--checkpoint",
+                                   "best", cwd=tmp_path),
+                          "picks one of a run folder's checkpoints")

@@ -56,14 +56,15 @@ def start(*args, cwd, env=None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def final_checkpoint(run_dir: Path) -> Path:
-    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
-    return run_dir / "checkpoints" / latest["name"]
+def final_checkpoint(run_dir: Path, best: bool = False) -> Path:
+    folder = run_dir / "checkpoints" / ("best" if best else "")
+    latest = json.loads((folder / "latest.json").read_text())
+    return folder / latest["name"]
 
 
-def checkpoint_bytes(run_dir: Path) -> dict:
-    """The latest checkpoint's safetensors files, byte for byte."""
-    folder = final_checkpoint(run_dir)
+def checkpoint_bytes(run_dir: Path, best: bool = False) -> dict:
+    """The latest (or the best) checkpoint's safetensors files, byte for byte."""
+    folder = final_checkpoint(run_dir, best)
     return {name: (folder / name).read_bytes()
             for name in ("model.safetensors", "optimizer.safetensors")}
 

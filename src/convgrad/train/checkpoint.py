@@ -10,6 +10,9 @@ A run folder keeps its checkpoints under ``checkpoints/``::
             optimizer.safetensors the optimizer's arrays (Adam's moments, SGD's momentum)
             meta.json            step, config, every RNG state, the optimizer's and the
                                  scheduler's scalars, versions, and each file's SHA-256
+        best/                    the best evaluation's checkpoint (highest test accuracy)
+            latest.json          {"name": "step-0002000", "step": 2000}
+            step-0002000/
 
 Saving step ``s`` (in brackets: the points where the writer calls its hook, the seam the
 crash tests use, see ``faults.py``):
@@ -31,6 +34,10 @@ Nothing is written over a checkpoint.  Saving a step at or before the one ``late
 names is refused.  A folder past it was renamed into place by a process killed before step
 3: never published; when the same step is saved again and its files are the same bytes,
 that folder is published as it is, and only a differing one is replaced.
+
+``best/`` keeps one checkpoint by the same protocol, with one difference: a run resumed
+from before the best it had found may replace it by an earlier step (it finds the later
+one again, as the runs are deterministic); the same step already there is kept as it is.
 
 On load, ``meta.json`` is checked whole (``meta.py``), then each safetensors file's size
 and SHA-256 against it, so a file edited or damaged later (truncated, overwritten) is
@@ -54,6 +61,7 @@ from .meta import (FORMAT, FORMAT_VERSION, MODEL_FILE, OPTIMIZER_FILE, MetaError
                    folder_step)
 
 CHECKPOINTS = "checkpoints"
+BEST = "best"
 LATEST = "latest.json"
 META_FILE = "meta.json"
 _STEP_FOLDER = re.compile(r"^step-(\d+)$")
@@ -106,24 +114,29 @@ def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
                     optimizer_arrays: dict, meta: dict, keep: int = 2,
-                    hook: WriteHook | None = None) -> Path:
+                    hook: WriteHook | None = None, best: bool = False) -> Path:
     """Write checkpoint ``step`` of the run in ``run_dir`` atomically; returns its folder.
 
     ``model_state`` and ``optimizer_arrays`` map names to NumPy arrays; ``meta`` is
     JSON-serialisable and gets ``format``, ``step`` and the files' checksums added.  The
     model file's own header repeats the model's name and data set so that it can be
-    evaluated on its own.  ``hook(point, step, path)`` is called after each stage.
+    evaluated on its own.  ``best``: the run's best checkpoint (``best/``, one kept).
+    ``hook(point, step, path)`` is called after each stage.
     """
     def reached(point: str, path: Path) -> None:
         if hook is not None:
-            hook(point, step, path)
+            hook(("best-" if best else "") + point, step, path)
 
-    folder = Path(run_dir) / CHECKPOINTS
+    folder = Path(run_dir) / CHECKPOINTS / (BEST if best else "")
     folder.mkdir(parents=True, exist_ok=True)
     name = step_folder_name(step)
     final = folder / name
     published = _published_step(folder)
-    if published is not None and step <= published:
+    if best:
+        keep = 1
+        if published == step:
+            return final                         # already saved (see the module docstring)
+    elif published is not None and step <= published:
         raise CheckpointError(f"{final}: not written: the run's latest checkpoint is step "
                               f"{published}, and a checkpoint is never written over or "
                               f"behind the latest")
@@ -211,14 +224,23 @@ def _prune(folder: Path, current: int, keep: int) -> None:
 
 def clean_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """Remove what a killed save left behind (temporary and half-deleted folders)."""
-    return remove_strays(Path(run_dir) / CHECKPOINTS)
+    folder = Path(run_dir) / CHECKPOINTS
+    return remove_strays(folder) + remove_strays(folder / BEST)
 
 
 # ---------------------------------------------------------------------------- finding
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The folder ``latest.json`` names; without it, the newest complete step folder
     (step folders only appear complete); None if the run has no checkpoint."""
-    folder = Path(run_dir) / CHECKPOINTS
+    return _latest_in(Path(run_dir) / CHECKPOINTS)
+
+
+def best_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The run's best checkpoint (``checkpoints/best/``); None if it has none."""
+    return _latest_in(Path(run_dir) / CHECKPOINTS / BEST)
+
+
+def _latest_in(folder: Path) -> Path | None:
     pointer = folder / LATEST
     if pointer.is_file():
         name, _ = _read_pointer(pointer)
@@ -257,6 +279,8 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
         return path
     if (path / META_FILE).is_file():
         return path
+    if path.name == BEST and path.parent.name == CHECKPOINTS:
+        return select_checkpoint(path.parent.parent, "best")
     for run_dir in (path, path.parent if path.name == CHECKPOINTS else None):
         if run_dir is not None and (run_dir / CHECKPOINTS).is_dir():
             found = latest_checkpoint(run_dir)
@@ -269,31 +293,44 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
 
 
 def select_checkpoint(run_dir: str | os.PathLike, which: str | int = "last") -> Path:
-    """The step folder of run ``run_dir`` that ``which`` names: ``"last"`` (the latest) or
-    a step number (a kept checkpoint); CheckpointError listing the kept steps otherwise."""
+    """The step folder of run ``run_dir`` that ``which`` names: ``"last"`` (the latest),
+    ``"best"`` (the best evaluation's) or a step number (a kept checkpoint, or the best's);
+    a CheckpointError listing what there is otherwise."""
     run_dir = Path(run_dir).expanduser()
     folder = run_dir / CHECKPOINTS
     if not folder.is_dir():
         raise CheckpointError(f"{run_dir}: not a run folder (no {CHECKPOINTS}/ folder)")
-    kept = step_folders(folder)
-    if which == "last":
-        found = latest_checkpoint(run_dir)
+    if which in ("last", "best"):
+        found = latest_checkpoint(run_dir) if which == "last" else best_checkpoint(run_dir)
         if found is None:
-            raise CheckpointError(f"{run_dir}: the run has no checkpoint yet (it stopped "
-                                  f"before its first one)")
+            raise CheckpointError(f"{run_dir}: the run has no {which} checkpoint yet (it "
+                                  f"stopped before its first "
+                                  f"{'one' if which == 'last' else 'evaluation'})")
         return found
     step = _step_number(which)
+    kept = step_folders(folder) + step_folders(folder / BEST)
     for kept_step, path in kept:
         if kept_step == step:
             return path
-    listed = ", ".join(str(s) for s, _ in kept) or "none"
+    best = best_checkpoint(run_dir)
+    listed = ", ".join(str(s) for s, _ in step_folders(folder)) or "none"
+    listed += f"; best: {folder_step(best)}" if best is not None else ""
     raise CheckpointError(f"{run_dir}: no checkpoint of step {step} (kept: {listed})")
+
+
+def run_folder_of(step_folder: Path) -> Path | None:
+    """The run folder a step folder belongs to (``checkpoints/`` or ``checkpoints/best/``
+    above it), or None for a checkpoint folder on its own."""
+    parent = step_folder.parent
+    if parent.name == BEST:
+        parent = parent.parent
+    return parent.parent if parent.name == CHECKPOINTS else None
 
 
 def _step_number(which) -> int:
     text = str(which).strip()
     if isinstance(which, bool) or not text.isdigit():
-        raise CheckpointError(f"a checkpoint is last or a step number, got {which!r}")
+        raise CheckpointError(f"a checkpoint is last, best or a step number, got {which!r}")
     return int(text)
 
 

@@ -23,7 +23,8 @@ from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
 from .atomic import json_text
-from .checkpoint import CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights
+from .checkpoint import (CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights,
+                         run_folder_of, select_checkpoint)
 from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
                      ConfigError, TrainConfig, model_name)
 from .faults import crash_hook_from_environment
@@ -276,8 +277,9 @@ def format_result(result) -> str:
                      f"{result.train_time_s:.1f} s{timing}, wall time "
                      f"{result.wall_time_s:.1f} s")
     if result.best_test_accuracy is not None:
+        kept = f" (checkpoint: {result.best_checkpoint}/)" if result.best_checkpoint else ""
         lines.append(f"best test accuracy: {result.best_test_accuracy:.2%} at step "
-                     f"{result.best_step}")
+                     f"{result.best_step}{kept}")
     files = [f for f in ("metrics.jsonl", "metrics.csv", "curves.png", "summary.json")
              if (result.run_dir / f).exists()]
     lines.append(f"run folder: {result.run_dir}/  ({', '.join(files)})")
@@ -296,7 +298,13 @@ def run_eval(args) -> int:
     from .setup import build_model, check_not_empty
 
     _require_train_extras(("safetensors",))
-    checkpoint = load_checkpoint(args.checkpoint, with_optimizer=False)
+    path = args.path
+    if args.checkpoint is not None:
+        if not Path(path, CHECKPOINTS).is_dir():
+            raise CheckpointError(f"{path}: --checkpoint {args.checkpoint} picks one of a run "
+                                  f"folder's checkpoints, and this is not a run folder")
+        path = select_checkpoint(path, args.checkpoint)
+    checkpoint = load_checkpoint(path, with_optimizer=False)
     meta = checkpoint.meta
     saved_model = meta.get("model")
     if args.model is not None:
@@ -317,8 +325,9 @@ def run_eval(args) -> int:
     data = load_dataset(dataset_name, root=data_dir)
     model = build_model(saved_model, data.num_classes)
     load_model_weights(model, checkpoint, saved_model)
-    if checkpoint.path.parent.name == CHECKPOINTS:     # a step folder of a run folder
-        check_against_run_config(checkpoint.path.parent.parent, checkpoint)
+    run_dir = run_folder_of(checkpoint.path)
+    if run_dir is not None:
+        check_against_run_config(run_dir, checkpoint)
     if tuple(MODELS[saved_model].input_shape) != data.input_shape:
         raise ConfigError(f"model {saved_model} takes inputs of shape "
                           f"{tuple(MODELS[saved_model].input_shape)}, {data.name} samples are "
@@ -458,7 +467,10 @@ def register(subparsers) -> None:
         "eval", help="evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix",
         description="Evaluate a checkpoint (a run folder, a checkpoint folder or a "
                     "model.safetensors file) on its data set's test set."))
-    evaluate.add_argument("checkpoint", metavar="CHECKPOINT_OR_RUN_DIR")
+    evaluate.add_argument("path", metavar="CHECKPOINT_OR_RUN_DIR")
+    evaluate.add_argument("--checkpoint", metavar="best|last|STEP",
+                          help="which of a run folder's checkpoints: the best evaluation's, "
+                               "the latest (the default), or a kept step")
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
     evaluate.add_argument("--model", help="the model, for a weights file that does not say")
     evaluate.add_argument("--dataset", help="evaluate on another data set of the same shape")

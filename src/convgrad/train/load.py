@@ -2,6 +2,7 @@
 
     import convgrad as cg
     run = cg.load_run("runs/cnn-mnist1d-20250101-120000")            # the latest checkpoint
+    run = cg.load_run("runs/cnn", checkpoint="best")                 # the best evaluation's
     run = cg.load_run("runs/cnn", checkpoint=2000)                   # or a kept step
     with cg.no_grad():
         logits = run.model(cg.from_numpy(run.data.test_x[:5]))
@@ -42,7 +43,8 @@ class LoadedRun:
 
 def load_run(path: str | os.PathLike, checkpoint: str | int = "last", *, data: bool = True,
              data_dir: str | os.PathLike | None = None) -> LoadedRun:
-    """Load run folder ``path`` at ``checkpoint`` (``"last"``, or a kept step number).
+    """Load run folder ``path`` at ``checkpoint`` (``"last"``, ``"best"``, or a kept step
+    number).
 
     Raises ``CheckpointError`` (missing, corrupt or inconsistent checkpoint) and, when
     loading the data, ``DataError`` subclasses; each with a one-line message.

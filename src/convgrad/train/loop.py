@@ -4,7 +4,8 @@ metrics, checkpoints and a progress bar.
     for step in 1..T:
         x, y = next batch (a new shuffled epoch when one runs out); augment if asked
         loss = cross_entropy(model(x), y);  backward;  optimizer.step();  scheduler.step()
-        every eval_every steps (and at step 0 and T): evaluate, write a metrics row
+        every eval_every steps (and at step 0 and T): evaluate, write a metrics row;
+            a new best test accuracy: checkpoint it in checkpoints/best/
         every checkpoint_every steps (and at T): checkpoint
 
 ``Trainer`` holds what the caller chose (config, run folder, resume, output); ``run()``
@@ -44,8 +45,8 @@ from ..data import DataLoader
 from ..data.dataset import Dataset
 from .atomic import plain, remove_strays, replace_json
 from .backend import EngineState, NumpyBackend
-from .checkpoint import (CheckpointError, clean_checkpoints, latest_checkpoint,
-                         load_checkpoint, save_checkpoint, weights_error)
+from .checkpoint import (CheckpointError, best_checkpoint, clean_checkpoints,
+                         latest_checkpoint, load_checkpoint, save_checkpoint, weights_error)
 from .config import TrainConfig
 from .faults import WriteHook
 from .interrupt import StopRequest
@@ -57,7 +58,7 @@ from .runfolder import (CONFIG_FILE, CURVES_FILE, SUMMARY_FILE, RunLock,
                         check_against_run_config, check_new_run_dir, make_run_dir,
                         recipe_differences, versions)
 from .setup import augmentation_generator, build_augmentation, load_data
-from .state import RunPlan, RunState, Window
+from .state import Best, RunPlan, RunState, Window
 
 PLOT_INTERVAL_S = 20.0  # at a checkpoint, redraw the curves if this long since the last
 
@@ -86,6 +87,7 @@ class RunResult:
     session_time_s: float           # this session's loop time
     wall_time_s: float              # this session, data loading and plotting included
     checkpoint: Path | None
+    best_checkpoint: Path | None = None
     interrupted: bool = False
     already_finished: bool = False
     rows: list = field(default_factory=list)
@@ -164,7 +166,9 @@ class _Session:
 
     # -- the loop ---------------------------------------------------------------------
     def run(self, wall_start: float) -> RunResult:
-        self.metrics.start(self.state.step if self.resumed else None)
+        rows = self.metrics.start(self.state.step if self.resumed else None)
+        if self.state.best is None:          # a checkpoint from before best/ existed
+            self.state.best = best_row(rows)
         if self.metrics.damaged:
             self.reporter.warn(damage_report(self.metrics.jsonl_path, self.metrics.damaged))
         self.reporter.header(self._header())
@@ -235,6 +239,9 @@ class _Session:
         row.update(self.measurements.take(self._view()))
         state.window = Window()
         self.last_test_acc = result.accuracy
+        if state.best is None or state.best.beaten_by(result.accuracy):
+            state.best = Best(state.step, result.accuracy)
+            self._checkpoint(best=True)
         self.metrics.append(row)
         self.reporter.row(row, self.plan.total_steps)
 
@@ -246,9 +253,9 @@ class _Session:
                 f"{c.batch_size}, {self.plan.total_steps} steps, seed {c.seed}")
 
     # -- checkpoints --------------------------------------------------------------------
-    def _checkpoint(self) -> int:
-        """Save the run at this step (and redraw the curves now and then); returns the
-        step."""
+    def _checkpoint(self, best: bool = False) -> int:
+        """Save the run at this step, as the best checkpoint if ``best`` (and redraw the
+        curves now and then); returns the step."""
         state, engine = self.state, self.backend.state()
         meta = {
             "model": self.config.model, "dataset": self.data.name,
@@ -260,13 +267,14 @@ class _Session:
             "rng": dict(engine.rng, loader=self.loader.get_state(),
                         augment=self.augment_rng.bit_generator.state),
             "window": state.window.to_meta(), "train_time_s": state.train_time,
+            "best": None if state.best is None else state.best.to_meta(),
             "versions": versions(),
             "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         save_checkpoint(self.run_dir, state.step, engine.model, engine.optimizer_arrays,
                         plain(meta), keep=self.config.keep_checkpoints,
-                        hook=self.write_hook)
-        if time.perf_counter() - self.last_plot > PLOT_INTERVAL_S:
+                        hook=self.write_hook, best=best)
+        if not best and time.perf_counter() - self.last_plot > PLOT_INTERVAL_S:
             self._plot()
         return state.step
 
@@ -295,7 +303,7 @@ class _Session:
             self.loader.set_state(meta["rng"]["loader"])
             self.augment_rng.bit_generator.state = meta["rng"]["augment"]
             return RunState(checkpoint.step, float(meta["train_time_s"]),
-                            Window.from_meta(meta["window"]))
+                            Window.from_meta(meta["window"]), Best.from_meta(meta.get("best")))
         except RuntimeError as error:      # load_state_dict: the weights do not fit
             raise weights_error(checkpoint.path, config.model, error) from None
         except (KeyError, ValueError, TypeError, AttributeError) as error:
@@ -321,16 +329,16 @@ class _Session:
                 result = self.backend.evaluate(self.data.test_x, self.data.test_y,
                                                self.data.classes, self.config.eval_batch_size)
                 test_acc, test_loss = result.accuracy, result.loss
-        scored = [r for r in rows if isinstance(r.get("test_acc"), float)]
-        best = max(scored, key=lambda r: r["test_acc"]) if scored else None
+        best = best_row(rows)
         if rows:
             self._plot()
         result = RunResult(
             run_dir=self.run_dir, config=self.config, parameters=self.backend.parameters,
             steps=state.step, total_steps=self.plan.total_steps, start_step=self.start_step,
             test_accuracy=test_acc, test_loss=test_loss,
-            best_test_accuracy=best["test_acc"] if best else None,
-            best_step=best["step"] if best else None,
+            best_test_accuracy=best.test_acc if best else None,
+            best_step=best.step if best else None,
+            best_checkpoint=best_checkpoint(self.run_dir),
             train_time_s=state.train_time, session_time_s=session_time,
             wall_time_s=time.perf_counter() - wall_start,
             checkpoint=latest_checkpoint(self.run_dir), interrupted=ending == "interrupted",
@@ -339,6 +347,13 @@ class _Session:
         if finished:
             replace_json(self.run_dir / SUMMARY_FILE, summary_record(result, self.data.name))
         return result
+
+
+def best_row(rows: list[dict]) -> Best | None:
+    """The row with the highest test accuracy (the first of equals), as a ``Best``."""
+    scored = [r for r in rows if isinstance(r.get("test_acc"), float)]
+    best = max(scored, key=lambda r: r["test_acc"]) if scored else None
+    return None if best is None else Best(best["step"], best["test_acc"])
 
 
 def summary_record(result: RunResult, dataset: str) -> dict:
@@ -352,6 +367,8 @@ def summary_record(result: RunResult, dataset: str) -> dict:
         "time_per_step_ms": None if result.time_per_step_s is None
         else round(1e3 * result.time_per_step_s, 4),
         "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
+        "best_checkpoint": None if result.best_checkpoint is None
+        else str(result.best_checkpoint),
         "seed": result.config.seed,
     }
 

@@ -3,7 +3,8 @@ changes and every checkpoint saves.
 
     plan   total steps, batches per epoch, when to evaluate and to checkpoint
     state  step, training time, the training window (the batches since the last
-           evaluation: their summed loss, correct predictions, samples, count)
+           evaluation: their summed loss, correct predictions, samples, count), and the
+           best evaluation so far (the step of ``checkpoints/best/``)
 
 ``train_loss`` and ``train_acc`` of a metrics row are the window's means; the window
 restarts after each evaluation.  The engine's own state (weights, optimizer, schedule,
@@ -75,8 +76,26 @@ class Window:
                    int(meta["batches"]))
 
 
+@dataclass(frozen=True)
+class Best:
+    """The evaluation with the highest test accuracy so far (the first, on a tie)."""
+    step: int
+    test_acc: float
+
+    def beaten_by(self, test_acc: float) -> bool:
+        return test_acc > self.test_acc
+
+    def to_meta(self) -> dict:
+        return {"step": self.step, "test_acc": self.test_acc}
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> "Best | None":
+        return None if meta is None else cls(int(meta["step"]), float(meta["test_acc"]))
+
+
 @dataclass
 class RunState:
     step: int = 0
     train_time: float = 0.0        # seconds of training, summed over every session
     window: Window = field(default_factory=Window)
+    best: Best | None = None
