@@ -74,7 +74,8 @@ def test_dataset_alone_picks_its_model(tmp_path):
     (["--steps", "10", "--epochs", "1"], ["give --steps or --epochs, not both"]),
     (["--momentum", "0.9"], ["--momentum applies to --optimizer sgd only"]),
     (["--optimizer", "rmsprop"], ["--optimizer: invalid choice: 'rmsprop'"]),
-    (["--model", "lenet5"], ["model lenet5 takes inputs of shape (1, 28, 28) but mnist1d",
+    (["--model", "lenet5", "--dataset", "mnist1d"],
+     ["model lenet5 takes inputs of shape (1, 28, 28) but mnist1d",
                              "models for mnist1d: logistic, mlp, cnn"]),
     (["--model", "cnn", "--dataset", "digits"], ["model cnn takes inputs of shape (1, 40)"]),
     (["--augment"], ["--augment (random crop and flip) is for image data sets"]),
@@ -453,3 +454,37 @@ def test_the_best_checkpoint_is_kept_and_evaluated(tmp_path):
     assert_one_line_error(convgrad("eval", "run/checkpoints/step-0000300", "--checkpoint",
                                    "best", cwd=tmp_path),
                           "picks one of a run folder's checkpoints")
+
+
+# ---------------------------------------------------------------------------- a model's own
+def _cifar_folder(folder, train_per_batch: int, test: int):
+    """CIFAR-10's six binary batch files of random images: one label byte + 3072 pixels."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for name, count in [(f"data_batch_{i}.bin", train_per_batch) for i in range(1, 6)] + \
+            [("test_batch.bin", test)]:
+        records = rng.integers(0, 256, (count, 3073), np.uint8)
+        records[:, 0] = rng.integers(0, 10, count)
+        (folder / name).write_bytes(records.tobytes())
+
+
+def test_a_model_alone_trains_on_its_own_data_set_with_its_recipe(tmp_path):
+    _cifar_folder(tmp_path / "cifar", train_per_batch=30, test=20)
+    process = convgrad("train", "--model", "resnet20", "--data-dir", "cifar", "--steps", "2",
+                       "--eval-every", "0", "--out", "run", cwd=tmp_path, timeout=300)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.splitlines()
+    assert lines[0] == ("resnet20 is a cifar10 model: training on cifar10; options not given "
+                        "follow He et al. 2016's CIFAR ResNet recipe: SGD, momentum 0.9, "
+                        "weight decay 1e-4, lr 0.1 divided by 10 at 50% and 75% of the steps, "
+                        "batch 128, random crop and flip.")
+    assert lines[1] == ("training resnet20 on cifar10 (150 train / 20 test samples) in run/  "
+                        "sgd, lr 0.1, momentum 0.9, weight decay 0.0001, multistep schedule, "
+                        "batch 128, 2 steps, augmented, seed 0")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["dataset"], config["optimizer"], config["momentum"], config["schedule"],
+            config["batch_size"], config["augment"]) == ("cifar10", "sgd", 0.9, "multistep",
+                                                          128, True)
+    # Without the files: the data set is named, not a shape mismatch.
+    assert_one_line_error(convgrad("train", "--model", "resnet20", "--data-dir", "nowhere",
+                                   cwd=tmp_path), "nowhere: CIFAR-10 binary files not found")

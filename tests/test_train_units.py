@@ -57,7 +57,8 @@ def test_config_json_round_trip_and_aliases():
     ({"schedule": "linear"}, "--schedule must be one of"),
     ({"model": "cnnn"}, "unknown model 'cnnn' (did you mean 'cnn'?)"),
     ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
-    ({"model": "lenet5"}, "model lenet5 takes inputs of shape (1, 28, 28) but mnist1d"),
+    ({"model": "lenet5", "dataset": "mnist1d"},
+     "model lenet5 takes inputs of shape (1, 28, 28) but mnist1d"),
     ({"model": "cnn", "dataset": "cifar10"}, "models for cifar10: resnet20"),
     ({"augment": True}, "--augment (random crop and flip) is for image data sets"),
     ({"eval_every": -1}, "--eval-every must be at least 0"),
@@ -70,6 +71,28 @@ def test_config_rejects_bad_values_in_one_line(changes, fragment):
         TrainConfig(**changes)
     assert fragment in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_model_brings_its_data_set_and_its_recipe():
+    resnet = TrainConfig(model="resnet20")
+    assert (resnet.dataset, resnet.optimizer, resnet.lr, resnet.momentum, resnet.weight_decay,
+            resnet.schedule, resnet.gamma, resnet.batch_size, resnet.augment) == \
+        ("cifar10", "sgd", 0.1, 0.9, 1e-4, "multistep", 0.1, 128, True)
+    assert TrainConfig.from_json(resnet.to_json()) == resnet
+    assert TrainConfig(dataset="cifar10") == resnet
+    assert TrainConfig(model="plain56").dataset == "cifar10"
+    # Another optimizer takes the paper's lr, momentum and weight decay with it ...
+    adam = TrainConfig(model="resnet20", optimizer="Adam")
+    assert (adam.lr, adam.momentum, adam.weight_decay, adam.schedule) == \
+        (0.01, 0.0, 0.0, "multistep")
+    # ... what is given stays given ...
+    assert TrainConfig(model="resnet20", lr=0.05, augment=False).lr == 0.05
+    assert TrainConfig(model="resnet20", augment=False).augment is False
+    # ... and the other models keep the paper's recipe, on their own data set.
+    lenet = TrainConfig(model="lenet5")
+    assert (lenet.dataset, lenet.optimizer, lenet.lr, lenet.batch_size, lenet.augment) == \
+        ("mnist", "adam", 0.01, 100, False)
+    assert TrainConfig(model="resnet1d").optimizer == "adam"
 
 
 def test_config_from_dict_rejects_unknown_keys_and_bad_json():

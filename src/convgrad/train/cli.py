@@ -25,9 +25,10 @@ from ..models import MODELS
 from .atomic import json_text
 from .checkpoint import (CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights,
                          run_folder_of, select_checkpoint)
-from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
-                     ConfigError, TrainConfig, model_name)
+from .config import (DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
+                     model_name)
 from .faults import crash_hook_from_environment
+from .recipes import RESNET, describe_choices
 from .runfolder import (RELOCATABLE, RunError, check_against_run_config, check_new_run_dir,
                         default_run_dir, saved_config)
 
@@ -88,27 +89,34 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
     """Options of the training recipe; every default is None so that the options given
     explicitly can be told apart (``--resume`` checks them against the saved config).
     ``full=False`` leaves out what ``compare`` fixes (model, data set, schedule...)."""
-    d = TrainConfig()
-    group = parser.add_argument_group("recipe (defaults: the MNIST-1D paper's)")
+    d, r = TrainConfig(), RESNET.values
+    group = parser.add_argument_group(
+        "recipe (default: the MNIST-1D paper's; after a ';', the CIFAR ResNets' (He et al. "
+        "2016) where it differs)")
     add = group.add_argument
     if full:
         add("--model", metavar="MODEL",
             help=f"registry model (default: {d.model}, or the usual model of --dataset); see "
                  f"convgrad summary --list")
         add("--dataset", metavar="NAME",
-            help="mnist1d (default), digits, mnist, fashion-mnist, cifar10")
+            help="mnist1d, digits, mnist, fashion-mnist, cifar10 (default: the model's own)")
         add("--data-dir", metavar="DIR",
             help="folder of the data set's files (default: convgrad's cache folder)")
         add("--download", action="store_true", default=None,
             help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
-    add("--optimizer", choices=OPTIMIZERS, help=f"default: {d.optimizer}")
-    add("--lr", metavar="X", type=float, help=f"learning rate (default: {d.lr:g})")
+    add("--optimizer", choices=OPTIMIZERS,
+        help=f"default: {d.optimizer}; {r['optimizer']} (another optimizer takes the paper's "
+             f"lr, momentum and weight decay)")
+    add("--lr", metavar="X", type=float,
+        help=f"learning rate (default: {d.lr:g}; {r['lr']:g})")
     if full:
-        add("--momentum", metavar="X", type=float, help="SGD momentum (default: 0)")
-    add("--weight-decay", metavar="X", type=float, help="default: 0")
+        add("--momentum", metavar="X", type=float,
+            help=f"SGD momentum (default: 0; {r['momentum']:g})")
+    add("--weight-decay", metavar="X", type=float, help=f"default: 0; {r['weight_decay']:g}")
     if full:
         add("--schedule", choices=SCHEDULES,
-            help="learning-rate schedule, stepped every step (default: constant)")
+            help=f"learning-rate schedule, stepped every step (default: constant; "
+                 f"{r['schedule']})")
         add("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
         add("--step-size", metavar="N", type=int,
             help="'step' schedule: decay every N steps (default: a third of the run)")
@@ -116,15 +124,17 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
             help="'multistep' schedule: steps to decay at, e.g. 3000,4500 (default: 50%% and "
                  "75%% of the steps after the warm-up)")
         add("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
-    add("--batch-size", metavar="N", type=int, help=f"default: {d.batch_size}")
+    add("--batch-size", metavar="N", type=int,
+        help=f"default: {d.batch_size}; {r['batch_size']}")
     add("--steps", metavar="N", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
     if full:
         add("--epochs", metavar="N", type=int,
             help="passes over the training set (instead of --steps)")
     add("--seed", metavar="N", type=int, help=f"default: {d.seed}")
     if full:
-        add("--augment", action="store_true", default=None,
-            help="random crop (and flip where it keeps the label) for image data sets")
+        add("--augment", action=argparse.BooleanOptionalAction, default=None,
+            help="random crop (and flip where it keeps the label) for image data sets "
+                 "(default: no; yes)")
     add("--eval-every", metavar="N", type=int,
         help=f"steps between test evaluations (default: {d.eval_every}; 0: at the end only)")
     add("--eval-samples", metavar="N", type=int,
@@ -147,15 +157,7 @@ def _given(args) -> dict:
 
 
 def config_from_args(args) -> TrainConfig:
-    given = _given(args)
-    if "dataset" in given and "model" not in given:
-        from ..data.registry import canonical_name
-        try:
-            dataset = canonical_name(given["dataset"])
-        except DataError as error:
-            raise ConfigError(str(error)) from None
-        given["model"] = DEFAULT_MODEL_FOR_DATASET[dataset]
-    return TrainConfig(**given)
+    return TrainConfig(**_given(args))
 
 
 def _newest_run(root: Path) -> Path | None:
@@ -220,9 +222,12 @@ def run_train(args) -> int:
         config = config_from_args(args)
         run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
+    choices = None if args.resume is not None else \
+        describe_choices(_given(args), config.model, config.dataset)
     progress = None if quiet else _download_progress
     result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
                      download_progress=progress, allow_nonfinite=args.allow_nonfinite,
+                     note=choices,
                      write_hook=crash_hook_from_environment()).run()
     diverged = result.diverged
     if args.json:

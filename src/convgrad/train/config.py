@@ -1,7 +1,10 @@
 """``TrainConfig``: everything that decides a training run's result, validated, as JSON.
 
 The defaults are the MNIST-1D paper's recipe for its CNN (Greydanus 2020): Adam, learning
-rate 1e-2, no weight decay, batch 100, 6000 steps, an evaluation every 250 steps.
+rate 1e-2, no weight decay, batch 100, 6000 steps, an evaluation every 250 steps.  A model
+brings its own data set (``TrainConfig(model="resnet20")`` trains on CIFAR-10) and a data
+set its usual model; the options left as None take the model's recipe (``recipes.py``:
+the CIFAR ResNets train with SGD, momentum and a step schedule).
 
 A config is frozen and checked once, when it is made: ``TrainConfig(lr=0)`` raises, so
 every ``TrainConfig`` that exists is a valid recipe, with its names normalised (data set
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from ..data.errors import UnknownDatasetError
 from ..data.registry import canonical_name
 from ..models import MODELS
+from .recipes import FIELDS as RECIPE_FIELDS
+from .recipes import fill
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "multistep", "cosine")
@@ -66,20 +71,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "cnn"
-    dataset: str = "mnist1d"
+    model: str | None = None           # default: cnn, or the usual model of the data set
+    dataset: str | None = None         # default: mnist1d, or the model's own data set
     data_dir: str | None = None        # the data set's folder (default: the cache folder)
     download: bool = False             # fetch MNIST / Fashion-MNIST / CIFAR-10 if missing
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    momentum: float = 0.0              # SGD only
-    weight_decay: float = 0.0
-    schedule: str = "constant"
+    # None below: the model's recipe (recipes.py); the paper's values shown
+    optimizer: str | None = None       # adam
+    lr: float | None = None            # 1e-2
+    momentum: float | None = None      # 0 (SGD only)
+    weight_decay: float | None = None  # 0
+    schedule: str | None = None        # constant
     warmup_steps: int = 0              # linear warm-up before the schedule
     step_size: int | None = None       # 'step': decay every step_size steps (default steps/3)
     milestones: list[int] | None = None  # 'multistep' (default: at 50% and 75% of the run)
-    gamma: float = 0.1                 # 'step' / 'multistep' decay factor
-    batch_size: int = 100
+    gamma: float | None = None         # 0.1, the 'step' / 'multistep' decay factor
+    batch_size: int | None = None      # 100
     steps: int | None = None           # optimizer steps; or give epochs (not both)
     epochs: int | None = None
     seed: int = 0
@@ -88,13 +94,15 @@ class TrainConfig:
     eval_samples: int | None = None    # periodic evaluations use the first N test samples
     checkpoint_every: int = 1000       # steps between checkpoints (0: only at the end)
     keep_checkpoints: int = 2
-    augment: bool = False              # random crop (+ flip) for image data sets
+    augment: bool | None = None        # random crop (+ flip) for image data sets; False
     extra: dict = field(default_factory=dict)  # reserved for options added later
 
     def __post_init__(self):
-        """Normalise names (data set aliases, case) and check every value."""
-        for name, value in _normalised(self).items():
-            object.__setattr__(self, name, value)   # still being made: frozen after this
+        """Fill in the model, data set and recipe options left as None, normalise names
+        (data set aliases, case) and check every value."""
+        for step in (_resolved, _normalised):
+            for name, value in step(self).items():
+                object.__setattr__(self, name, value)   # still being made: frozen after
         self._check_model_fits_dataset()
 
     # ------------------------------------------------------------------ construction
@@ -153,12 +161,18 @@ class TrainConfig:
                 f"samples are {_shape(have)}; models for {self.dataset}: {', '.join(fitting)}")
 
 
+def _resolved(c: TrainConfig) -> dict:
+    """The model, the data set and the recipe options, each given or chosen."""
+    dataset = None if c.dataset is None else dataset_name(c.dataset)
+    model = model_name(c.model) if c.model is not None else \
+        DEFAULT_MODEL_FOR_DATASET[dataset or "mnist1d"]
+    given = {name: getattr(c, name) for name in RECIPE_FIELDS}
+    return dict(fill(given, model), model=model, dataset=dataset or MODELS[model].dataset)
+
+
 def _normalised(c: TrainConfig) -> dict:
     """Every field of ``c`` checked and in its canonical form (ConfigError otherwise)."""
-    try:
-        dataset = canonical_name(c.dataset)
-    except UnknownDatasetError as error:
-        raise ConfigError(str(error)) from None
+    dataset = dataset_name(c.dataset)
     values = {
         "dataset": dataset,
         "model": model_name(c.model),
@@ -212,6 +226,14 @@ def _normalised(c: TrainConfig) -> dict:
 
 def _shape(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def dataset_name(name) -> str:
+    """A registry data set's name (aliases and case forgiven); ConfigError naming them."""
+    try:
+        return canonical_name(name)
+    except UnknownDatasetError as error:
+        raise ConfigError(str(error)) from None
 
 
 def model_name(name) -> str:

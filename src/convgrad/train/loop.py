@@ -105,13 +105,14 @@ class Trainer:
 
     ``measurements`` add columns to the metrics rows (see ``measurements.py``);
     ``allow_nonfinite`` trains on through NaN or infinite losses instead of stopping;
+    ``note`` is a line printed before the header (what the command line chose);
     ``write_hook`` is the crash tests' seam (``faults.py``).
     """
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
                  quiet: bool = False, out=None, download_progress=None,
                  report_rows: bool = True, measurements=(), allow_nonfinite: bool = False,
-                 write_hook: WriteHook | None = None):
+                 note: str | None = None, write_hook: WriteHook | None = None):
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: config must be a TrainConfig, got "
                             f"{type(config).__name__}")
@@ -121,6 +122,7 @@ class Trainer:
         self.download_progress = download_progress
         self.measurements = tuple(measurements)
         self.allow_nonfinite = allow_nonfinite
+        self.note = note
         self.write_hook = write_hook
         self.reporter = Reporter(quiet, out, report_rows)
 
@@ -145,6 +147,7 @@ class _Session:
         config = self.config = trainer.config
         self.run_dir, self.data, self.reporter = trainer.run_dir, data, trainer.reporter
         self.write_hook, self.allow_nonfinite = trainer.write_hook, trainer.allow_nonfinite
+        self.note = trainer.note
         self.loader = DataLoader(data.train_x, data.train_y, config.batch_size, shuffle=True,
                                  seed=config.seed, drop_last=True)
         self.plan = RunPlan.of(config, len(self.loader))
@@ -171,6 +174,8 @@ class _Session:
             self.state.best = best_row(rows)
         if self.metrics.damaged:
             self.reporter.warn(damage_report(self.metrics.jsonl_path, self.metrics.damaged))
+        if self.note:
+            self.reporter.header(self.note + ".")
         self.reporter.header(self._header())
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if self.state.step >= self.plan.total_steps:
@@ -248,9 +253,15 @@ class _Session:
     def _header(self) -> str:
         c, data = self.config, self.data
         verb = f"resuming from step {self.state.step}:" if self.resumed else "training"
+        recipe = [c.optimizer, f"lr {c.lr:g}"]
+        recipe += [f"momentum {c.momentum:g}"] if c.momentum else []
+        recipe += [f"weight decay {c.weight_decay:g}"] if c.weight_decay else []
+        recipe += [f"warm-up {c.warmup_steps} steps"] if c.warmup_steps else []
+        recipe += [f"{c.schedule} schedule"] if c.schedule != "constant" else []
+        recipe += [f"batch {c.batch_size}", f"{self.plan.total_steps} steps"]
+        recipe += ["augmented"] if c.augment else []
         return (f"{verb} {c.model} on {data.name} ({data.num_train} train / {data.num_test} "
-                f"test samples) in {self.run_dir}/  {c.optimizer}, lr {c.lr:g}, batch "
-                f"{c.batch_size}, {self.plan.total_steps} steps, seed {c.seed}")
+                f"test samples) in {self.run_dir}/  {', '.join(recipe)}, seed {c.seed}")
 
     # -- checkpoints --------------------------------------------------------------------
     def _checkpoint(self, best: bool = False) -> int:
