@@ -19,6 +19,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from .._memory import keep_freed_memory
 from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
@@ -147,12 +148,12 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
         help=f"checkpoints kept (default: {d.keep_checkpoints})")
 
 
-_RECIPE_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
+_OPTION_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
 
 
 def _given(args) -> dict:
     """The recipe options given on the command line."""
-    return {name: getattr(args, name) for name in _RECIPE_FIELDS
+    return {name: getattr(args, name) for name in _OPTION_FIELDS
             if getattr(args, name, None) is not None}
 
 
@@ -206,6 +207,7 @@ def run_train(args) -> int:
     from .loop import Trainer
 
     _require_train_extras()
+    keep_freed_memory()         # a training step frees and allocates the same big arrays
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
             run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
@@ -359,6 +361,7 @@ def run_compare(args) -> int:
     from .compare import COMPARE_MODELS, format_table, reading, run_comparison
 
     _require_train_extras()
+    keep_freed_memory()
     models = [model_name(m) for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
     given = _given(args)

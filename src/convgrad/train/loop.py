@@ -178,12 +178,12 @@ class _Session:
             self.reporter.header(self.note + ".")
         self.reporter.header(self._header())
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if self.state.step >= self.plan.total_steps:
-                self.metrics.close()
-                return self._finish("already finished", 0.0, wall_start)
             try:
-                with StopRequest() as stop:
-                    ending, session_time = self._train(stop)
+                if self.state.step >= self.plan.total_steps:
+                    ending, session_time = "already finished", 0.0
+                else:
+                    with StopRequest() as stop:
+                        ending, session_time = self._train(stop)
             finally:
                 self.metrics.close()
             return self._finish(ending, session_time, wall_start)
@@ -340,7 +340,7 @@ class _Session:
                 result = self.backend.evaluate(self.data.test_x, self.data.test_y,
                                                self.data.classes, self.config.eval_batch_size)
                 test_acc, test_loss = result.accuracy, result.loss
-        best = best_row(rows)
+        best = state.best
         if rows:
             self._plot()
         result = RunResult(

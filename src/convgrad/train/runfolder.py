@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import platform
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from .checkpoint import CHECKPOINTS, META_FILE, CheckpointError, latest_checkpoint, read_meta
 from .config import ConfigError, TrainConfig
 
@@ -141,12 +141,13 @@ class RunLock:
 
 
 def versions() -> dict:
-    """The versions a checkpoint records (what computed it)."""
-    found = {"convgrad": __version__, "numpy": np.__version__,
-             "python": platform.python_version()}
-    try:
-        import safetensors
-        found["safetensors"] = safetensors.__version__
-    except ImportError:
-        pass
+    """The versions a checkpoint records (what computed it; informative only).  Read from
+    the installed packages' metadata: importing the ``convgrad`` package itself from here
+    would close an import cycle (it exports ``load_run``)."""
+    found = {"numpy": np.__version__, "python": platform.python_version()}
+    for package in ("convgrad", "safetensors"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
     return found
