@@ -115,6 +115,16 @@ def test_a_run_killed_before_its_first_checkpoint_restarts_from_its_config(tmp_p
     assert rows_without_timing(folder) == rows_without_timing(reference.run_dir)
 
 
+def test_a_run_restarted_before_its_first_checkpoint_keeps_its_recipe(tmp_path):
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    (folder / "config.json").write_text(TrainConfig(model="logistic", steps=20).to_json())
+    with pytest.raises(RunError, match=r"config.json: the run was started with another recipe "
+                                       r"\(model 'logistic', not 'mlp', steps 20, not 30\)"):
+        run(folder, resume=True, model="mlp", steps=30)
+    assert json.loads((folder / "config.json").read_text())["model"] == "logistic"
+
+
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     run(tmp_path / "r", model="logistic", steps=10)
     with pytest.raises(CheckpointError, match="a checkpoint of model 'logistic', this run "

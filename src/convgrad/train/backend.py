@@ -15,7 +15,9 @@ steps.  A backend is the small interface between the two:
 
 ``NumpyBackend`` is convgrad's own engine.  Another engine (PyTorch, for ``--backend
 torch``) implements the same methods and saves the same ``EngineState``: the model's state
-dict under PyTorch's keys, so that either engine can read the other's checkpoints.
+dict under PyTorch's keys, so that either engine can read the other's checkpoints.  A run
+builds its backend in one place, ``loop._Session.__init__``; ``load_run`` and ``convgrad
+eval`` always read a checkpoint back into the NumPy engine's model.
 """
 from __future__ import annotations
 

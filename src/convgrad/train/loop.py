@@ -55,8 +55,8 @@ from .metrics import FIELDS, MetricsLog, damage_report
 from .plot import save_curves
 from .report import Reporter
 from .runfolder import (CONFIG_FILE, CURVES_FILE, SUMMARY_FILE, RunLock,
-                        check_against_run_config, check_new_run_dir, make_run_dir,
-                        recipe_differences, versions)
+                        check_against_run_config, check_new_run_dir, check_restart,
+                        make_run_dir, recipe_differences, versions)
 from .setup import augmentation_generator, build_augmentation, load_data
 from .state import Best, RunPlan, RunState, Window
 
@@ -137,6 +137,8 @@ class Trainer:
             remove_strays(self.run_dir)          # metrics/config temporaries of a killed run
             clean_checkpoints(self.run_dir)
             checkpoint = latest_checkpoint(self.run_dir) if self.resume else None
+            if self.resume and checkpoint is None:
+                check_restart(self.run_dir, self.config)
             return _Session(self, data, checkpoint).run(wall_start)
 
 

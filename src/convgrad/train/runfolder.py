@@ -100,18 +100,34 @@ def check_against_run_config(run_dir: Path, checkpoint) -> None:
     """A checkpoint's config must be the recipe its run folder's ``config.json`` started
     (CheckpointError otherwise; nothing to compare when there is no config.json, as for
     a checkpoint folder copied elsewhere)."""
-    path = run_dir / CONFIG_FILE
-    if not path.is_file():
+    started = _started_config(run_dir)
+    if started is None:
         return
-    try:
-        started = TrainConfig.from_json(path.read_text(encoding="utf-8"))
-    except (ConfigError, OSError, UnicodeDecodeError) as error:
-        raise RunError(f"{path}: {error}") from None
     differing = recipe_differences(started, TrainConfig.from_dict(checkpoint.meta["config"]),
                                    (f" in {CONFIG_FILE}", ", in its meta.json"))
     if differing:
         raise CheckpointError(f"{checkpoint.path / META_FILE}: saved with another recipe "
                               f"than its run folder's ({differing})")
+
+
+def check_restart(run_dir: Path, config: TrainConfig) -> None:
+    """A run resumed before its first checkpoint starts again from scratch: with the
+    recipe its ``config.json`` says, or not at all (RunError)."""
+    started = _started_config(run_dir)
+    differing = None if started is None else recipe_differences(started, config)
+    if differing:
+        raise RunError(f"{run_dir / CONFIG_FILE}: the run was started with another recipe "
+                       f"({differing})")
+
+
+def _started_config(run_dir: Path) -> TrainConfig | None:
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        return TrainConfig.from_json(path.read_text(encoding="utf-8"))
+    except (ConfigError, OSError, UnicodeDecodeError) as error:
+        raise RunError(f"{path}: {error}") from None
 
 
 class RunLock:
