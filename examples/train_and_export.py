@@ -4,6 +4,7 @@
 
 What ``convgrad train`` does, through the library: a ``TrainConfig`` (the paper's recipe,
 fewer steps), ``train`` (which writes the run folder: metrics, curves, checkpoints), then
+``load_run`` (the trained model, its config and data back from the folder) and
 ``evaluate`` on the test set.  The checkpoint's ``model.safetensors`` holds the state dict
 under PyTorch's own keys, so ``safetensors.torch.load_file`` loads it straight into the
 PyTorch twin of the model, which predicts the same classes (if torch is installed).
@@ -15,10 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convgrad.data import load_dataset
-from convgrad.models import get_model
-from convgrad.train import TrainConfig, evaluate, format_evaluation, load_checkpoint, train
-from convgrad.train.loop import default_run_dir
+from convgrad.train import TrainConfig, evaluate, format_evaluation, load_run, train
+from convgrad.train.runfolder import default_run_dir
 
 
 def main() -> None:
@@ -34,11 +33,9 @@ def main() -> None:
           f"{result.train_time_s:.1f} s: test accuracy {result.test_accuracy:.2%}")
     print(f"run folder: {out}/ (metrics.csv, curves.png, checkpoints/)")
 
-    # Read the checkpoint back into a fresh model and evaluate it.
-    checkpoint = load_checkpoint(out)
-    model = get_model(checkpoint.model)
-    model.load_state_dict(checkpoint.model_state)
-    data = load_dataset("mnist1d")
+    # Read the run back: a fresh model with the last checkpoint's weights, and its data.
+    trained = load_run(out)
+    model, data, checkpoint = trained.model, trained.data, trained.checkpoint
     evaluation = evaluate(model, data.test_x, data.test_y, data.classes)
     print()
     print(format_evaluation(evaluation, f"checkpoint {checkpoint.path}"))

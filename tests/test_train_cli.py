@@ -1,12 +1,14 @@
 """The ``convgrad train / eval / compare / summary`` commands through the console script:
 what they print, and one clear line (exit status 2, no traceback) for every bad input."""
 import json
+import re
 import shutil
 
 import numpy as np
 import pytest
 
-from test_train_support import assert_one_line_error, convgrad
+from convgrad.train.checkpoint import load_checkpoint
+from test_train_support import assert_one_line_error, convgrad, strict_json
 
 QUICK = ["--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
 
@@ -72,7 +74,8 @@ def test_dataset_alone_picks_its_model(tmp_path):
     (["--steps", "10", "--epochs", "1"], ["give --steps or --epochs, not both"]),
     (["--momentum", "0.9"], ["--momentum applies to --optimizer sgd only"]),
     (["--optimizer", "rmsprop"], ["--optimizer: invalid choice: 'rmsprop'"]),
-    (["--model", "lenet5"], ["model lenet5 takes inputs of shape (1, 28, 28) but mnist1d",
+    (["--model", "lenet5", "--dataset", "mnist1d"],
+     ["model lenet5 takes inputs of shape (1, 28, 28) but mnist1d",
                              "models for mnist1d: logistic, mlp, cnn"]),
     (["--model", "cnn", "--dataset", "digits"], ["model cnn takes inputs of shape (1, 40)"]),
     (["--augment"], ["--augment (random crop and flip) is for image data sets"]),
@@ -261,3 +264,227 @@ def test_compare_prints_the_table_and_its_reading(tmp_path):
                           "unknown model 'foo'")
     assert_one_line_error(convgrad("compare", "--lr", "0", cwd=tmp_path),
                           "--lr must be greater than 0")
+
+
+# ---------------------------------------------------------------------------- tampering
+def _files(folder):
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+TAMPERED = [
+    ("step", 999, "step 999 is past the run's last step (total_steps 300)"),
+    ("step", -5, "step must be an integer ≥ 0, got -5"),
+    ("files", None, "incomplete: no 'files' (the list of its files and their checksums"),
+    ("config", None, "incomplete: no 'config'"),
+    ("lr", 0.02, "saved with another recipe than its run folder's (lr 0.01 in config.json, "
+                 "in its meta.json 0.02)"),
+]
+
+
+def test_a_tampered_meta_json_is_refused_and_nothing_is_overwritten(tmp_path):
+    process = convgrad("train", "--model", "logistic", "--steps", "300", "--eval-every", "100",
+                       "--checkpoint-every", "100", "--keep-checkpoints", "3", "--quiet",
+                       "--out", "run", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    meta_path = tmp_path / "run" / "checkpoints" / "step-0000300" / "meta.json"
+    original = meta_path.read_text()
+    for key, value, fragment in TAMPERED:
+        meta = json.loads(original)
+        if value is None:
+            del meta[key]
+        elif key == "lr":
+            meta["config"]["lr"] = value
+        else:
+            meta[key] = value
+        meta_path.write_text(json.dumps(meta))
+        before = _files(tmp_path / "run")
+        for command in (["train", "--resume", "run"], ["eval", "run"]):
+            failed = convgrad(*command, cwd=tmp_path)
+            assert_one_line_error(failed, "step-0000300/meta.json: ", fragment)
+            assert failed.returncode == 2
+        assert _files(tmp_path / "run") == before, key
+    meta_path.write_text(original)
+    again = convgrad("train", "--resume", "run", cwd=tmp_path)
+    assert again.returncode == 0 and "already finished (300 steps)" in again.stdout
+
+
+# ---------------------------------------------------------------------------- divergence
+DIVERGING = ["train", "--optimizer", "sgd", "--lr", "1e6", "--steps", "30", "--eval-every",
+             "10", "--checkpoint-every", "1"]
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss(tmp_path):
+    process = convgrad(*DIVERGING, "--out", "run", cwd=tmp_path)
+    assert_one_line_error(process, ": stopped without saving that step, the latest checkpoint "
+                                   "is run/checkpoints/step-", "try --lr 100000",
+                          "--allow-nonfinite")
+    assert process.returncode == 1 and "Warning" not in process.stderr
+    step = int(re.search(r"the training loss is (?:nan|inf|-inf) at step (\d+) "
+                         r"\(lr 1e\+06\)", process.stderr).group(1))
+    kept = load_checkpoint(tmp_path / "run")       # the step before: nothing of `step` saved
+    assert kept.step == step - 1 < 30
+    assert all(np.isfinite(array).all() for array in kept.model_state.values())
+    assert not (tmp_path / "run" / "summary.json").exists()
+    for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines():
+        strict_json(line)
+    # Resuming it diverges again at the same step, with the same line.
+    again = convgrad("train", "--resume", "run", cwd=tmp_path)
+    assert again.returncode == 1 and again.stderr == process.stderr
+
+
+def test_allow_nonfinite_trains_on_and_writes_strict_json(tmp_path):
+    process = convgrad(*DIVERGING, "--allow-nonfinite", "--json", "--out", "run", cwd=tmp_path)
+    assert process.returncode == 0 and process.stderr == ""
+    record = strict_json(process.stdout)
+    assert record["steps"] == 30 and record["test_loss"] is None
+    run = tmp_path / "run"
+    assert strict_json((run / "summary.json").read_text())["test_loss"] is None
+    rows = [strict_json(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["train_loss"] is None and rows[-1]["step"] == 30
+    assert (run / "metrics.csv").read_text().splitlines()[-1].split(",")[3] == "nan"
+    for meta in (run / "checkpoints").glob("step-*/meta.json"):
+        assert strict_json(meta.read_text())["window"]["loss_sum"] in (0.0, "nan")
+    evaluated = convgrad("eval", "run", "--json", cwd=tmp_path)
+    assert evaluated.returncode == 0 and evaluated.stderr == ""
+    assert strict_json(evaluated.stdout)["loss"] is None
+
+
+def test_absurd_losses_are_printed_with_an_exponent(tmp_path):
+    # Adam at lr 1e6: its normalised steps keep the loss finite, around 4e28.
+    process = convgrad("train", "--lr", "1e6", "--steps", "20", "--eval-every", "10",
+                       "--out", "run", cwd=tmp_path)
+    assert process.returncode == 0 and process.stderr == ""      # no RuntimeWarning
+    lines = [line for line in process.stdout.splitlines() if line.startswith("step 20")]
+    assert re.search(r"train loss \d\.\d{3}e\+\d\d acc", lines[0]), lines
+    assert not re.search(r"\d{10}", process.stdout)
+
+
+# ---------------------------------------------------------------------------- empty data
+def _mnist_folder(folder, train: int, test: int):
+    """MNIST's four IDX files with ``train`` and ``test`` random images."""
+    import struct
+
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (train, 28, 28), np.uint8),
+              "train-labels-idx1-ubyte": rng.integers(0, 10, train, np.uint8),
+              "t10k-images-idx3-ubyte": rng.integers(0, 256, (test, 28, 28), np.uint8),
+              "t10k-labels-idx1-ubyte": rng.integers(0, 10, test, np.uint8)}
+    folder.mkdir()
+    for name, array in arrays.items():
+        header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+        (folder / name).write_bytes(header + array.tobytes())
+
+
+def test_an_empty_split_is_refused_in_one_line(tmp_path):
+    _mnist_folder(tmp_path / "empty", train=20, test=0)
+    _mnist_folder(tmp_path / "full", train=20, test=4)
+    train = ["train", "--dataset", "mnist", "--batch-size", "10", "--steps", "2", "--quiet"]
+    process = convgrad(*train, "--data-dir", "empty", "--out", "run", cwd=tmp_path)
+    assert_one_line_error(process, "empty: the mnist test split is empty (0 samples): nothing "
+                                   "to evaluate on")
+    assert not (tmp_path / "run").exists()
+    finished = convgrad(*train, "--data-dir", "full", "--out", "run", cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert strict_json((tmp_path / "run" / "summary.json").read_text())["test_accuracy"] >= 0
+    assert_one_line_error(convgrad("eval", "run", "--data-dir", "empty", cwd=tmp_path),
+                          "the mnist test split is empty")
+    trained = convgrad("eval", "run", "--data-dir", "empty", "--split", "train", "--json",
+                       cwd=tmp_path)
+    assert strict_json(trained.stdout)["total"] == 20
+
+
+# ---------------------------------------------------------------------------- metrics file
+def test_a_damaged_metrics_line_is_reported_on_resume(tmp_path):
+    from test_train_support import cli_env, rows_without_timing
+
+    args = ["train", "--model", "logistic", "--steps", "60", "--eval-every", "10",
+            "--checkpoint-every", "10", "--quiet"]
+    reference = convgrad(*args, "--out", "reference", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    killed = convgrad(*args, "--out", "run", cwd=tmp_path,
+                      env=cli_env(CONVGRAD_CRASH_AT="checkpoint-begin@50"))
+    assert killed.returncode == -9
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    lines = metrics.read_text().splitlines(keepends=True)
+    assert [json.loads(line)["step"] for line in lines] == [0, 10, 20, 30, 40, 50]
+    lines[2] = '{"step": 20, "epoch": 0.5, "lr": 0.0\x00\x00\x00\n'       # a damaged row
+    metrics.write_text("".join(lines))
+    resumed = convgrad("train", "--resume", "run", cwd=tmp_path)
+    assert resumed.returncode == 0
+    assert resumed.stderr == ("convgrad train: warning: run/metrics.jsonl: 1 damaged line "
+                              "dropped (line 3, the first after the row of step 10): 1 metrics "
+                              "row lost, the rows around kept\n")
+    expected = [row for row in rows_without_timing(tmp_path / "reference") if row["step"] != 20]
+    assert rows_without_timing(tmp_path / "run") == expected
+
+
+# ---------------------------------------------------------------------------- best
+def test_the_best_checkpoint_is_kept_and_evaluated(tmp_path):
+    process = convgrad("train", "--model", "mlp", "--steps", "300", "--eval-every", "20",
+                       "--checkpoint-every", "100", "--keep-checkpoints", "1", "--out", "run",
+                       cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    best_step = summary["best_step"]
+    rows = [json.loads(line) for line in
+            (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["best_test_accuracy"] == max(r["test_acc"] for r in rows) > \
+        summary["test_accuracy"]                          # this run's best is not its last
+    assert summary["best_checkpoint"] == f"run/checkpoints/best/step-{best_step:07d}"
+    assert f"at step {best_step} (checkpoint: run/checkpoints/best/step-" in process.stdout
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == \
+        ["best", "latest.json", "step-0000300"]           # the last N, and the best besides
+
+    def evaluated(*options):
+        process = convgrad("eval", "run", *options, "--json", cwd=tmp_path)
+        assert process.returncode == 0, process.stderr
+        return json.loads(process.stdout)
+
+    best = evaluated("--checkpoint", "best")
+    assert (best["step"], best["accuracy"]) == (best_step, summary["best_test_accuracy"])
+    assert evaluated("--checkpoint", str(best_step)) == best
+    assert evaluated() == evaluated("--checkpoint", "last")
+    assert evaluated()["accuracy"] == summary["test_accuracy"]
+    assert json.loads(convgrad("eval", "run/checkpoints/best", "--json", cwd=tmp_path).stdout
+                      )["step"] == best_step
+    assert_one_line_error(convgrad("eval", "run", "--checkpoint", "150", cwd=tmp_path),
+                          f"run: no checkpoint of step 150 (kept: 300; best: {best_step})")
+    assert_one_line_error(convgrad("eval", "run", "--checkpoint", "first", cwd=tmp_path),
+                          "a checkpoint is last, best or a step number, got 'first'")
+    assert_one_line_error(convgrad("eval", "run/checkpoints/step-0000300", "--checkpoint",
+                                   "best", cwd=tmp_path),
+                          "picks one of a run folder's checkpoints")
+
+
+# ---------------------------------------------------------------------------- a model's own
+def _cifar_folder(folder, train_per_batch: int, test: int):
+    """CIFAR-10's six binary batch files of random images: one label byte + 3072 pixels."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for name, count in [(f"data_batch_{i}.bin", train_per_batch) for i in range(1, 6)] + \
+            [("test_batch.bin", test)]:
+        records = rng.integers(0, 256, (count, 3073), np.uint8)
+        records[:, 0] = rng.integers(0, 10, count)
+        (folder / name).write_bytes(records.tobytes())
+
+
+def test_a_model_alone_trains_on_its_own_data_set_with_its_recipe(tmp_path):
+    _cifar_folder(tmp_path / "cifar", train_per_batch=30, test=20)
+    process = convgrad("train", "--model", "resnet20", "--data-dir", "cifar", "--steps", "2",
+                       "--eval-every", "0", "--out", "run", cwd=tmp_path, timeout=300)
+    assert process.returncode == 0, process.stderr
+    lines = process.stdout.splitlines()
+    assert lines[0] == ("resnet20 is a cifar10 model: training on cifar10; options not given "
+                        "follow He et al. 2016's CIFAR ResNet recipe: SGD, momentum 0.9, "
+                        "weight decay 1e-4, lr 0.1 divided by 10 at 50% and 75% of the steps, "
+                        "batch 128, random crop and flip.")
+    assert lines[1] == ("training resnet20 on cifar10 (150 train / 20 test samples) in run/  "
+                        "sgd, lr 0.1, momentum 0.9, weight decay 0.0001, multistep schedule, "
+                        "batch 128, 2 steps, augmented, seed 0")
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert (config["dataset"], config["optimizer"], config["momentum"], config["schedule"],
+            config["batch_size"], config["augment"]) == ("cifar10", "sgd", 0.9, "multistep",
+                                                          128, True)
+    # Without the files: the data set is named, not a shape mismatch.
+    assert_one_line_error(convgrad("train", "--model", "resnet20", "--data-dir", "nowhere",
+                                   cwd=tmp_path), "nowhere: CIFAR-10 binary files not found")

@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from convgrad.train import TrainConfig, Trainer
+from convgrad.train import TrainConfig, Trainer, load_run
 from convgrad.train.checkpoint import CheckpointError, step_folders
 from convgrad.train.evaluate import evaluate
-from convgrad.train.loop import RunError, default_run_dir, check_new_run_dir, saved_config
+from convgrad.train.runfolder import RunError, check_new_run_dir, default_run_dir, saved_config
 from test_train_support import checkpoint_bytes, data_home, rows_without_timing
 
 
@@ -115,6 +115,16 @@ def test_a_run_killed_before_its_first_checkpoint_restarts_from_its_config(tmp_p
     assert rows_without_timing(folder) == rows_without_timing(reference.run_dir)
 
 
+def test_a_run_restarted_before_its_first_checkpoint_keeps_its_recipe(tmp_path):
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    (folder / "config.json").write_text(TrainConfig(model="logistic", steps=20).to_json())
+    with pytest.raises(RunError, match=r"config.json: the run was started with another recipe "
+                                       r"\(model 'logistic', not 'mlp', steps 20, not 30\)"):
+        run(folder, resume=True, model="mlp", steps=30)
+    assert json.loads((folder / "config.json").read_text())["model"] == "logistic"
+
+
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
     run(tmp_path / "r", model="logistic", steps=10)
     with pytest.raises(CheckpointError, match="a checkpoint of model 'logistic', this run "
@@ -130,7 +140,7 @@ def test_a_checkpoint_of_another_recipe_is_refused(tmp_path):
 
 
 def test_run_folder_rules(tmp_path, monkeypatch):
-    config = TrainConfig().validated()
+    config = TrainConfig()
     first = default_run_dir(config, tmp_path)
     assert first.parent == tmp_path and first.name.startswith("cnn-mnist1d-")
     first.mkdir()
@@ -153,13 +163,12 @@ def test_run_folder_rules(tmp_path, monkeypatch):
 
 
 def test_eval_samples_limits_periodic_evaluation_not_the_final_one(tmp_path):
-    trainer = Trainer(TrainConfig(model="logistic", steps=20, eval_every=10, eval_samples=50),
-                      tmp_path / "r", quiet=True)
-    result = trainer.run()
+    result = run(tmp_path / "r", model="logistic", steps=20, eval_every=10, eval_samples=50)
     accuracies = [r["test_acc"] for r in result.rows]
     assert all(a * 50 == pytest.approx(round(a * 50)) for a in accuracies)  # out of 50 samples
-    data = trainer.data
+    trained = load_run(result.run_dir)
+    data = trained.data
     assert len(data.test_y) == 1000
-    full = evaluate(trainer.model, data.test_x, data.test_y, data.classes)
+    full = evaluate(trained.model, data.test_x, data.test_y, data.classes)
     assert result.test_accuracy == full.accuracy                  # all 1000 samples
     assert np.isfinite(result.test_loss)

@@ -32,6 +32,9 @@ def reference(tmp_path_factory):
 
 def assert_same_as_reference(run_dir, reference_dir):
     assert checkpoint_bytes(run_dir) == checkpoint_bytes(reference_dir)
+    assert checkpoint_bytes(run_dir, best=True) == checkpoint_bytes(reference_dir, best=True)
+    assert [p.name for p in (run_dir / "checkpoints" / "best").iterdir()] == \
+        [p.name for p in (reference_dir / "checkpoints" / "best").iterdir()]
     assert rows_without_timing(run_dir) == rows_without_timing(reference_dir)
     checkpoints = run_dir / "checkpoints"
     assert not [p.name for p in checkpoints.iterdir() if p.name.startswith(".")]
@@ -127,3 +130,17 @@ def test_same_seed_in_two_processes_gives_the_same_bytes(reference, tmp_path):
     process = convgrad(*ARGS, "--out", "again", cwd=tmp_path)
     assert process.returncode == 0, process.stderr
     assert_same_as_reference(tmp_path / "again", reference_dir)
+
+
+def test_sigkill_while_saving_the_best_checkpoint(reference, tmp_path):
+    # Step 0's evaluation is always the first best: kill its save after the rename (not
+    # yet published), then after publishing; each resume starts over from the config.
+    for attempt, point in enumerate(("best-checkpoint-renamed", "best-checkpoint-latest")):
+        where = ["--out", "run"] if attempt == 0 else ["--resume", "run"]
+        process = convgrad(*ARGS, *where, cwd=tmp_path,
+                           env=cli_env(CONVGRAD_CRASH_AT=f"{point}@0"))
+        assert process.returncode == -signal.SIGKILL, (point, process.stderr)
+        assert (tmp_path / "run" / "checkpoints" / "best" / "step-0000000").is_dir()
+    process = convgrad(*ARGS, "--resume", "run", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    assert_same_as_reference(tmp_path / "run", reference)

@@ -56,14 +56,15 @@ def start(*args, cwd, env=None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def final_checkpoint(run_dir: Path) -> Path:
-    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
-    return run_dir / "checkpoints" / latest["name"]
+def final_checkpoint(run_dir: Path, best: bool = False) -> Path:
+    folder = run_dir / "checkpoints" / ("best" if best else "")
+    latest = json.loads((folder / "latest.json").read_text())
+    return folder / latest["name"]
 
 
-def checkpoint_bytes(run_dir: Path) -> dict:
-    """The latest checkpoint's safetensors files, byte for byte."""
-    folder = final_checkpoint(run_dir)
+def checkpoint_bytes(run_dir: Path, best: bool = False) -> dict:
+    """The latest (or the best) checkpoint's safetensors files, byte for byte."""
+    folder = final_checkpoint(run_dir, best)
     return {name: (folder / name).read_bytes()
             for name in ("model.safetensors", "optimizer.safetensors")}
 
@@ -86,6 +87,13 @@ def assert_one_line_error(process: subprocess.CompletedProcess, *fragments: str)
         assert fragment in lines[0], lines[0]
 
 
+def strict_json(text: str):
+    """``json.loads`` that fails on NaN and Infinity (not JSON, though Python writes them)."""
+    def refuse(constant):
+        raise AssertionError(f"{constant} in JSON: {text[:200]}")
+    return json.loads(text, parse_constant=refuse)
+
+
 __all__ = ["CONVGRAD", "assert_one_line_error", "checkpoint_bytes", "cli_env", "convgrad",
-           "data_home", "final_checkpoint", "np", "rows_without_timing",
-           "start"]
+           "data_home", "final_checkpoint", "np", "rows_without_timing", "start",
+           "strict_json"]

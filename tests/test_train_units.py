@@ -15,7 +15,7 @@ from convgrad.train.checkpoint import (CheckpointError, clean_checkpoints, find_
 from convgrad.train.compare import ComparisonRow, format_table, reading
 from convgrad.train.config import ConfigError, TrainConfig
 from convgrad.train.evaluate import evaluate, format_evaluation
-from convgrad.train.metrics import FIELDS, MetricsLog, read_rows
+from convgrad.train.metrics import FIELDS, MetricsLog, damage_report, read_metrics, read_rows
 from convgrad.data.transforms import random_crop, random_horizontal_flip
 from convgrad.train.setup import (augmentation_generator, build_augmentation, build_model,
                                   build_scheduler)
@@ -23,7 +23,7 @@ from convgrad.train.setup import (augmentation_generator, build_augmentation, bu
 
 # ---------------------------------------------------------------------------- config
 def test_default_config_is_the_papers_recipe():
-    config = TrainConfig().validated()
+    config = TrainConfig()
     assert (config.model, config.dataset, config.optimizer) == ("cnn", "mnist1d", "adam")
     assert (config.lr, config.batch_size, config.weight_decay) == (1e-2, 100, 0.0)
     assert config.total_steps(batches_per_epoch=40) == 6000
@@ -32,12 +32,12 @@ def test_default_config_is_the_papers_recipe():
 
 def test_config_json_round_trip_and_aliases():
     config = TrainConfig(model="MLP", dataset="MNIST-1D", optimizer="SGD", momentum=0.9,
-                         schedule="multistep", milestones=[300, 100], steps=400).validated()
+                         schedule="multistep", milestones=[300, 100], steps=400)
     assert (config.model, config.dataset, config.optimizer) == ("mlp", "mnist1d", "sgd")
     assert config.milestones == [100, 300]
     again = TrainConfig.from_json(config.to_json())
     assert again == config
-    assert TrainConfig(epochs=3).validated().total_steps(batches_per_epoch=40) == 120
+    assert TrainConfig(epochs=3).total_steps(batches_per_epoch=40) == 120
 
 
 @pytest.mark.parametrize("changes, fragment", [
@@ -57,7 +57,8 @@ def test_config_json_round_trip_and_aliases():
     ({"schedule": "linear"}, "--schedule must be one of"),
     ({"model": "cnnn"}, "unknown model 'cnnn' (did you mean 'cnn'?)"),
     ({"dataset": "imagenet"}, "unknown dataset 'imagenet'"),
-    ({"model": "lenet5"}, "model lenet5 takes inputs of shape (1, 28, 28) but mnist1d"),
+    ({"model": "lenet5", "dataset": "mnist1d"},
+     "model lenet5 takes inputs of shape (1, 28, 28) but mnist1d"),
     ({"model": "cnn", "dataset": "cifar10"}, "models for cifar10: resnet20"),
     ({"augment": True}, "--augment (random crop and flip) is for image data sets"),
     ({"eval_every": -1}, "--eval-every must be at least 0"),
@@ -67,9 +68,31 @@ def test_config_json_round_trip_and_aliases():
 ])
 def test_config_rejects_bad_values_in_one_line(changes, fragment):
     with pytest.raises(ConfigError) as error:
-        TrainConfig(**changes).validated()
+        TrainConfig(**changes)
     assert fragment in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_model_brings_its_data_set_and_its_recipe():
+    resnet = TrainConfig(model="resnet20")
+    assert (resnet.dataset, resnet.optimizer, resnet.lr, resnet.momentum, resnet.weight_decay,
+            resnet.schedule, resnet.gamma, resnet.batch_size, resnet.augment) == \
+        ("cifar10", "sgd", 0.1, 0.9, 1e-4, "multistep", 0.1, 128, True)
+    assert TrainConfig.from_json(resnet.to_json()) == resnet
+    assert TrainConfig(dataset="cifar10") == resnet
+    assert TrainConfig(model="plain56").dataset == "cifar10"
+    # Another optimizer takes the paper's lr, momentum and weight decay with it ...
+    adam = TrainConfig(model="resnet20", optimizer="Adam")
+    assert (adam.lr, adam.momentum, adam.weight_decay, adam.schedule) == \
+        (0.01, 0.0, 0.0, "multistep")
+    # ... what is given stays given ...
+    assert TrainConfig(model="resnet20", lr=0.05, augment=False).lr == 0.05
+    assert TrainConfig(model="resnet20", augment=False).augment is False
+    # ... and the other models keep the paper's recipe, on their own data set.
+    lenet = TrainConfig(model="lenet5")
+    assert (lenet.dataset, lenet.optimizer, lenet.lr, lenet.batch_size, lenet.augment) == \
+        ("mnist", "adam", 0.01, 100, False)
+    assert TrainConfig(model="resnet1d").optimizer == "adam"
 
 
 def test_config_from_dict_rejects_unknown_keys_and_bad_json():
@@ -80,10 +103,10 @@ def test_config_from_dict_rejects_unknown_keys_and_bad_json():
 
 
 def test_schedule_must_fit_the_run():
-    config = TrainConfig(warmup_steps=100, steps=100).validated()
+    config = TrainConfig(warmup_steps=100, steps=100)
     with pytest.raises(ConfigError, match="leaves no steps"):
         config.check_schedule(100)
-    config = TrainConfig(schedule="multistep", milestones=[50, 200], steps=100).validated()
+    config = TrainConfig(schedule="multistep", milestones=[50, 200], steps=100)
     with pytest.raises(ConfigError, match="goes past the run's last step"):
         config.check_schedule(100)
 
@@ -103,7 +126,7 @@ def _lrs(config, total):
 
 
 def test_warmup_then_cosine_follows_the_formulas():
-    config = TrainConfig(lr=0.1, schedule="cosine", warmup_steps=4, steps=20).validated()
+    config = TrainConfig(lr=0.1, schedule="cosine", warmup_steps=4, steps=20)
     scheduler, lrs = _lrs(config, 20)
     warm = [0.1 * (1 / 5 + (1 - 1 / 5) * t / 4) for t in range(5)]
     np.testing.assert_allclose(lrs[:5], warm, rtol=1e-12)
@@ -113,24 +136,24 @@ def test_warmup_then_cosine_follows_the_formulas():
 
 
 def test_constant_step_and_multistep_schedules():
-    assert _lrs(TrainConfig(lr=0.5).validated(), 5) == (None, [0.5] * 5)
-    _, lrs = _lrs(TrainConfig(lr=1.0, schedule="step", step_size=3, gamma=0.5).validated(), 7)
+    assert _lrs(TrainConfig(lr=0.5), 5) == (None, [0.5] * 5)
+    _, lrs = _lrs(TrainConfig(lr=1.0, schedule="step", step_size=3, gamma=0.5), 7)
     assert lrs == [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
     _, lrs = _lrs(TrainConfig(lr=1.0, schedule="multistep", milestones=[2, 5],
-                              gamma=0.1).validated(), 6)
+                              gamma=0.1), 6)
     np.testing.assert_allclose(lrs, [1, 1, 0.1, 0.1, 0.1, 0.01])
 
 
 def test_default_milestones_fall_after_the_warmup():
     # 4 warm-up steps, then 8: the defaults are halfway (4 + 4) and three quarters (4 + 6).
     config = TrainConfig(lr=1.0, schedule="multistep", warmup_steps=4, gamma=0.1,
-                         steps=12).validated()
+                         steps=12)
     _, lrs = _lrs(config, 12)
     np.testing.assert_allclose(lrs[4:], [1, 1, 1, 1, 0.1, 0.1, 0.01, 0.01])
 
 
 def test_data_dir_may_be_a_path(tmp_path):
-    config = TrainConfig(data_dir=tmp_path).validated()
+    config = TrainConfig(data_dir=tmp_path)
     assert config.data_dir == str(tmp_path)
     assert TrainConfig.from_json(config.to_json()) == config
 
@@ -191,14 +214,46 @@ def test_metrics_unterminated_last_line_counts_as_torn(tmp_path):
     assert [r["step"] for r in read_rows(path)] == [0]
 
 
+def test_damaged_lines_are_dropped_alone_and_reported(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join([json.dumps(_row(0)), "garbage", json.dumps(_row(10)),
+                               json.dumps(_row(5)), json.dumps([1, 2]), json.dumps(_row(20)),
+                               json.dumps(_row(30)), '{"step": 40, "ep']))
+    rows, damaged = read_metrics(path)
+    assert [r["step"] for r in rows] == [0, 10, 20, 30]
+    assert [(d.line, d.after_step) for d in damaged] == [(2, 0), (4, 10), (5, 10)]
+    log = MetricsLog(tmp_path)
+    log.start(20)                     # the damaged lines before the checkpoint lost rows
+    log.close()
+    assert [(d.line, d.after_step) for d in log.damaged] == [(2, 0), (4, 10), (5, 10)]
+    assert damage_report(path, log.damaged) == (
+        f"{path}: 3 damaged lines dropped (lines 2, 4, 5, the first after the row of step 0): "
+        f"3 metrics rows lost, the rows around kept")
+    assert [r["step"] for r in read_rows(path)] == [0, 10, 20]
+    log = MetricsLog(tmp_path)
+    log.start(20)
+    log.close()
+    assert log.damaged == []          # the file was rewritten without them
+
+
 # ---------------------------------------------------------------------------- checkpoints
 def _save(run_dir, step, keep=2, value=None):
     weights = {"linear.weight": np.full((2, 3), step if value is None else value, np.float32),
                "linear.bias": np.arange(2, dtype=np.float32)}
     optimizer = {"state.0.exp_avg": np.ones((2, 3), np.float32)}
+    return save_checkpoint(run_dir, step, weights, optimizer, _meta(), keep=keep)
+
+
+def _meta(**changes):
+    """A complete meta.json of a 100-step logistic run (what the loop writes)."""
     meta = {"model": "logistic", "dataset": "mnist1d", "num_classes": 10,
-            "classes": [str(i) for i in range(10)], "config": {}}
-    return save_checkpoint(run_dir, step, weights, optimizer, meta, keep=keep)
+            "classes": [str(i) for i in range(10)], "input_shape": [1, 40], "parameters": 410,
+            "config": TrainConfig(model="logistic", steps=100).to_dict(), "total_steps": 100,
+            "epoch": 0.0, "optimizer": {"state": {}, "param_groups": []}, "scheduler": None,
+            "rng": {"convgrad": {}, "loader": {}, "augment": {}}, "train_time_s": 0.0,
+            "window": {"loss_sum": 0.0, "correct": 0, "seen": 0, "batches": 0}}
+    meta.update(changes)
+    return meta
 
 
 def test_checkpoint_round_trip_and_layout(tmp_path):
@@ -389,13 +444,105 @@ def test_compare_table_and_reading():
 def test_augmentation_policies():
     x = np.random.default_rng(0).standard_normal((6, 3, 32, 32)).astype(np.float32)
     augment = build_augmentation(TrainConfig(model="resnet20", dataset="cifar10",
-                                             augment=True).validated())
+                                             augment=True))
     by_hand = np.random.default_rng([5, 1])
     expected = random_horizontal_flip(random_crop(x, by_hand, padding=4), by_hand)
     np.testing.assert_array_equal(augment(x, augmentation_generator(5)), expected)
     digits = build_augmentation(TrainConfig(model="lenet5-small", dataset="digits",
-                                            augment=True).validated())
+                                            augment=True))
     small = x[:, :1, :8, :8]
     np.testing.assert_array_equal(digits(small, augmentation_generator(5)),
                                   random_crop(small, np.random.default_rng([5, 1]), padding=1))
-    assert build_augmentation(TrainConfig().validated()) is None
+    assert build_augmentation(TrainConfig()) is None
+
+
+def test_a_checkpoint_is_never_written_over(tmp_path):
+    _save(tmp_path, 10)
+    _save(tmp_path, 20)
+    before = {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*") if p.is_file()}
+    for step in (20, 10, 5):                   # at or behind the latest: refused
+        with pytest.raises(CheckpointError, match="never written over or behind the latest"):
+            _save(tmp_path, step, value=-1.0)
+    assert before == {p: p.read_bytes() for p in (tmp_path / "checkpoints").rglob("*")
+                      if p.is_file()}
+    # A folder past latest.json was never published (its writer was killed first): saved
+    # again with the same bytes, it is published as it is, not rewritten ...
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"name": "step-0000010", '
+                                                          '"step": 10}')
+    folder = tmp_path / "checkpoints" / "step-0000020"
+    inode = folder.stat().st_ino
+    assert _save(tmp_path, 20) == folder and folder.stat().st_ino == inode
+    assert latest_checkpoint(tmp_path) == folder
+    # ... and only one of other bytes is replaced.
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"name": "step-0000010", '
+                                                          '"step": 10}')
+    _save(tmp_path, 20, value=-1.0)
+    assert load_checkpoint(tmp_path).model_state["linear.weight"][0, 0] == -1.0
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (dict(step=-5), "step must be an integer ≥ 0, got -5"),
+    (dict(step=999), "step 999 is past the run's last step (total_steps 100)"),
+    (dict(step=6), "says step 6, but its folder is the checkpoint of step 5"),
+    (dict(step=True), "step must be an integer ≥ 0, got True"),
+    (dict(files=None), "files must be the size and SHA-256"),
+    (dict(files={"model.safetensors": {"bytes": 1, "sha256": "x"}}), "files must be"),
+    (dict(config=None), "its config is not valid"),
+    (dict(config={"model": "logistic", "lr": -1}), "its config is not valid (--lr must be"),
+    (dict(config={"model": "mlp", "steps": 100}), "model 'logistic', but its config says "
+                                                  "'mlp'"),
+    (dict(total_steps=50, config={"model": "logistic", "steps": 50}), None),
+    (dict(total_steps=300), "total_steps 300, but its config trains 100 steps"),
+    (dict(model="resnet21"), "model must be a registry model, got 'resnet21'"),
+    (dict(num_classes=3), "classes must be num_classes names"),
+    (dict(input_shape=[1, 41]), "input_shape must be model logistic's input shape [1, 40]"),
+    (dict(parameters="410"), "parameters must be an integer ≥ 1"),
+    (dict(epoch=float("nan")), "epoch must be a number ≥ 0"),
+    (dict(train_time_s=-1), "train_time_s must be a number ≥ 0"),
+    (dict(optimizer=[]), "optimizer must be an optimizer's state"),
+    (dict(scheduler=3), "scheduler must be a schedule's state or null"),
+    (dict(rng={"convgrad": {}}), "rng must be the convgrad, loader and augment"),
+    (dict(window={"loss_sum": 0.0, "correct": 5, "seen": 4, "batches": 0}),
+     "window must be the counts"),
+    (dict(window={"loss_sum": "nan", "correct": 0, "seen": 0, "batches": 9}),
+     "window must be the counts"),
+    (dict(best={"step": 50, "test_acc": 0.5}), "best must be null or"),
+    (dict(format_version=2), "checkpoint format version 2, this convgrad reads 1"),
+])
+def test_every_key_of_meta_json_is_checked(tmp_path, change, fragment):
+    folder = _save(tmp_path, 5)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(change)
+    if fragment is None:                       # a consistent change is accepted
+        (folder / "meta.json").write_text(json.dumps(meta))
+        assert load_checkpoint(folder).step == 5
+        return
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(folder)
+    message = str(error.value)
+    assert message.startswith(str(folder / "meta.json") + ": ") and "\n" not in message
+    assert fragment in message, message
+
+
+def test_a_deleted_key_is_named(tmp_path):
+    folder = _save(tmp_path, 5)
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["files"], meta["config"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"incomplete: no 'config', 'files' \(the list of "
+                                              r"its files and their checksums"):
+        load_checkpoint(folder)
+
+
+def test_latest_json_must_agree_with_the_folder_it_names(tmp_path):
+    _save(tmp_path, 5)
+    (tmp_path / "checkpoints" / "latest.json").write_text('{"name": "step-0000005", '
+                                                          '"step": 999}')
+    with pytest.raises(CheckpointError, match="says step 999 but names step-0000005"):
+        load_checkpoint(tmp_path)
+
+
+def test_evaluating_nothing_is_an_error():
+    with pytest.raises(ValueError, match="no samples"):
+        evaluate(_Fixed(2), np.zeros((0, 1), np.float32), np.zeros(0, np.int64), ("a", "b"))

@@ -26,3 +26,12 @@ __version__ = "0.1.0"
 # Layers, optimizers and the model summary (imported last: they build on everything above).
 from . import nn, optim  # noqa: E402
 from .summary import summary  # noqa: E402
+
+
+def __getattr__(name):
+    # convgrad.load_run lives in the training package, imported on first use (it costs
+    # ~80 ms that `import convgrad` alone should not pay).
+    if name == "load_run":
+        from .train.load import load_run
+        return load_run
+    raise AttributeError(f"module 'convgrad' has no attribute {name!r}")

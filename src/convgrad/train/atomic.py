@@ -4,12 +4,19 @@ The recipe (POSIX): write the bytes to a temporary name in the same folder, ``fs
 file, ``rename`` it over the real name (atomic within one file system), then ``fsync`` the
 folder so the rename itself is on disk.  A process killed at any point (even by SIGKILL)
 leaves at worst a stray temporary, which the next run removes.
+
+Every JSON file convgrad writes is strict JSON (RFC 8259): ``json_text`` writes a
+non-finite float (a diverged run's loss) as null, never as the bare ``NaN`` or
+``Infinity`` that other JSON readers reject.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
+
+import numpy as np
 
 TMP_PREFIX = ".tmp-"
 
@@ -54,8 +61,27 @@ def replace_file(path: str | os.PathLike, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def plain(value):
+    """A JSON-ready copy: NumPy scalars and arrays as Python numbers and lists, non-finite
+    floats as None, tuples as lists, keys as strings."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_text(value, indent: int | None = 2, sort_keys: bool = True) -> str:
+    """``value`` as strict JSON (see the module docstring)."""
+    return json.dumps(plain(value), indent=indent, sort_keys=sort_keys, allow_nan=False)
+
+
 def replace_json(path: str | os.PathLike, value) -> None:
-    replace_file(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+    replace_file(path, (json_text(value) + "\n").encode())
 
 
 def remove_strays(folder: str | os.PathLike) -> list[Path]:

@@ -10,8 +10,12 @@ A run folder keeps its checkpoints under ``checkpoints/``::
             optimizer.safetensors the optimizer's arrays (Adam's moments, SGD's momentum)
             meta.json            step, config, every RNG state, the optimizer's and the
                                  scheduler's scalars, versions, and each file's SHA-256
+        best/                    the best evaluation's checkpoint (highest test accuracy)
+            latest.json          {"name": "step-0002000", "step": 2000}
+            step-0002000/
 
-Saving step ``s`` (the crash points of ``faults.py`` in brackets):
+Saving step ``s`` (in brackets: the points where the writer calls its hook, the seam the
+crash tests use, see ``faults.py``):
 
 1. write the three files into ``.tmp-step-…`` and fsync each     [checkpoint-begin,
                                                                   -model-file, -optimizer-file,
@@ -24,9 +28,20 @@ Saving step ``s`` (the crash points of ``faults.py`` in brackets):
 
 A ``step-…`` folder only ever appears complete, and ``latest.json`` only ever names such a
 folder, so a process killed at any instant leaves the previous checkpoint or the new one,
-never a mix.  ``remove_strays`` deletes the temporaries on the next start.  On load, each
-safetensors file's size and SHA-256 are checked against ``meta.json``, so a file damaged
-later (truncated, overwritten) is reported, not silently used.
+never a mix.  ``remove_strays`` deletes the temporaries on the next start.
+
+Nothing is written over a checkpoint.  Saving a step at or before the one ``latest.json``
+names is refused.  A folder past it was renamed into place by a process killed before step
+3: never published; when the same step is saved again and its files are the same bytes,
+that folder is published as it is, and only a differing one is replaced.
+
+``best/`` keeps one checkpoint by the same protocol, with one difference: a run resumed
+from before the best it had found may replace it by an earlier step (it finds the later
+one again, as the runs are deterministic); the same step already there is kept as it is.
+
+On load, ``meta.json`` is checked whole (``meta.py``), then each safetensors file's size
+and SHA-256 against it, so a file edited or damaged later (truncated, overwritten) is
+reported, not silently used.
 """
 from __future__ import annotations
 
@@ -40,15 +55,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import TMP_PREFIX, fsync_dir, remove_strays, replace_json, write_file
-from .faults import crash_point
+from .atomic import TMP_PREFIX, fsync_dir, json_text, remove_strays, replace_json, write_file
+from .faults import WriteHook
+from .meta import (FORMAT, FORMAT_VERSION, MODEL_FILE, OPTIMIZER_FILE, MetaError, check_meta,
+                   folder_step)
 
-FORMAT = "convgrad-checkpoint"
-FORMAT_VERSION = 1
 CHECKPOINTS = "checkpoints"
+BEST = "best"
 LATEST = "latest.json"
-MODEL_FILE = "model.safetensors"
-OPTIMIZER_FILE = "optimizer.safetensors"
 META_FILE = "meta.json"
 _STEP_FOLDER = re.compile(r"^step-(\d+)$")
 
@@ -94,28 +108,38 @@ def safetensors_bytes(arrays: dict, metadata: dict | None = None) -> bytes:
     # np.require, not np.ascontiguousarray: the latter turns 0-d arrays (BatchNorm's
     # num_batches_tracked) into shape (1,).
     arrays = {name: np.require(value, requirements="C") for name, value in arrays.items()}
-    header = {METADATA_KEY: json.dumps(metadata or {}, sort_keys=True)}
+    header = {METADATA_KEY: json_text(metadata or {}, indent=None)}
     return save(arrays, metadata=header)
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
-                    optimizer_arrays: dict, meta: dict, keep: int = 2) -> Path:
+                    optimizer_arrays: dict, meta: dict, keep: int = 2,
+                    hook: WriteHook | None = None, best: bool = False) -> Path:
     """Write checkpoint ``step`` of the run in ``run_dir`` atomically; returns its folder.
 
     ``model_state`` and ``optimizer_arrays`` map names to NumPy arrays; ``meta`` is
     JSON-serialisable and gets ``format``, ``step`` and the files' checksums added.  The
     model file's own header repeats the model's name and data set so that it can be
-    evaluated on its own.
+    evaluated on its own.  ``best``: the run's best checkpoint (``best/``, one kept).
+    ``hook(point, step, path)`` is called after each stage.
     """
-    folder = Path(run_dir) / CHECKPOINTS
+    def reached(point: str, path: Path) -> None:
+        if hook is not None:
+            hook(("best-" if best else "") + point, step, path)
+
+    folder = Path(run_dir) / CHECKPOINTS / (BEST if best else "")
     folder.mkdir(parents=True, exist_ok=True)
     name = step_folder_name(step)
-    temporary = folder / f"{TMP_PREFIX}{name}.{os.getpid()}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    temporary.mkdir()
-    crash_point("checkpoint-begin", step)
-
+    final = folder / name
+    published = _published_step(folder)
+    if best:
+        keep = 1
+        if published == step:
+            return final                         # already saved (see the module docstring)
+    elif published is not None and step <= published:
+        raise CheckpointError(f"{final}: not written: the run's latest checkpoint is step "
+                              f"{published}, and a checkpoint is never written over or "
+                              f"behind the latest")
     header = {"format": FORMAT, "step": step}
     for key in ("model", "dataset", "num_classes", "classes"):
         if key in meta:
@@ -123,33 +147,53 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model_state: dict,
     files = {MODEL_FILE: safetensors_bytes(model_state, header),
              OPTIMIZER_FILE: safetensors_bytes(optimizer_arrays, {"format": FORMAT,
                                                                   "step": step})}
-    for file_name, data in files.items():
-        write_file(temporary / file_name, data)
-        crash_point("checkpoint-" + file_name.split(".")[0] + "-file", step)
-    meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, step=step,
-                files={file_name: {"bytes": len(data),
-                                   "sha256": hashlib.sha256(data).hexdigest()}
-                       for file_name, data in files.items()})
-    write_file(temporary / META_FILE,
-               (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
-    crash_point("checkpoint-meta-file", step)
-    fsync_dir(temporary)
-
-    final = folder / name
-    if final.exists():
-        # Left by an earlier attempt that crashed before pointing latest.json at it: it is
-        # not the latest checkpoint, so it can go (by rename first: never half a real name).
-        _discard(final)
-    os.rename(temporary, final)
+    records = {file_name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+               for file_name, data in files.items()}
+    if not (final.is_dir() and _recorded_files(final) == records):
+        meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, step=step,
+                    files=records)
+        _write_folder(final, files, meta, reached)
     fsync_dir(folder)
-    crash_point("checkpoint-renamed", step)
+    reached("checkpoint-renamed", final)
 
     replace_json(folder / LATEST, {"name": name, "step": step})
-    crash_point("checkpoint-latest", step)
+    reached("checkpoint-latest", folder / LATEST)
 
     _prune(folder, step, keep)
-    crash_point("checkpoint-pruned", step)
+    reached("checkpoint-pruned", folder)
     return final
+
+
+def _write_folder(final: Path, files: dict, meta: dict, reached) -> None:
+    """The checkpoint folder written under a temporary name, then renamed to ``final``."""
+    temporary = final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}")
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    temporary.mkdir()
+    reached("checkpoint-begin", temporary)
+    for file_name, data in files.items():
+        write_file(temporary / file_name, data)
+        reached("checkpoint-" + file_name.split(".")[0] + "-file", temporary / file_name)
+    write_file(temporary / META_FILE, (json_text(meta, indent=1) + "\n").encode())
+    reached("checkpoint-meta-file", temporary / META_FILE)
+    fsync_dir(temporary)
+    if final.exists():
+        # Never published (see the module docstring) and of other bytes: it goes, by a
+        # rename first, so that no half-deleted folder ever carries a real name.
+        _discard(final)
+    os.rename(temporary, final)
+
+
+def _published_step(folder: Path) -> int | None:
+    pointer = folder / LATEST
+    return _read_pointer(pointer)[1] if pointer.is_file() else None
+
+
+def _recorded_files(folder: Path):
+    try:
+        return json.loads((folder / META_FILE).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _discard(path: Path) -> None:
@@ -180,27 +224,46 @@ def _prune(folder: Path, current: int, keep: int) -> None:
 
 def clean_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
     """Remove what a killed save left behind (temporary and half-deleted folders)."""
-    return remove_strays(Path(run_dir) / CHECKPOINTS)
+    folder = Path(run_dir) / CHECKPOINTS
+    return remove_strays(folder) + remove_strays(folder / BEST)
 
 
 # ---------------------------------------------------------------------------- finding
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The folder ``latest.json`` names; without it, the newest complete step folder
     (step folders only appear complete); None if the run has no checkpoint."""
-    folder = Path(run_dir) / CHECKPOINTS
+    return _latest_in(Path(run_dir) / CHECKPOINTS)
+
+
+def best_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The run's best checkpoint (``checkpoints/best/``); None if it has none."""
+    return _latest_in(Path(run_dir) / CHECKPOINTS / BEST)
+
+
+def _latest_in(folder: Path) -> Path | None:
     pointer = folder / LATEST
     if pointer.is_file():
-        try:
-            name = json.loads(pointer.read_text())["name"]
-        except (OSError, ValueError, KeyError, TypeError):
-            raise CheckpointError(f"{pointer}: unreadable (not the JSON convgrad writes)") \
-                from None
-        if not isinstance(name, str) or not _STEP_FOLDER.match(name) \
-                or not (folder / name).is_dir():
+        name, _ = _read_pointer(pointer)
+        if not (folder / name).is_dir():
             raise CheckpointError(f"{pointer}: names checkpoint {name!r}, which is missing")
         return folder / name
     folders = step_folders(folder)
     return folders[-1][1] if folders else None
+
+
+def _read_pointer(pointer: Path) -> tuple[str, int]:
+    """``latest.json``'s folder name and step, checked to agree."""
+    try:
+        value = json.loads(pointer.read_text())
+        name, step = value["name"], value["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{pointer}: unreadable (not the JSON convgrad writes)") \
+            from None
+    if not isinstance(name, str) or not _STEP_FOLDER.match(name):
+        raise CheckpointError(f"{pointer}: names checkpoint {name!r}, which is missing")
+    if step != folder_step(Path(name)) or isinstance(step, bool):
+        raise CheckpointError(f"{pointer}: says step {step!r} but names {name}")
+    return name, step
 
 
 def find_checkpoint(path: str | os.PathLike) -> Path:
@@ -216,6 +279,8 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
         return path
     if (path / META_FILE).is_file():
         return path
+    if path.name == BEST and path.parent.name == CHECKPOINTS:
+        return select_checkpoint(path.parent.parent, "best")
     for run_dir in (path, path.parent if path.name == CHECKPOINTS else None):
         if run_dir is not None and (run_dir / CHECKPOINTS).is_dir():
             found = latest_checkpoint(run_dir)
@@ -225,6 +290,48 @@ def find_checkpoint(path: str | os.PathLike) -> Path:
             return found
     raise CheckpointError(f"{path}: not a checkpoint or a run folder (no {META_FILE} and no "
                           f"{CHECKPOINTS}/ folder)")
+
+
+def select_checkpoint(run_dir: str | os.PathLike, which: str | int = "last") -> Path:
+    """The step folder of run ``run_dir`` that ``which`` names: ``"last"`` (the latest),
+    ``"best"`` (the best evaluation's) or a step number (a kept checkpoint, or the best's);
+    a CheckpointError listing what there is otherwise."""
+    run_dir = Path(run_dir).expanduser()
+    folder = run_dir / CHECKPOINTS
+    if not folder.is_dir():
+        raise CheckpointError(f"{run_dir}: not a run folder (no {CHECKPOINTS}/ folder)")
+    if which in ("last", "best"):
+        found = latest_checkpoint(run_dir) if which == "last" else best_checkpoint(run_dir)
+        if found is None:
+            raise CheckpointError(f"{run_dir}: the run has no {which} checkpoint yet (it "
+                                  f"stopped before its first "
+                                  f"{'one' if which == 'last' else 'evaluation'})")
+        return found
+    step = _step_number(which)
+    kept = step_folders(folder) + step_folders(folder / BEST)
+    for kept_step, path in kept:
+        if kept_step == step:
+            return path
+    best = best_checkpoint(run_dir)
+    listed = ", ".join(str(s) for s, _ in step_folders(folder)) or "none"
+    listed += f"; best: {folder_step(best)}" if best is not None else ""
+    raise CheckpointError(f"{run_dir}: no checkpoint of step {step} (kept: {listed})")
+
+
+def run_folder_of(step_folder: Path) -> Path | None:
+    """The run folder a step folder belongs to (``checkpoints/`` or ``checkpoints/best/``
+    above it), or None for a checkpoint folder on its own."""
+    parent = step_folder.parent
+    if parent.name == BEST:
+        parent = parent.parent
+    return parent.parent if parent.name == CHECKPOINTS else None
+
+
+def _step_number(which) -> int:
+    text = str(which).strip()
+    if isinstance(which, bool) or not text.isdigit():
+        raise CheckpointError(f"a checkpoint is last, best or a step number, got {which!r}")
+    return int(text)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -277,14 +384,13 @@ def _read_verified(folder: Path, file_name: str, meta: dict) -> tuple[dict, dict
         raise CheckpointError(f"{path}: missing from the checkpoint") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
-    expected = meta.get("files", {}).get(file_name)
-    if expected is not None:
-        if len(data) != expected.get("bytes"):
-            raise CheckpointError(f"{path}: {len(data)} bytes, but {META_FILE} recorded "
-                                  f"{expected.get('bytes')} (truncated or overwritten)")
-        if hashlib.sha256(data).hexdigest() != expected.get("sha256"):
-            raise CheckpointError(f"{path}: corrupt (its SHA-256 differs from the one "
-                                  f"{META_FILE} recorded)")
+    expected = meta["files"][file_name]           # check_meta made sure it is there
+    if len(data) != expected["bytes"]:
+        raise CheckpointError(f"{path}: {len(data)} bytes, but {META_FILE} recorded "
+                              f"{expected['bytes']} (truncated or overwritten)")
+    if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise CheckpointError(f"{path}: corrupt (its SHA-256 differs from the one "
+                              f"{META_FILE} recorded)")
     return read_safetensors(path, data)
 
 
@@ -298,14 +404,10 @@ def read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{path}: not valid JSON (truncated or corrupt)") from None
     except OSError as error:
         raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a convgrad checkpoint's metadata")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version "
-                              f"{meta.get('format_version')!r}, this convgrad reads "
-                              f"{FORMAT_VERSION}")
-    if not isinstance(meta.get("step"), int) or not isinstance(meta.get("model"), str):
-        raise CheckpointError(f"{path}: metadata without a step or a model name")
+    try:
+        check_meta(meta, folder_step(folder))
+    except MetaError as error:
+        raise CheckpointError(f"{path}: {error}") from None
     return meta
 
 
@@ -334,7 +436,12 @@ def load_model_weights(model, checkpoint: Checkpoint, model_name: str) -> None:
     try:
         model.load_state_dict(checkpoint.model_state)
     except RuntimeError as error:
-        # load_state_dict's first line is a header; the lines after it name the keys
-        detail = " ".join(" ".join(str(error).split("\n")[1:]).split()) or str(error)
-        raise CheckpointError(f"{checkpoint.path}: its weights do not fit model {model_name} "
-                              f"— a checkpoint from another model? ({detail[:300]})") from None
+        raise weights_error(checkpoint.path, model_name, error) from None
+
+
+def weights_error(path: Path, model_name: str, error: RuntimeError) -> CheckpointError:
+    """``load_state_dict``'s RuntimeError as one line naming the file and the model."""
+    # load_state_dict's first line is a header; the lines after it name the keys
+    detail = " ".join(" ".join(str(error).split("\n")[1:]).split()) or str(error)
+    return CheckpointError(f"{path}: its weights do not fit model {model_name} — a checkpoint "
+                           f"from another model? ({detail[:300]})")

@@ -15,18 +15,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
+from .._memory import keep_freed_memory
 from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
-from .checkpoint import CheckpointError, load_checkpoint, load_model_weights
-from .config import (DEFAULT_MODEL_FOR_DATASET, DEFAULT_STEPS, OPTIMIZERS, SCHEDULES,
-                     ConfigError, TrainConfig, model_name)
-from .loop import RELOCATABLE, RunError
+from .atomic import json_text
+from .checkpoint import (CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights,
+                         run_folder_of, select_checkpoint)
+from .config import (DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
+                     model_name)
+from .faults import crash_hook_from_environment
+from .recipes import RESNET, describe_choices
+from .runfolder import (RELOCATABLE, RunError, check_against_run_config, check_new_run_dir,
+                        default_run_dir, saved_config)
 
 RUNS_ROOT = Path("runs")
 
@@ -85,27 +90,34 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
     """Options of the training recipe; every default is None so that the options given
     explicitly can be told apart (``--resume`` checks them against the saved config).
     ``full=False`` leaves out what ``compare`` fixes (model, data set, schedule...)."""
-    d = TrainConfig()
-    group = parser.add_argument_group("recipe (defaults: the MNIST-1D paper's)")
+    d, r = TrainConfig(), RESNET.values
+    group = parser.add_argument_group(
+        "recipe (default: the MNIST-1D paper's; after a ';', the CIFAR ResNets' (He et al. "
+        "2016) where it differs)")
     add = group.add_argument
     if full:
         add("--model", metavar="MODEL",
             help=f"registry model (default: {d.model}, or the usual model of --dataset); see "
                  f"convgrad summary --list")
         add("--dataset", metavar="NAME",
-            help="mnist1d (default), digits, mnist, fashion-mnist, cifar10")
+            help="mnist1d, digits, mnist, fashion-mnist, cifar10 (default: the model's own)")
         add("--data-dir", metavar="DIR",
             help="folder of the data set's files (default: convgrad's cache folder)")
         add("--download", action="store_true", default=None,
             help="fetch MNIST / Fashion-MNIST / CIFAR-10 if missing")
-    add("--optimizer", choices=OPTIMIZERS, help=f"default: {d.optimizer}")
-    add("--lr", metavar="X", type=float, help=f"learning rate (default: {d.lr:g})")
+    add("--optimizer", choices=OPTIMIZERS,
+        help=f"default: {d.optimizer}; {r['optimizer']} (another optimizer takes the paper's "
+             f"lr, momentum and weight decay)")
+    add("--lr", metavar="X", type=float,
+        help=f"learning rate (default: {d.lr:g}; {r['lr']:g})")
     if full:
-        add("--momentum", metavar="X", type=float, help="SGD momentum (default: 0)")
-    add("--weight-decay", metavar="X", type=float, help="default: 0")
+        add("--momentum", metavar="X", type=float,
+            help=f"SGD momentum (default: 0; {r['momentum']:g})")
+    add("--weight-decay", metavar="X", type=float, help=f"default: 0; {r['weight_decay']:g}")
     if full:
         add("--schedule", choices=SCHEDULES,
-            help="learning-rate schedule, stepped every step (default: constant)")
+            help=f"learning-rate schedule, stepped every step (default: constant; "
+                 f"{r['schedule']})")
         add("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
         add("--step-size", metavar="N", type=int,
             help="'step' schedule: decay every N steps (default: a third of the run)")
@@ -113,15 +125,17 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
             help="'multistep' schedule: steps to decay at, e.g. 3000,4500 (default: 50%% and "
                  "75%% of the steps after the warm-up)")
         add("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
-    add("--batch-size", metavar="N", type=int, help=f"default: {d.batch_size}")
+    add("--batch-size", metavar="N", type=int,
+        help=f"default: {d.batch_size}; {r['batch_size']}")
     add("--steps", metavar="N", type=int, help=f"optimizer steps (default: {DEFAULT_STEPS})")
     if full:
         add("--epochs", metavar="N", type=int,
             help="passes over the training set (instead of --steps)")
     add("--seed", metavar="N", type=int, help=f"default: {d.seed}")
     if full:
-        add("--augment", action="store_true", default=None,
-            help="random crop (and flip where it keeps the label) for image data sets")
+        add("--augment", action=argparse.BooleanOptionalAction, default=None,
+            help="random crop (and flip where it keeps the label) for image data sets "
+                 "(default: no; yes)")
     add("--eval-every", metavar="N", type=int,
         help=f"steps between test evaluations (default: {d.eval_every}; 0: at the end only)")
     add("--eval-samples", metavar="N", type=int,
@@ -134,25 +148,17 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
         help=f"checkpoints kept (default: {d.keep_checkpoints})")
 
 
-_RECIPE_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
+_OPTION_FIELDS = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "extra"]
 
 
 def _given(args) -> dict:
     """The recipe options given on the command line."""
-    return {name: getattr(args, name) for name in _RECIPE_FIELDS
+    return {name: getattr(args, name) for name in _OPTION_FIELDS
             if getattr(args, name, None) is not None}
 
 
 def config_from_args(args) -> TrainConfig:
-    given = _given(args)
-    if "dataset" in given and "model" not in given:
-        from ..data.registry import canonical_name
-        try:
-            dataset = canonical_name(given["dataset"])
-        except DataError as error:
-            raise ConfigError(str(error)) from None
-        given["model"] = DEFAULT_MODEL_FOR_DATASET[dataset]
-    return TrainConfig(**given).validated()
+    return TrainConfig(**_given(args))
 
 
 def _newest_run(root: Path) -> Path | None:
@@ -170,8 +176,6 @@ def _newest_run(root: Path) -> Path | None:
 def _resumed_config(run_dir: Path, args) -> TrainConfig:
     """The saved config of the run in ``run_dir``; options given with ``--resume`` must
     agree with it (after normalisation: aliases, case, order), except where the data is."""
-    from .loop import saved_config
-
     config = saved_config(run_dir)
     given = _given(args)
     for name, value in given.items():
@@ -179,13 +183,13 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
             continue
         if name in ("steps", "epochs"):
             # Only one of the two is set in a config; the default run has neither.
-            checked = TrainConfig(**{name: value}).validated()
+            checked = TrainConfig(**{name: value})
             mine = getattr(checked, name)
             saved = getattr(config, name)
             if name == "steps" and config.steps is None and config.epochs is None:
                 saved = DEFAULT_STEPS
         else:
-            mine = getattr(dataclasses.replace(config, **{name: value}).validated(), name)
+            mine = getattr(dataclasses.replace(config, **{name: value}), name)
             saved = getattr(config, name)
         if mine != saved:
             option = "--" + name.replace("_", "-")
@@ -195,14 +199,15 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
                               f"({was}); a resumed run keeps its recipe — start a new run "
                               f"to change it")
     relocated = {name: given[name] for name in RELOCATABLE if name in given}
-    return dataclasses.replace(config, **relocated).validated()
+    return dataclasses.replace(config, **relocated)
 
 
 @_user_errors
 def run_train(args) -> int:
-    from .loop import Trainer, default_run_dir
+    from .loop import Trainer
 
     _require_train_extras()
+    keep_freed_memory()         # a training step frees and allocates the same big arrays
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
             run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
@@ -219,21 +224,42 @@ def run_train(args) -> int:
         config = config_from_args(args)
         run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
+    choices = None if args.resume is not None else \
+        describe_choices(_given(args), config.model, config.dataset)
     progress = None if quiet else _download_progress
     result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
-                     download_progress=progress).run()
+                     download_progress=progress, allow_nonfinite=args.allow_nonfinite,
+                     note=choices,
+                     write_hook=crash_hook_from_environment()).run()
+    diverged = result.diverged
     if args.json:
         from .loop import summary_record
         record = summary_record(result, config.dataset)
-        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted)
-        print(json.dumps(record, indent=2))
+        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted,
+                      diverged=None if diverged is None else {
+                          "step": diverged.step, "loss": str(diverged.loss),
+                          "lr": diverged.lr})
+        print(json_text(record, sort_keys=False))
     else:
         print(format_result(result))
     if result.interrupted:
         print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
               f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
         return 130
+    if diverged is not None:
+        print(f"convgrad train: {divergence_line(result)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def divergence_line(result) -> str:
+    """One line: where the loss stopped being finite, what was kept, what to try."""
+    d = result.diverged
+    kept = f"the latest checkpoint is {result.checkpoint}/" if result.checkpoint else \
+        "there is no checkpoint before it"
+    return (f"the training loss is {d.loss} at step {d.step} (lr {d.lr:g}): stopped without "
+            f"saving that step, {kept}; the learning rate is likely too high for this model "
+            f"(try --lr {d.lr / 10:g}), or pass --allow-nonfinite to train on")
 
 
 def _download_progress(url: str, received: int, total: int | None) -> None:
@@ -258,8 +284,9 @@ def format_result(result) -> str:
                      f"{result.train_time_s:.1f} s{timing}, wall time "
                      f"{result.wall_time_s:.1f} s")
     if result.best_test_accuracy is not None:
+        kept = f" (checkpoint: {result.best_checkpoint}/)" if result.best_checkpoint else ""
         lines.append(f"best test accuracy: {result.best_test_accuracy:.2%} at step "
-                     f"{result.best_step}")
+                     f"{result.best_step}{kept}")
     files = [f for f in ("metrics.jsonl", "metrics.csv", "curves.png", "summary.json")
              if (result.run_dir / f).exists()]
     lines.append(f"run folder: {result.run_dir}/  ({', '.join(files)})")
@@ -275,10 +302,16 @@ def format_result(result) -> str:
 def run_eval(args) -> int:
     from ..data import load_dataset
     from .evaluate import evaluate, format_evaluation
-    from .setup import build_model
+    from .setup import build_model, check_not_empty
 
     _require_train_extras(("safetensors",))
-    checkpoint = load_checkpoint(args.checkpoint, with_optimizer=False)
+    path = args.path
+    if args.checkpoint is not None:
+        if not Path(path, CHECKPOINTS).is_dir():
+            raise CheckpointError(f"{path}: --checkpoint {args.checkpoint} picks one of a run "
+                                  f"folder's checkpoints, and this is not a run folder")
+        path = select_checkpoint(path, args.checkpoint)
+    checkpoint = load_checkpoint(path, with_optimizer=False)
     meta = checkpoint.meta
     saved_model = meta.get("model")
     if args.model is not None:
@@ -299,10 +332,14 @@ def run_eval(args) -> int:
     data = load_dataset(dataset_name, root=data_dir)
     model = build_model(saved_model, data.num_classes)
     load_model_weights(model, checkpoint, saved_model)
+    run_dir = run_folder_of(checkpoint.path)
+    if run_dir is not None:
+        check_against_run_config(run_dir, checkpoint)
     if tuple(MODELS[saved_model].input_shape) != data.input_shape:
         raise ConfigError(f"model {saved_model} takes inputs of shape "
                           f"{tuple(MODELS[saved_model].input_shape)}, {data.name} samples are "
                           f"{data.input_shape}")
+    check_not_empty(data, (args.split,))
     x, y = (data.test_x, data.test_y) if args.split == "test" else (data.train_x, data.train_y)
     result = evaluate(model, x, y, data.classes, args.batch_size)
     step = f" at step {checkpoint.step}" if "step" in meta else ""
@@ -312,7 +349,7 @@ def run_eval(args) -> int:
         record = result.to_dict()
         record.update(model=saved_model, dataset=data.name, split=args.split,
                       checkpoint=str(checkpoint.path), step=meta.get("step"))
-        print(json.dumps(record, indent=2))
+        print(json_text(record, sort_keys=False))
     else:
         print(format_evaluation(result, title))
     return 0
@@ -324,15 +361,15 @@ def run_compare(args) -> int:
     from .compare import COMPARE_MODELS, format_table, reading, run_comparison
 
     _require_train_extras()
+    keep_freed_memory()
     models = [model_name(m) for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
     given = _given(args)
-    base = TrainConfig(**given).validated() if given else TrainConfig()
+    base = TrainConfig(**given)
     for name in models:
-        dataclasses.replace(base, model=name).validated()   # fail before any training
+        dataclasses.replace(base, model=name)   # fail before any training
     out = Path(args.out) if args.out else \
         RUNS_ROOT / f"compare-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    from .loop import check_new_run_dir
     for name in models:
         try:
             check_new_run_dir(out / name)
@@ -353,8 +390,8 @@ def run_compare(args) -> int:
 
     rows = run_comparison(base, out, models, quiet=quiet, on_result=announce)
     if args.json:
-        print(json.dumps({"rows": [r.to_dict() for r in rows], "reading": reading(rows)},
-                         indent=2))
+        print(json_text({"rows": [r.to_dict() for r in rows], "reading": reading(rows)},
+                        sort_keys=False))
         return 0
     print()
     print(format_table(rows))
@@ -405,7 +442,7 @@ def run_summary(args) -> int:
         raise UsageError(f"summary of {name} at input {shape} failed: "
                          f"{type(error).__name__}: {_one_line(str(error))}") from None
     if args.json:
-        print(json.dumps(table.to_dict(), indent=2, default=list))
+        print(json_text(table.to_dict(), sort_keys=False))
     else:
         print(f"{name}: {spec.description}")
         print(table)
@@ -429,13 +466,19 @@ def register(subparsers) -> None:
     run.add_argument("--quiet", action="store_true", help="no progress bar or per-evaluation "
                                                          "lines; just the summary")
     run.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    run.add_argument("--allow-nonfinite", action="store_true",
+                     help="train on when the loss becomes NaN or infinite (by default the run "
+                          "stops at the first such step, keeping its last good checkpoint)")
     train.set_defaults(func=run_train)
 
     evaluate = _one_line_errors(subparsers.add_parser(
         "eval", help="evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix",
         description="Evaluate a checkpoint (a run folder, a checkpoint folder or a "
                     "model.safetensors file) on its data set's test set."))
-    evaluate.add_argument("checkpoint", metavar="CHECKPOINT_OR_RUN_DIR")
+    evaluate.add_argument("path", metavar="CHECKPOINT_OR_RUN_DIR")
+    evaluate.add_argument("--checkpoint", metavar="best|last|STEP",
+                          help="which of a run folder's checkpoints: the best evaluation's, "
+                               "the latest (the default), or a kept step")
     evaluate.add_argument("--split", choices=("test", "train"), default="test")
     evaluate.add_argument("--model", help="the model, for a weights file that does not say")
     evaluate.add_argument("--dataset", help="evaluate on another data set of the same shape")

@@ -47,7 +47,7 @@ def run_comparison(base: TrainConfig, out_dir: Path, models=COMPARE_MODELS,
     """Train each model with ``base``'s recipe (model replaced) into ``out_dir/<model>``."""
     rows = []
     for name in models:
-        config = dataclasses.replace(base, model=name).validated()
+        config = dataclasses.replace(base, model=name)
         result = Trainer(config, out_dir / name, quiet=quiet, report_rows=False).run()
         if result.interrupted:
             # Ctrl-C stopped this model (its checkpoint is saved): stop the comparison too.

@@ -1,7 +1,8 @@
 """Evaluating a classifier: loss, accuracy, per-class accuracy and the confusion matrix.
 
 The model runs in eval mode (BatchNorm uses its running statistics, Dropout is off) and
-without building a graph, over the data in batches; its mode is restored afterwards.
+without building a graph, over the data in batches; its mode is restored afterwards.  The
+weights of a diverged run give a NaN or infinite loss in the result, not NumPy warnings.
 
     confusion[i, j] = number of samples of true class i predicted as class j
     accuracy        = trace(confusion) / N
@@ -16,6 +17,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..creation import from_numpy
+from .report import format_loss
 
 
 @dataclass
@@ -59,14 +61,17 @@ class Evaluation:
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 1000
              ) -> Evaluation:
-    """Loss, accuracy and confusion matrix of ``model`` on ``(x, y)``."""
+    """Loss, accuracy and confusion matrix of ``model`` on ``(x, y)`` (ValueError when
+    there is nothing to evaluate: an accuracy of 0 samples is no number)."""
+    if len(y) == 0:
+        raise ValueError("evaluate: no samples (x and y are empty)")
     classes = tuple(classes)
     num_classes = len(classes)
     was_training = model.training
     model.eval()
     loss_sum, predictions = 0.0, []
     try:
-        with no_grad():
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for start in range(0, len(x), batch_size):
                 out = model(from_numpy(x[start:start + batch_size]))
                 target = from_numpy(y[start:start + batch_size])
@@ -74,16 +79,15 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 100
                 predictions.append(out.numpy().argmax(axis=1))
     finally:
         model.train(was_training)
-    predicted = np.concatenate(predictions) if predictions else np.zeros(0, np.int64)
-    if len(y) and out.shape[1] != num_classes:
+    predicted = np.concatenate(predictions)
+    if out.shape[1] != num_classes:
         raise ValueError(f"the model gives {out.shape[1]} class scores, the data set has "
                          f"{num_classes} classes")
     confusion = np.bincount(y * num_classes + predicted,
                             minlength=num_classes * num_classes).reshape(num_classes,
                                                                          num_classes)
     total = len(y)
-    accuracy = float(np.trace(confusion) / total) if total else float("nan")
-    return Evaluation(loss=loss_sum / total if total else float("nan"), accuracy=accuracy,
+    return Evaluation(loss=loss_sum / total, accuracy=float(np.trace(confusion) / total),
                       confusion=confusion.astype(np.int64), classes=classes)
 
 
@@ -93,7 +97,7 @@ def format_evaluation(evaluation: Evaluation, title: str = "") -> str:
     if title:
         lines.append(title)
     lines.append(f"accuracy: {evaluation.accuracy:.2%} ({evaluation.correct} of "
-                 f"{evaluation.total})   loss: {evaluation.loss:.4f}")
+                 f"{evaluation.total})   loss: {format_loss(evaluation.loss)}")
     lines.append("")
     names = [str(c) for c in evaluation.classes]
     name_width = max([len("class")] + [len(n) for n in names])

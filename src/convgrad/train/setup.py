@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data import load_dataset
 from ..data.dataset import Dataset
+from ..data.errors import DataFormatError
 from ..data.transforms import random_crop, random_horizontal_flip
 from ..models import MODELS
 from ..optim import SGD, Adam, AdamW
@@ -20,9 +21,11 @@ from .config import AUGMENTATIONS, ConfigError, TrainConfig
 
 
 def load_data(config: TrainConfig, progress=None) -> Dataset:
-    """The config's data set (``DataError`` subclasses for missing or corrupt files)."""
+    """The config's data set (``DataError`` subclasses for missing, corrupt or empty
+    files)."""
     data = load_dataset(config.dataset, root=config.data_dir, download=config.download,
                         progress=progress)
+    check_not_empty(data)
     wanted = tuple(MODELS[config.model].input_shape)
     if data.input_shape != wanted:
         raise ConfigError(f"model {config.model} takes inputs of shape {wanted} but "
@@ -32,6 +35,14 @@ def load_data(config: TrainConfig, progress=None) -> Dataset:
         raise ConfigError(f"--batch-size {config.batch_size} is larger than the "
                           f"{data.num_train} training samples of {data.name}")
     return data
+
+
+def check_not_empty(data: Dataset, splits=("train", "test")) -> None:
+    """A run trains on one split and evaluates on the other: neither may be empty."""
+    for split, purpose in (("train", "train"), ("test", "evaluate")):
+        if split in splits and len(getattr(data, f"{split}_y")) == 0:
+            raise DataFormatError(f"{data.source or data.name}: the {data.name} {split} split "
+                                  f"is empty (0 samples): nothing to {purpose} on")
 
 
 def _class_count_argument(build) -> str | None:
@@ -76,9 +87,9 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
 
     ``--warmup-steps w`` ramps the lr linearly from lr/(w+1) to lr over the first w steps
     (PyTorch's LinearLR), then hands over to the schedule, which runs over the remaining
-    ``total − w`` steps.  Milestones are absolute step numbers.
+    ``total − w`` steps.  Milestones are absolute step numbers (the config checked that
+    they come after the warm-up; ``RunPlan`` that they come before the end).
     """
-    config.check_schedule(total_steps)
     warmup = config.warmup_steps
     remaining = total_steps - warmup
     main = None
@@ -89,9 +100,6 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
         # Default: halfway and three quarters through the steps after the warm-up.
         milestones = config.milestones or [warmup + max(1, remaining // 2),
                                            warmup + max(1, (3 * remaining) // 4)]
-        if any(m <= warmup for m in milestones):
-            raise ConfigError(f"--milestones {milestones} must come after the "
-                              f"{warmup} warm-up steps")
         main = MultiStepLR(optimizer, [m - warmup for m in milestones], gamma=config.gamma)
     elif config.schedule == "cosine":
         main = CosineAnnealingLR(optimizer, T_max=remaining)
