@@ -298,7 +298,7 @@ IMPOSSIBLE = [
     ("conv1d", {"input": [[1, 2, 3]], "weight": [[[1, 1]]], "bias": [1, 2]},
      "bias needs one value per output channel"),
     ("conv2d", {"input": [[[1, 2], [3, 4]]], "weight": [[[[1]], [[1]]]]},
-     "expects 2"),
+     "expects C_in = weight.shape[1]·groups = 2·1 = 2"),
     ("max_pool2d", {"input": NOTES_X, "kernel_size": 2, "padding": 2},
      "at most half the kernel size"),
     ("avg_pool1d", {"input": [[1, 2, 3, 4]], "kernel_size": 3, "padding": 2},

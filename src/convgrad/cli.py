@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from .errors import UsageError
+
 # command name -> module that registers it (imported only when needed)
 COMMANDS = {
     "train": "convgrad.train.cli",
@@ -21,10 +23,6 @@ COMMANDS = {
     "explain": "convgrad.explain.cli",
     "explore": "convgrad.web.cli",
 }
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for, reported as one line with exit status 2."""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

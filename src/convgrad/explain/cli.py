@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from ..cli import UsageError
+from ..errors import UsageError
+from ..shapes import CONV_PADDING_MODES
 from . import OPS
 from .model import TraceError
 from .parse import ParseError, parse_array, parse_ints, parse_position, parse_vector
@@ -86,8 +87,7 @@ def register(subparsers) -> None:
                           help="S or SH,SW (default 1; pooling: the kernel size)")
     settings.add_argument("--padding", "-p", metavar="P",
                           help="P, PH,PW, 'same' or 'valid' (default 0)")
-    settings.add_argument("--padding-mode", choices=["zeros", "reflect", "replicate",
-                                                     "circular"],
+    settings.add_argument("--padding-mode", choices=CONV_PADDING_MODES,
                           help="what conv padding holds (default zeros)")
     settings.add_argument("--dilation", "-d", metavar="D", help="D or DH,DW (default 1)")
     settings.add_argument("--groups", "-g", metavar="G", help="channel groups (default 1)")

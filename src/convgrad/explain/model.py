@@ -134,7 +134,15 @@ MAX_ELEMENTS = 4_096
 
 
 class TraceError(ValueError):
-    """A setting the user can fix; the message names the constraint that failed."""
+    """A setting the user can fix; the message names the constraint that failed.
+
+    ``argument``: the name of the argument at fault, where there is one (``"padding"``), so
+    that the explorer can mark its field.
+    """
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 class TraceTooLarge(TraceError):

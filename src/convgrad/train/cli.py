@@ -20,7 +20,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from ..cli import UsageError
+from ..errors import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
 from .checkpoint import CheckpointError, load_checkpoint, load_model_weights

@@ -43,28 +43,8 @@ class ApiError(Exception):
 
 
 # ------------------------------------------------------------------ operations
-def _check_groups(op: str, body) -> None:
-    """groups must divide the channels: said in PyTorch's terms before the trace's shape checks
-    (the page sends a weight of C_in // groups channels when groups does not divide C_in)."""
-    if not op.startswith("conv"):
-        return
-    groups = body.groups
-    in_channels = len(body.input)
-    if in_channels % groups:
-        raise ApiError(422, f"{op}: groups={groups} must divide the input channels: C_in = "
-                            f"{in_channels} and {in_channels} mod {groups} = "
-                            f"{in_channels % groups}")
-    if not op.startswith("conv_transpose"):
-        out_channels = len(body.weight)
-        if out_channels % groups:
-            raise ApiError(422, f"{op}: groups={groups} must divide the output channels: "
-                                f"C_out = {out_channels} and {out_channels} mod {groups} = "
-                                f"{out_channels % groups}")
-
-
 def trace_operation(op: str, body) -> dict:
     """The whole answer for one operation: trace, counts, snippet, engine check."""
-    _check_groups(op, body)
     arguments = body.model_dump()
     try:
         trace = explain.trace(op, **arguments, backward=True,

@@ -12,7 +12,7 @@ import sys
 import threading
 import webbrowser
 
-from ..cli import UsageError
+from ..errors import UsageError
 
 DESCRIPTION = """\
 Open a local web page that shows convolution and pooling at work: 1D and 2D convolution

@@ -18,6 +18,8 @@ from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, create_model
                       field_validator)
 from pydantic_core import PydanticCustomError
 
+from ..shapes import CONV_PADDING_MODES
+
 # ------------------------------------------------------------------ bounds
 MAX_ABS_VALUE = 1e6          # every number: finite, |v| ≤ this
 MAX_CHANNELS = 4             # input and output channels (and so groups)
@@ -125,7 +127,7 @@ def _short_repr(value) -> str:
 
 
 StrictBool = Annotated[bool, Field(strict=True)]
-PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+PaddingMode = Literal[CONV_PADDING_MODES]
 
 
 class Request(BaseModel):
