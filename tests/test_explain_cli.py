@@ -320,3 +320,41 @@ def test_a_reader_that_stops_early_gets_no_traceback(extra):
     process.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     assert process.returncode != 0
+
+
+# ------------------------------------------------------------------ one rule for every input form
+@pytest.mark.parametrize("text, message", [
+    ("[" * 1000 + "1" + "]" * 1000, "--input: expected at most 3 levels of brackets, got 1000"),
+    ("[" * 5 + "1" + "]" * 5, "--input: expected at most 3 levels of brackets, got 5"),
+    ('[[1, "1"]]', "--input: [0][1] is '1' (text), not a number"),
+    ("[[true, 2]]", "--input: [0][0] is true (a truth value), not a number"),
+    ("[[1, null]]", "--input: [0][1] is None"),
+])
+def test_json_input_follows_the_text_forms_rule(capsys, text, message):
+    status, out, err = run(capsys, "conv2d", "--input", text, "--weight", "1")
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ['1 "1"', "1 true", "true"])
+def test_the_text_form_refuses_the_same_values(capsys, text):
+    status, _, err = run(capsys, "conv1d", "--input", text, "--weight", "1")
+    assert status == 2 and "is not a number" in err
+
+
+@pytest.mark.parametrize("value", ["1", True, None, "inf"])
+def test_the_python_api_refuses_them_too(value):
+    from convgrad import explain
+    from convgrad.explain import TraceError
+    with pytest.raises(TraceError, match="not a number"):
+        explain.conv2d([[[1.0, value]]], [[[[1.0]]]])
+
+
+def test_deep_nesting_in_the_python_api_is_one_clear_error():
+    from convgrad import explain
+    from convgrad.explain import TraceError
+    deep = 1.0
+    for _ in range(1000):
+        deep = [deep]
+    with pytest.raises(TraceError, match="nested more than 3 levels deep"):
+        explain.conv2d(deep, [[[[1.0]]]])

@@ -176,6 +176,7 @@ def first_non_number(value, ndim: int) -> str | None:
         elif isinstance(item, bool) or not isinstance(item, numbers.Real):
             shown = (f"{str(item).lower()} (a truth value)" if isinstance(item, (bool, np.bool_))
                      else f"{item!r} (text)" if isinstance(item, str)
+                     else "None (no value)" if item is None
                      else f"{item!r} (a {type(item).__name__})")
             return f"{where} is {shown}, not a number"
     return None
