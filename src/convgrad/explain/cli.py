@@ -210,10 +210,7 @@ def run(args) -> int:
         json.dump(trace.to_dict(), sys.stdout, allow_nan=False, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
-    try:
-        from .render import render
-    except ImportError as error:  # rich comes with the train and web extras
-        raise UsageError(f"printing a trace needs {error.name}: pip install 'convgrad[train]' "
-                         f"(or use --json)") from None
+    # rich (the train extra) is needed only here, not for --json
+    from .render import render  # noqa: PLC0415
     render(trace, at=at, show_backward=backward)
     return 0

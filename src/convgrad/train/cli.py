@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import UsageError
+from ..extras import install_command
 from ..data.errors import DataError
 from ..models import MODELS
 from .checkpoint import CheckpointError, load_checkpoint, load_model_weights
@@ -57,7 +58,8 @@ def _require_train_extras(packages=_RUN_PACKAGES) -> None:
     import importlib.util
     missing = [name for name in packages if importlib.util.find_spec(name) is None]
     if missing:
-        raise UsageError(f"needs {', '.join(missing)}: pip install 'convgrad[train]'")
+        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
+                         f"{install_command('train')}")
 
 
 def _one_line(text: str) -> str:
