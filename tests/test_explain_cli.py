@@ -358,3 +358,53 @@ def test_deep_nesting_in_the_python_api_is_one_clear_error():
         deep = [deep]
     with pytest.raises(TraceError, match="nested more than 3 levels deep"):
         explain.conv2d(deep, [[[[1.0]]]])
+
+
+# ------------------------------------------------------------------ a terminal narrower than a grid
+def section(text: str, title: str) -> str:
+    """The lines from the one that starts with ``title`` to the next blank line."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith(title))
+    end = next((k for k in range(start + 1, len(lines)) if not lines[k].strip()), len(lines))
+    return "\n".join(lines[start:end])
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80])
+def test_a_wide_input_is_wrapped_in_blocks_of_columns_never_elided(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    values = list(range(101, 161))                      # 60 three-digit values, one row
+    status, out, _ = run(capsys, "conv1d", "--input", " ".join(map(str, values)),
+                         "--weight", "1", "--backward")
+    assert status == 0
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= columns
+    shown = section(out, "Input x")
+    words = " ".join(shown.split())
+    assert "columns 0 to" in words and "more below" in words and "of 0 to 59" in words
+    # every value once, in order: the blocks alternate a header of indices and a row of values
+    rows = [line.split() for line in shown.splitlines()
+            if line.split() and line.split()[0].isdigit() and int(line.split()[0]) > 100]
+    assert [int(v) for row in rows for v in row] == values
+    assert section(out, "Output y").count("columns") >= 2
+
+
+def test_a_wide_padded_2d_input_keeps_its_row_labels_and_padding_marks(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    row = " ".join(str(k % 10) for k in range(30))
+    status, out, _ = run(capsys, "conv2d", "--input", f"{row}; {row} | {row}; {row}",
+                         "--weight", "1 0; 0 1 | 1 1; 1 1", "--padding", "1")
+    assert status == 0 and "…" not in out
+    padded = section(out, "Input x, padded")
+    for channel in ("x[0]", "x[1]"):
+        assert f"{channel}, columns -1 to" in padded and "of -1 to 30" in padded
+    # each block has the rows -1..2 (padding above and below) labelled
+    labels = [line.split()[0] for line in padded.splitlines() if line.split()
+              and line.split()[0].lstrip("-").isdigit() and "[" in line]
+    assert labels.count("-1") == labels.count("2") >= 4
+
+
+def test_a_long_list_of_scattered_inputs_says_how_many_it_leaves_out(capsys):
+    status, out, _ = run(capsys, "conv_transpose1d", "--input", "1 2 3 4 5 6 7 8",
+                         "--weight", "1 1 1 1 1 1 1 1", "--stride", "1")
+    assert status == 0 and "…" not in out
+    assert "and 2 more" in out                     # y[7] gathers 8 inputs; 6 are listed
