@@ -27,10 +27,20 @@ COMMANDS = {
 }
 
 
+EPILOG = """\
+examples:
+  convgrad train                 # the MNIST-1D paper's CNN and recipe (about 93% on the test set)
+  convgrad summary cnn           # its layers, output shapes, parameters and mult-adds
+  convgrad explain conv2d --input "0 0 0 0; 1 0 0 1; 0 1 1 0; 0 0 0 0" --weight "1 1; 1 1"
+  convgrad explore               # the web explorer, on http://127.0.0.1:8000
+  convgrad explain --help        # each command's options (and examples)"""
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convgrad",
         description="Convolutional neural networks from first principles.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convgrad {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -60,8 +60,8 @@ examples:
       --weight "1 0; 0 1 | 1 1; 1 1 || 0 0; 0 1 | 1 0; 0 0" --bias "0.5 -1" --backward
   convgrad explain conv_transpose1d --input "1 2 3" --weight "1 1" --stride 2 --backward
   convgrad explain max_pool2d --input "1 3 2; 4 0 1; 2 2 5" --kernel-size 2 --ceil-mode
-  convgrad explain avg_pool2d --input "1 2 3; 4 5 6; 7 8 9" --kernel-size 3 --padding 1 \\
-      --no-count-include-pad --backward --grad "1 0 0; 0 1 0; 0 0 1"
+  convgrad explain avg_pool2d --input "1 2 3; 4 5 6; 7 8 9" --kernel-size 3 --stride 1 \\
+      --padding 1 --no-count-include-pad --backward --grad "1 0 0; 0 1 0; 0 0 1"
   convgrad explain conv2d --input "1 2; 3 4" --weight "1" --json"""
 
 

@@ -6,6 +6,7 @@ between checking the port and taking it.
 """
 from __future__ import annotations
 
+import argparse
 import errno
 import socket
 import sys
@@ -21,10 +22,16 @@ max and average pooling; each window's products and sum; every use of a shared w
 its gradient; the parameter count beside a dense layer; image filters; and the PyTorch code
 for what is on the screen. Every number is computed by convgrad."""
 
+EPILOG = """\
+examples:
+  convgrad explore                  # serve on http://127.0.0.1:8000 (this machine only)
+  convgrad explore --port 8001 --open   # another port, and open the page in the browser"""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("explore", help="open the web explorer (a local server)",
-                                   description=DESCRIPTION)
+                                   description=DESCRIPTION, epilog=EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
