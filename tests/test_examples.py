@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from browser import raw_get
 from convgrad.cli import COMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,6 +124,8 @@ def run_explore(argv: list, cwd: Path, env: dict) -> None:
                              "weight": [[[[1, 1], [1, 1]]]]}).encode())
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert json.load(answer)["trace"]["output"] == [[[1, 0, 1], [2, 2, 2], [1, 2, 1]]]
+        # on loopback it answers only requests addressed to it (DNS rebinding)
+        assert raw_get(base, "/api/limits", host=f"rebound.example:{port}")[0] == 400
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)

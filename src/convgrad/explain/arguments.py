@@ -65,11 +65,12 @@ def check_size(op: str, products: int, elements: int, max_products: int) -> None
     if products > max_products:
         raise TraceTooLarge(f"{op}: this trace would list {products} products, more than the "
                             f"bound of {max_products}; use a smaller input, kernel or fewer "
-                            f"channels (a trace enumerates every product)")
+                            f"channels (a trace enumerates every product)",
+                            products, max_products, "products")
     if elements > MAX_ELEMENTS:
         raise TraceTooLarge(f"{op}: this trace would list {elements} input and output "
                             f"elements, more than the bound of {MAX_ELEMENTS}; use a smaller "
-                            f"input")
+                            f"input", elements, MAX_ELEMENTS, "elements")
 
 
 # ------------------------------------------------------------------ output sizes per axis

@@ -146,7 +146,15 @@ class TraceError(ValueError):
 
 
 class TraceTooLarge(TraceError):
-    """The trace would enumerate more products or elements than the bound allows."""
+    """The trace would enumerate more products or elements than the bound allows.
+
+    ``count`` of ``what`` (``"products"`` or ``"elements"``) against ``bound``: a limit of the
+    explanation, not of the operation, which the explorer words as its own size bound.
+    """
+
+    def __init__(self, message: str, count: int, bound: int, what: str):
+        super().__init__(message, argument="input")
+        self.count, self.bound, self.what = count, bound, what
 
 
 _FIELD_NAMES: dict = {}

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import socket
 import sys
 import threading
 import webbrowser
 
 from ..errors import UsageError
+from .guard import loopback_hosts
 
 DESCRIPTION = """\
 Open a local web page that shows convolution and pooling at work: 1D and 2D convolution
@@ -87,7 +89,10 @@ def run(args) -> int:
               f"reach this one can open the page too", file=sys.stderr)
     if args.open:
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    # on a loopback address, answer only requests addressed to it (DNS rebinding)
+    address = ipaddress.ip_address(sock.getsockname()[0])
+    allowed = loopback_hosts(args.port) if address.is_loopback else None
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed), log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:
