@@ -191,9 +191,10 @@ def _check_groups_divide(op: str, weight_shape: tuple, groups: int, what: str) -
     """Dimension 0 of the weight (``what``: its channels) splits into ``groups`` equal parts."""
     first = weight_shape[0]
     if first < groups:
-        raise ArgumentError("value", f"{op}: groups={groups} needs at least {groups} {what}, "
-                                     f"but weight of size {list(weight_shape)} has {first} at "
-                                     f"dimension 0", "groups")
+        raise ArgumentError("value", f"{op}: groups={groups} must divide the {what}, so it "
+                                     f"needs at least {groups} {what}, but weight of size "
+                                     f"{list(weight_shape)} has {first} at dimension 0",
+                            "groups")
     if first % groups:
         raise ArgumentError(
             "value",

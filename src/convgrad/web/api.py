@@ -51,7 +51,7 @@ class ApiError(Exception):
 
 def too_large(op: str, error: TraceTooLarge) -> ApiError:
     """A trace bigger than the page draws: the explorer's bound, not the operation's."""
-    return ApiError(f"{op}: too large to show here: this trace would list {error.count} "
+    return ApiError(f"{op}: this trace would list {error.count} "
                     f"{error.what}, more than the explorer's size bound of {error.bound} (a "
                     f"limit of this page, which draws every one of them, not of the "
                     f"operation, which PyTorch and convgrad compute at any size); use a "
