@@ -211,6 +211,6 @@ def run(args) -> int:
         sys.stdout.write("\n")
         return 0
     # rich (the train extra) is needed only here, not for --json
-    from .render import render  # noqa: PLC0415
+    from .render import render
     render(trace, at=at, show_backward=backward)
     return 0
