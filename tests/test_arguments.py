@@ -3,19 +3,23 @@ and raises one neutral ``ArgumentError``; ``convgrad.functional`` (PyTorch's exc
 ``explain`` (a ``TraceError``, one CLI line) and the explorer's API (a 422) only translate it,
 so the same bad setting reads the same everywhere."""
 import ast
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from fastapi.testclient import TestClient
 
 import convgrad as cg
 import convgrad.functional as F
 from convgrad import explain, shapes
 from convgrad.explain import TraceError
 from convgrad.web.app import create_app
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette's note about httpx versions
+    from fastapi.testclient import TestClient
 
 SRC = Path(cg.__file__).resolve().parent
 
