@@ -304,6 +304,12 @@ def conv_arguments(op: str, spatial: int, input_shape: tuple, weight_shape: tupl
                 f"{conv_output_formula_padded(length, k, s, pad, d)}, but it must be at least 1 "
                 f"(input {list(input_shape)}, weight {list(weight_shape)})", "weight")
         out_size.append((padded - span) // s + 1)
+    batched = len(input_shape) == spatial + 2
+    if all(input_shape[:2 if batched else 1]) and 0 in input_shape[-spatial:]:
+        raise ArgumentError("value", f"{op}: the input must have at least one position along "
+                                     f"every spatial axis (only zero batch or zero channel "
+                                     f"inputs are supported), got input of size "
+                                     f"{list(input_shape)}", "input")
     return ConvArguments(stride, pads, dilation, groups, tuple(out_size))
 
 
@@ -529,6 +535,13 @@ def adaptive_pool_output_size(op: str, n: int, output_size, input_shape: tuple) 
         if _is_int(output_size):
             sizes = (int(output_size),) * n
         elif isinstance(output_size, (tuple, list)):
+            if len(input_shape) <= len(output_size):
+                # PyTorch fills None entries from the input's trailing sizes before anything
+                # else, and refuses an input without that many (a ValueError there).
+                raise ArgumentError("too_few_dims",
+                                    f"{op}: Input dimension should be at least "
+                                    f"{len(output_size) + 1} for output_size={output_size!r}, "
+                                    f"got input of size {list(input_shape)}", "input")
             if not all(v is None or _is_int(v) for v in output_size):
                 raise ArgumentError("type",
                                     f"{op}: output_size must be an int or a tuple of {n} ints or "

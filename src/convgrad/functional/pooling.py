@@ -141,10 +141,13 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 # ----------------------------------------------------------------------------- adaptive
 def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size) -> Tensor:
+    # PyTorch reads output_size before it looks at the input's rank (its errors come first);
+    # a tuple longer than the input has dimensions is a ValueError there.
+    with torch_errors(too_few_dims=ValueError):
+        size = shapes.adaptive_pool_output_size(op, spatial, output_size, input.shape)
     with torch_errors():
         shapes.check_pool_input(op, input.shape, spatial, empty_channels=True)
         _check_dtype(op, input, integers=False)
-        size = shapes.adaptive_pool_output_size(op, spatial, output_size, input.shape)
     out, cache = _kernel.adaptive_avg_pool2d_forward(_as_2d(input.data, spatial),
                                                      _lift(size, spatial, 1))
 
