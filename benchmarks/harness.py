@@ -31,6 +31,22 @@ def median_ms(fn, warmup: int, repeats: int) -> float:
     return 1e3 * statistics.median(times)
 
 
+def median_wall_and_cpu_ms(fn, warmup: int, repeats: int) -> tuple:
+    """Median wall time and median CPU time (this process, all threads) of ``fn()`` in ms.
+
+    On a shared machine the CPU time of a one-thread run hardly depends on what else runs.
+    """
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start_wall, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        wall.append(time.perf_counter() - start_wall)
+        cpu.append(time.process_time() - start_cpu)
+    return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
+
+
 def peak_memory_mb() -> float:
     """This process's peak resident memory so far (ru_maxrss is in KiB on Linux)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

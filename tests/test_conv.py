@@ -14,6 +14,7 @@ import torch.nn.functional as TF
 import convgrad as cg
 import convgrad.functional as F
 from convgrad.kernels import conv as conv_kernel
+from convgrad.kernels import conv_routes, conv_transpose
 from parity import check_op, check_raises_like, numerical_gradient, relative_error
 
 # PyTorch warns that 'same' with an even kernel may copy the input; that is its business.
@@ -189,22 +190,56 @@ def test_only_the_bias_requiring_grad(rng):
     np.testing.assert_allclose(bias.grad.numpy(), np.full(4, 2 * 25.0))
 
 
+# issue 9: with padding past d(k−1) on both sides and C_in ≥ 4, the stride-1 grid's output
+# rows were longer than its row stride, and backward crashed ("could not broadcast").
+PADDED_PAST_THE_KERNEL = {
+    "1x1 input, 1x1 kernel, padding 1": (F.conv2d, TF.conv2d, (1, 4, 1, 1), (1, 4, 1, 1), 1),
+    "3x3 kernel, padding 3": (F.conv2d, TF.conv2d, (2, 4, 5, 5), (8, 4, 3, 3), 3),
+    "1x1 kernel on 2x2, padding 1": (F.conv2d, TF.conv2d, (2, 4, 2, 2), (3, 4, 1, 1), 1),
+    "conv1d, padding 3": (F.conv1d, TF.conv1d, (2, 4, 6), (3, 4, 2), 3),
+    "conv1d dilated, padding 5": (F.conv1d, TF.conv1d, (1, 5, 9), (2, 5, 3), 5),
+}
+
+
+@pytest.mark.parametrize("case", list(PADDED_PAST_THE_KERNEL))
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_padding_past_the_kernel_with_four_channels(case, input_grad, rng):
+    mine, theirs, x_shape, w_shape, padding = PADDED_PAST_THE_KERNEL[case]
+    dilation = 2 if "dilated" in case else 1
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    grads = []
+    for lib, fn in ((cg, mine), (torch, theirs)):
+        xt, wt = lib.tensor(x, requires_grad=input_grad), lib.tensor(w, requires_grad=True)
+        out = fn(xt, wt, padding=padding, dilation=dilation)
+        (out * lib.tensor(np.cos(np.arange(out.numel()).reshape(out.shape)))).sum().backward()
+        grads.append((out.detach().numpy(), wt.grad.numpy(),
+                      xt.grad.numpy() if input_grad else xt.grad))
+    for mine_value, their_value in zip(*grads):
+        if their_value is None:
+            assert mine_value is None
+        else:
+            np.testing.assert_allclose(mine_value, their_value, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("channels,stride", [(3, 1), (4, 1), (4, 2)])   # im2col, grid, phases
 @pytest.mark.parametrize("transposed", [False, True])
-def test_backward_kernel_computes_only_what_is_asked(transposed, rng):
-    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
-    w = rng.standard_normal((3, 3, 3, 3)).astype(np.float32)
+def test_backward_kernel_computes_only_what_is_asked(channels, stride, transposed, rng):
+    x = rng.standard_normal((2, channels, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((channels, 3, 3, 3) if transposed else (3, channels, 3, 3)
+                            ).astype(np.float32)
+    s = (stride, stride)
     if transposed:
-        y, cache = conv_kernel.conv_transpose_forward(x, w, None, (1, 1), (1, 1), (0, 0), (1, 1), 1)
-        backward = conv_kernel.conv_transpose_backward
+        y, cache = conv_transpose.conv_transpose_forward(x, w, None, s, (1, 1), (0, 0), (1, 1), 1)
+        backward = conv_transpose.conv_transpose_backward
     else:
-        y, cache = conv_kernel.conv_forward(x, w, None, (1, 1), ((1, 1), (1, 1)), (1, 1), 1)
-        backward = conv_kernel.conv_backward
+        y, cache = conv_routes.conv_forward(x, w, None, s, ((1, 1), (1, 1)), (1, 1), 1)
+        backward = conv_routes.conv_backward
     g = rng.standard_normal(y.shape).astype(np.float32)
     assert backward(g, cache, need_input=False, need_weight=False, need_bias=False) == (None,) * 3
     dx, dw, db = backward(g, cache, need_input=False, need_weight=True, need_bias=False)
     assert dx is None and db is None and dw.shape == w.shape
     dx, dw, db = backward(g, cache, need_input=True, need_weight=False, need_bias=True)
-    assert dw is None and dx.shape == x.shape and db.shape == (3,)
+    assert dw is None and dx.shape == x.shape and db.shape == (y.shape[1],)
     assert dx.dtype == db.dtype == np.float32
 
 

@@ -19,7 +19,8 @@ from convgrad.data.download import MIRRORS, REMOTE_FILES, RemoteFile, download_f
 
 class FileServer(http.server.ThreadingHTTPServer):
     """Serves ``files`` (path -> bytes); paths under /truncated/ announce the full length
-    but send only half the bytes, then hang up."""
+    but send only half the bytes, then hang up; paths under /unannounced/ send no
+    Content-Length (the body ends when the connection closes)."""
 
     def __init__(self):
         super().__init__(("127.0.0.1", 0), Handler)
@@ -33,12 +34,14 @@ class FileServer(http.server.ThreadingHTTPServer):
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.server.requests.append(self.path)
-        body = self.server.files.get(self.path.removeprefix("/truncated"))
+        path = self.path.removeprefix("/truncated").removeprefix("/unannounced")
+        body = self.server.files.get(path)
         if body is None:
             self.send_error(404, "Not Found")
             return
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        if not self.path.startswith("/unannounced/"):
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if self.path.startswith("/truncated/") else body)
         self.close_connection = True
@@ -121,6 +124,24 @@ def test_transfer_cut_short(server, tmp_path):
     assert not isinstance(caught.value, ChecksumError)
     assert f"cut short after {len(PAYLOAD) // 2} of {len(PAYLOAD)} bytes" in str(caught.value)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("prefix,problem", [
+    ("", f"the server announces {len(PAYLOAD)} bytes, more than the 1000 a download may be; "
+         f"nothing was saved"),
+    ("/unannounced", "more than 1000 bytes received, the most a download may be; stopped, "
+                     "nothing was saved"),
+])
+def test_a_download_larger_than_its_bound_is_stopped(server, tmp_path, prefix, problem):
+    server.files["/files/blob.bin"] = PAYLOAD
+    url = f"{server.url}{prefix}/files/blob.bin"
+    with pytest.raises(DownloadError) as caught:
+        download_file(url, tmp_path / "blob.bin", md5(PAYLOAD), max_bytes=1000)
+    assert str(caught.value) == f"{url}: {problem}"
+    assert os.listdir(tmp_path) == []
+    # the same file without a Content-Length downloads whole when it is within the bound
+    download_file(url, tmp_path / "blob.bin", md5(PAYLOAD), max_bytes=len(PAYLOAD))
+    assert (tmp_path / "blob.bin").read_bytes() == PAYLOAD
 
 
 def test_connection_refused(tmp_path):

@@ -1,6 +1,7 @@
 """MNIST / Fashion-MNIST IDX files and CIFAR-10 binary batches: small files written here,
 valid (raw and .gz) and broken in every way the readers check."""
 import gzip
+import io
 import struct
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from convgrad.data import (DataFormatError, DataNotFoundError, load_dataset, read_cifar_batch,
                            read_idx)
+from convgrad.data.files import read_regular_file
 from convgrad.data.idx import parse_idx
 
 IDX_CODES = {np.uint8: 0x08, np.int8: 0x09, np.int16: 0x0B, np.int32: 0x0C, np.float32: 0x0D,
@@ -171,6 +173,59 @@ def test_root_that_is_a_file(tmp_path):
     (tmp_path / "a-file").write_bytes(b"x")
     with pytest.raises(DataNotFoundError, match="not a folder"):
         load_dataset("mnist", root=tmp_path / "a-file")
+
+
+# What the bounded readers must still accept (their refusals are in test_data_hostile.py).
+def test_files_reached_through_symbolic_links_are_read(tmp_path, mnist_arrays, cifar_arrays):
+    real = make_mnist_folder(tmp_path / "real", mnist_arrays, compress=True)
+    (tmp_path / "linked").mkdir()
+    for path in real.values():
+        (tmp_path / "linked" / path.name).symlink_to(path)
+    data = load_dataset("mnist", root=tmp_path / "linked")
+    np.testing.assert_array_equal(data.test_y, mnist_arrays["test_labels"])
+    batches = make_cifar_folder(tmp_path / "cifar", cifar_arrays)
+    (tmp_path / "batch.bin").symlink_to(batches / "test_batch.bin")
+    assert read_cifar_batch(tmp_path / "batch.bin")[1].tolist() == [9, 0]
+
+
+def test_every_legitimate_gzip_shape_is_read(tmp_path, mnist_arrays):
+    """gzip allows several members one after the other, zero padding after the last, and a
+    file name in the header: none of them is trailing junk."""
+    content = idx_bytes(mnist_arrays["train_images"])
+    named = io.BytesIO()
+    with gzip.GzipFile("train-images-idx3-ubyte", "wb", fileobj=named) as stream:
+        stream.write(content)
+    variants = {"members": gzip.compress(content[:1000]) + gzip.compress(content[1000:]),
+                "padding": gzip.compress(content) + bytes(4096),
+                "file name": named.getvalue()}
+    for name, compressed in variants.items():
+        path = tmp_path / f"{name}.gz"
+        path.write_bytes(compressed)
+        np.testing.assert_array_equal(read_idx(path), mnist_arrays["train_images"], name)
+
+
+def test_a_folder_beside_the_file_does_not_hide_it(tmp_path, mnist_arrays):
+    """Some unpackers make a folder named like the raw file next to the .gz."""
+    make_mnist_folder(tmp_path, mnist_arrays, compress=True)
+    (tmp_path / "train-images-idx3-ubyte").mkdir()
+    assert load_dataset("mnist", root=tmp_path).num_train == 6
+
+
+def test_read_regular_file_reads_up_to_its_bound(tmp_path):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"0123456789")
+    assert read_regular_file(path, 10) == b"0123456789"
+    with pytest.raises(DataFormatError, match=f"^{path}: 10 bytes, more than the 9 bytes "
+                                              f"meta.json recorded; refusing to read it$"):
+        read_regular_file(path, 9, expected="meta.json recorded")
+    with pytest.raises(DataNotFoundError, match=f"^{tmp_path / 'nothing'}: no such file$"):
+        read_regular_file(tmp_path / "nothing", 10)
+
+
+def test_an_empty_idx_array_is_read(tmp_path):
+    empty = np.zeros((0, 28, 28), np.uint8)
+    path = write(tmp_path / "empty-idx3-ubyte", idx_bytes(empty), compress=True)
+    assert read_idx(path).shape == (0, 28, 28)
 
 
 # ---------------------------------------------------------------- CIFAR-10

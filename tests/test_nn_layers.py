@@ -81,6 +81,9 @@ CONV_CASES = [
     (lambda lib: lib.Conv2d(2, 3, 3, stride=2, padding=(2, 1), padding_mode="circular"),
      (2, 2, 6, 5)),
     (lambda lib: lib.Conv2d(2, 3, (2, 4), padding="same", padding_mode="circular"), (1, 2, 5, 6)),
+    # issue 9: padding past d(k−1) on both sides, ≥ 4 channels (the stride-1 grid crashed)
+    (lambda lib: lib.Conv2d(4, 8, 3, padding=3), (2, 4, 5, 5)),
+    (lambda lib: lib.Conv1d(4, 8, 3, padding=3), (2, 4, 6)),
     (lambda lib: lib.ConvTranspose1d(3, 4, 3), (2, 3, 6)),
     (lambda lib: lib.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2,
                                      dilation=2), (2, 4, 5)),

@@ -17,6 +17,7 @@ from .digits import load_digits
 from .download import download_file, fetch, safe_extract
 from .errors import (ChecksumError, DataError, DataFormatError, DataNotFoundError,
                      DownloadError, UnknownDatasetError)
+from .files import open_regular_file, read_regular_file
 from .idx import load_idx_dataset, read_idx
 from .loader import DataLoader
 from .mnist1d import load_mnist1d
@@ -30,6 +31,6 @@ __all__ = [
     "RandomHorizontalFlip", "UnknownDatasetError", "atomic_write", "available_datasets",
     "cache_dir", "channel_stats", "crop_at", "download_file", "fetch", "load_cifar10",
     "load_dataset", "load_digits", "load_idx_dataset", "load_mnist1d", "normalize",
-    "random_crop", "random_horizontal_flip", "read_cifar_batch", "read_idx", "safe_extract",
-    "save_npz_atomic",
+    "open_regular_file", "random_crop", "random_horizontal_flip", "read_cifar_batch",
+    "read_idx", "read_regular_file", "safe_extract", "save_npz_atomic",
 ]

@@ -10,40 +10,50 @@ Images become float32 ``(N, 3, 32, 32)`` in [0, 1]: 50000 train, 10000 test.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import Dataset
 from .errors import DataNotFoundError, format_error
+from .files import file_size, open_regular_file, read_into
 
 FOLDER = "cifar-10-batches-bin"
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 TEST_FILES = ("test_batch.bin",)
 IMAGE_SHAPE = (3, 32, 32)
 RECORD_SIZE = 1 + 3 * 32 * 32  # 3073: label byte + pixels
+MAX_RECORDS = 10000  # each of the six official batch files holds exactly 10000
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck")
 
 
 def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """One binary batch file: uint8 images ``(N, 3, 32, 32)`` and int64 labels ``(N,)``."""
+    """One binary batch file: uint8 images ``(N, 3, 32, 32)`` and int64 labels ``(N,)``.
+
+    The file's size is checked (whole records, at most ``MAX_RECORDS``) before it is read,
+    and no more than that size is read.
+    """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as error:
-        raise DataNotFoundError(f"{path}: no such file") from error
-    except OSError as error:
-        raise format_error(path, f"cannot be read ({error.strerror or error})") from error
-    if not raw:
-        raise format_error(path, "is empty")
-    if len(raw) % RECORD_SIZE:
-        raise format_error(path, f"size {len(raw)} bytes is not a multiple of the "
-                                 f"{RECORD_SIZE}-byte record (1 label + 3072 pixels): "
-                                 f"{len(raw) // RECORD_SIZE} whole records and "
-                                 f"{len(raw) % RECORD_SIZE} bytes left over; the file is "
-                                 f"truncated or not the CIFAR-10 binary version")
-    records = np.frombuffer(raw, dtype=np.uint8).reshape(-1, RECORD_SIZE)
+    with open_regular_file(path) as handle:
+        size = file_size(handle)
+        if not size:
+            raise format_error(path, "is empty")
+        count, left_over = divmod(size, RECORD_SIZE)
+        if left_over:
+            raise format_error(path, f"size {size} bytes is not a multiple of the "
+                                     f"{RECORD_SIZE}-byte record (1 label + 3072 pixels): "
+                                     f"{count} whole records and {left_over} bytes left over; "
+                                     f"the file is truncated or not the CIFAR-10 binary version")
+        if count > MAX_RECORDS:
+            raise format_error(path, f"size {size} bytes is {count} records, more than the "
+                                     f"{MAX_RECORDS} of a CIFAR-10 batch file; refusing to "
+                                     f"read it")
+        records = np.empty((count, RECORD_SIZE), dtype=np.uint8)
+        found = read_into(handle, records)
+        if found < size:
+            raise format_error(path, f"shrank while being read: {found} of {size} bytes")
     labels = records[:, 0]
     bad = np.flatnonzero(labels >= len(CLASSES))
     if bad.size:
@@ -58,7 +68,9 @@ def find_batches_folder(root: str | Path) -> Path:
     """``root`` itself if it holds the batch files, else ``root/cifar-10-batches-bin``."""
     root = Path(root)
     for folder in (root, root / FOLDER):
-        if (folder / TRAIN_FILES[0]).is_file() or (folder / TEST_FILES[0]).is_file():
+        # lexists, not is_file: a folder, a device or a broken link under the name is found,
+        # then refused with its reason by read_batch, instead of being reported missing.
+        if any(os.path.lexists(folder / name) for name in (TRAIN_FILES[0], TEST_FILES[0])):
             return folder
     raise DataNotFoundError(f"{root}: CIFAR-10 binary files not found (looked for "
                             f"{TRAIN_FILES[0]} in {root} and in {root / FOLDER}); pass "

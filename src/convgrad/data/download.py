@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .cache import atomic_write, ensure_dir
-from .errors import ChecksumError, DownloadError, format_error
+from .errors import ChecksumError, DataError, DownloadError, format_error
+from .files import open_regular_file
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ REMOTE_FILES = {
     "cifar10": (RemoteFile("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"),),
 }
 CHUNK_SIZE = 1 << 20
+# Bounds on what a download or an archive may make us write: CIFAR-10's archive is 170 MB
+# and unpacks to 9 files of 185 MB in all.
+MAX_DOWNLOAD_BYTES = 1 << 30
+MAX_ARCHIVE_MEMBERS = 100
+MAX_EXTRACTED_BYTES = 1 << 30
 
 # progress(url, bytes received so far, total bytes or None when the server did not say)
 Progress = Callable[[str, int, "int | None"], None]
@@ -68,13 +74,16 @@ def md5sum(path: str | os.PathLike, chunk_size: int = CHUNK_SIZE) -> str:
 
 
 def download_file(url: str, destination: str | os.PathLike, md5: str, *, timeout: float = 60.0,
-                  progress: Progress | None = None) -> Path:
+                  progress: Progress | None = None,
+                  max_bytes: int = MAX_DOWNLOAD_BYTES) -> Path:
     """Fetch ``url`` to ``destination`` if its MD5 is ``md5``; raise ``DownloadError`` if not.
 
     An existing ``destination`` with the right checksum is kept and nothing is fetched.
     Raises ``ChecksumError`` (naming expected and actual) on a mismatch and
-    ``DownloadError`` on an HTTP error, a network error or a transfer shorter than the
-    server's Content-Length; in every case the temporary file is deleted.
+    ``DownloadError`` on an HTTP error, a network error, a transfer shorter than the
+    server's Content-Length, or one longer than ``max_bytes`` (refused as soon as the
+    Content-Length or the bytes received pass it); in every case the temporary file is
+    deleted.
     """
     destination = Path(destination)
     if destination.is_file() and md5sum(destination) == md5:
@@ -90,15 +99,24 @@ def download_file(url: str, destination: str | os.PathLike, md5: str, *, timeout
     with response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if total is not None and total > max_bytes:
+            raise DownloadError(f"{url}: the server announces {total} bytes, more than the "
+                                f"{max_bytes} a download may be; nothing was saved")
         digest, received = hashlib.md5(usedforsecurity=False), 0
         with atomic_write(destination) as handle:
             try:
                 for chunk in iter(lambda: response.read(CHUNK_SIZE), b""):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise DownloadError(f"{url}: more than {max_bytes} bytes received, the "
+                                            f"most a download may be; stopped, nothing was "
+                                            f"saved")
                     handle.write(chunk)
                     digest.update(chunk)
-                    received += len(chunk)
                     if progress is not None:
                         progress(url, received, total)
+            except DownloadError:   # the bound above (an OSError too), already worded
+                raise
             except http.client.IncompleteRead as error:
                 received += len(error.partial)
                 raise DownloadError(f"{url}: transfer cut short after {received} of "
@@ -151,27 +169,51 @@ def check_member(archive: Path, member: tarfile.TarInfo) -> None:
                                     f"refusing to extract")
 
 
-def safe_extract(archive: str | os.PathLike, target: str | os.PathLike) -> list[Path]:
+def read_members(archive: Path, tar: tarfile.TarFile, max_members: int,
+                 max_bytes: int) -> list[tarfile.TarInfo]:
+    """The archive's members, each checked, read one header at a time: reading stops at the
+    first member past ``max_members`` or past ``max_bytes`` of content in all, so that a
+    tar bomb is refused before it is extracted (or its headers fill memory)."""
+    members, total = [], 0
+    for member in tar:
+        check_member(archive, member)
+        members.append(member)
+        total += member.size if member.isfile() else 0
+        if len(members) > max_members:
+            raise format_error(archive, f"holds more than {max_members} members (a data "
+                                        f"set's archive holds a few); refusing to extract")
+        if total > max_bytes:
+            raise format_error(archive, f"its members hold more than {max_bytes} bytes "
+                                        f"({total} up to member {member.name!r}); refusing to "
+                                        f"extract")
+    return members
+
+
+def safe_extract(archive: str | os.PathLike, target: str | os.PathLike, *,
+                 max_members: int = MAX_ARCHIVE_MEMBERS,
+                 max_bytes: int = MAX_EXTRACTED_BYTES) -> list[Path]:
     """Extract a (possibly compressed) tar archive into ``target``; return the files written.
 
-    Every member is checked first (no absolute paths, no ``..``, no links or devices) and
-    extraction uses ``tarfile``'s ``filter='data'`` as a second guard where Python has it.
-    The archive is unpacked into a temporary folder inside ``target`` and its files are
-    then moved into place one by one, so an interrupted extraction leaves no partial file
-    under a real name.
+    The archive must be a regular file.  Every member is checked first (no absolute paths,
+    no ``..``, no links or devices; at most ``max_members`` of them holding at most
+    ``max_bytes`` in all) and extraction uses ``tarfile``'s ``filter='data'`` as a second
+    guard where Python has it.  The archive is unpacked into a temporary folder inside
+    ``target`` and its files are then moved into place one by one, so an interrupted
+    extraction leaves no partial file under a real name.
     """
     archive, target = Path(archive), ensure_dir(target)
     staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target))
     try:
         try:
-            with tarfile.open(archive, "r:*") as tar:
-                members = tar.getmembers()
-                for member in members:
-                    check_member(archive, member)
+            with open_regular_file(archive) as handle, \
+                    tarfile.open(fileobj=handle, mode="r:*") as tar:
+                members = read_members(archive, tar, max_members, max_bytes)
                 if hasattr(tarfile, "data_filter"):
                     tar.extractall(staging, members=members, filter="data")
                 else:  # Python without PEP 706; the checks above already ran
                     tar.extractall(staging, members=members)
+        except DataError:
+            raise
         except (tarfile.TarError, EOFError, OSError) as error:
             raise format_error(archive, f"cannot be extracted ({type(error).__name__}: "
                                         f"{error}); the archive is truncated or corrupt"

@@ -21,17 +21,28 @@ A folder holds the four files under their original names, each either raw or wit
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import os
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .dataset import Dataset
 from .errors import DataNotFoundError, format_error
+from .files import file_size, open_regular_file, read_into
 
 # element-type code -> big-endian NumPy dtype
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 GZIP_MAGIC = b"\x1f\x8b"
+# The most data one IDX file may promise: MNIST's largest file holds 47 MB; a header that
+# promises more is refused before anything is read (or inflated).
+MAX_DATA_BYTES = 1 << 30
+MAX_NDIM = 32            # what every NumPy version can make an array of
+GZIP_OVERHEAD = 1 << 16  # gzip header (file name, comment, extra field) and trailer
+TRAILING_PROBE = 1 << 16  # how far past the promised data we read to count trailing bytes
 
 FILES = {  # role -> base file name
     "train_images": "train-images-idx3-ubyte",
@@ -47,66 +58,113 @@ CLASSES = {
 TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes, decompressed if it is gzip (recognised by its magic, not its name)."""
+def read_idx(path: str | Path, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
+    """Read one IDX file, raw or gzip (recognised by its magic, not its name), into an array.
+
+    The header is read first; the data it promises is checked against ``max_bytes`` and, for
+    a raw file, against the file's size, before any of it is read.  Gzip data is inflated
+    only as far as the header promises (plus a little, to name trailing bytes), so a gzip
+    bomb costs no more memory than the array it claims to hold.
+    """
     path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError as error:
-        raise DataNotFoundError(f"{path}: no such file") from error
-    except OSError as error:
-        raise format_error(path, f"cannot be read ({error.strerror or error})") from error
-    if raw[:2] != GZIP_MAGIC:
-        if path.suffix == ".gz":
-            raise format_error(path, "is named .gz but is not gzip data (no 1f 8b magic)")
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except EOFError as error:
-        raise format_error(path, "truncated gzip stream (the download or copy was cut short)"
-                           ) from error
-    except (OSError, zlib.error) as error:
-        raise format_error(path, f"corrupt gzip data ({error})") from error
+    with open_regular_file(path) as handle:
+        size = file_size(handle)
+        if handle.read(2) != GZIP_MAGIC:
+            if path.suffix == ".gz":
+                raise format_error(path, "is named .gz but is not gzip data (no 1f 8b magic)")
+            handle.seek(0)
+            return read_idx_stream(handle, path, max_bytes, raw_size=size)
+        if size > gzip_size_bound(4 + 4 * MAX_NDIM + max_bytes):
+            raise format_error(path, f"{size} bytes of gzip, more than any IDX file of at most "
+                                     f"{max_bytes} bytes of data compresses to; refusing to "
+                                     f"read it")
+        handle.seek(0)
+        try:
+            with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                return read_idx_stream(stream, path, max_bytes, gzip_size=size)
+        except EOFError as error:
+            raise format_error(path, "truncated gzip stream (the download or copy was cut "
+                                     "short)") from error
+        except (OSError, zlib.error) as error:
+            raise format_error(path, f"corrupt gzip data ({error})") from error
 
 
-def parse_idx(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
+def parse_idx(data: bytes, path: str | Path = "<bytes>",
+              max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """Parse IDX bytes into an array of native byte order; ``path`` is used in messages."""
-    if len(data) < 4:
-        raise format_error(path, f"truncated: {len(data)} bytes, too short for the 4-byte IDX "
+    return read_idx_stream(io.BytesIO(data), path, max_bytes, raw_size=len(data))
+
+
+def gzip_size_bound(content_bytes: int) -> int:
+    """The most bytes a gzip file of ``content_bytes`` bytes of content can take: deflate
+    stores incompressible data in blocks of at most 65535 bytes with 5 bytes of overhead
+    each; the gzip header (with a file name or comment) and trailer get 64 KiB."""
+    return content_bytes + 5 * (content_bytes // 65535 + 1) + GZIP_OVERHEAD
+
+
+def read_idx_stream(stream: BinaryIO, path: str | Path, max_bytes: int, *,
+                    raw_size: int | None = None, gzip_size: int | None = None) -> np.ndarray:
+    """Read an IDX header, then exactly the data it promises, from ``stream``.
+
+    ``raw_size`` is the size of a raw file (the data's size is then checked before it is
+    read); ``gzip_size`` that of a gzip file (it must be a size the promised content could
+    compress to: a 1 KiB header cannot come with gigabytes of gzip).
+    """
+    magic = stream.read(4)
+    if len(magic) < 4:
+        raise format_error(path, f"truncated: {len(magic)} bytes, too short for the 4-byte IDX "
                                  f"magic number")
-    if data[0] != 0 or data[1] != 0:
-        raise format_error(path, f"bad magic number 0x{data[:4].hex()}: an IDX file starts with "
+    if magic[0] != 0 or magic[1] != 0:
+        raise format_error(path, f"bad magic number 0x{magic.hex()}: an IDX file starts with "
                                  f"two zero bytes (MNIST images: 0x00000803, labels: 0x00000801)")
-    type_code, ndim = data[2], data[3]
+    type_code, ndim = magic[2], magic[3]
     if type_code not in IDX_DTYPES:
         known = ", ".join(f"0x{code:02X}" for code in IDX_DTYPES)
-        raise format_error(path, f"bad magic number 0x{data[:4].hex()}: unknown element type "
+        raise format_error(path, f"bad magic number 0x{magic.hex()}: unknown element type "
                                  f"0x{type_code:02X} (known: {known})")
-    if ndim == 0:
-        raise format_error(path, f"bad magic number 0x{data[:4].hex()}: zero dimensions")
+    if not 1 <= ndim <= MAX_NDIM:
+        raise format_error(path, f"bad magic number 0x{magic.hex()}: {ndim} dimensions (an IDX "
+                                 f"array here has 1 to {MAX_NDIM})")
     header_size = 4 + 4 * ndim
-    if len(data) < header_size:
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise format_error(path, f"truncated: the header needs {header_size} bytes for "
-                                 f"{ndim} dimension sizes, the file holds {len(data)}")
-    shape = tuple(int(size) for size in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+                                 f"{ndim} dimension sizes, the file holds {4 + len(sizes)}")
+    shape = tuple(int.from_bytes(sizes[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
     dtype = np.dtype(IDX_DTYPES[type_code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    found = len(data) - header_size
-    if found < expected:
-        raise format_error(path, f"truncated: the header promises shape {shape} "
-                                 f"({expected} bytes of {dtype.name}), the file holds "
-                                 f"{found} bytes after the header")
-    if found > expected:
+    # Python integers: (2**32 - 1) ** 3 * 8 bytes does not wrap around as an int64 would.
+    expected = math.prod(shape) * dtype.itemsize
+    promise = f"the header promises shape {shape} ({expected} bytes of {dtype.name})"
+    if expected > max_bytes:
+        raise format_error(path, f"{promise}, more than the {max_bytes} bytes read from one "
+                                 f"IDX file; refusing to read it")
+    if raw_size is not None and raw_size - header_size != expected:
+        found = raw_size - header_size
+        if found < expected:
+            raise format_error(path, f"truncated: {promise}, the file holds {found} bytes "
+                                     f"after the header")
         raise format_error(path, f"{found - expected} unexpected bytes after the {expected} "
                                  f"bytes of data that the header's shape {shape} describes")
-    values = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
-    return values.astype(dtype.newbyteorder("="))
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (raw or .gz) into an array."""
-    return parse_idx(read_bytes(path), path)
+    if gzip_size is not None and gzip_size > gzip_size_bound(header_size + expected):
+        raise format_error(path, f"{gzip_size} bytes of gzip, but {promise}: no gzip of "
+                                 f"{header_size + expected} bytes takes more than "
+                                 f"{gzip_size_bound(header_size + expected)}")
+    values = np.empty(shape, dtype=dtype.newbyteorder("="))
+    found = read_into(stream, values)
+    if found < expected:
+        raise format_error(path, f"truncated: {promise}, the file holds {found} bytes after "
+                                 f"the header")
+    extra = len(stream.read(TRAILING_PROBE + 1))
+    if extra > TRAILING_PROBE:
+        raise format_error(path, f"more than {TRAILING_PROBE} unexpected bytes after the "
+                                 f"{expected} bytes of data that the header's shape {shape} "
+                                 f"describes (stopped reading there)")
+    if extra:
+        raise format_error(path, f"{extra} unexpected bytes after the {expected} bytes of data "
+                                 f"that the header's shape {shape} describes")
+    if not dtype.isnative:
+        values.byteswap(inplace=True)   # the file's big-endian bytes, as native numbers
+    return values
 
 
 def find_folder_files(root: str | Path, name: str = "mnist") -> dict[str, Path]:
@@ -117,7 +175,10 @@ def find_folder_files(root: str | Path, name: str = "mnist") -> dict[str, Path]:
     found, missing = {}, []
     for role, base in FILES.items():
         candidates = [folder / f"{base}{suffix}" for folder in folders for suffix in ("", ".gz")]
-        hit = next((path for path in candidates if path.is_file()), None)
+        # A regular file first; failing that, anything under the name (a folder, a FIFO, a
+        # broken link), so that the reader says what is wrong with it instead of "not found".
+        present = [path for path in candidates if os.path.lexists(path)]
+        hit = next((path for path in present if path.is_file()), present[0] if present else None)
         if hit is None:
             missing.append(f"{base}[.gz]")
         else:

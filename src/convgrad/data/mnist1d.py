@@ -23,6 +23,7 @@ version is regenerated; a valid one is reused as is.
 from __future__ import annotations
 
 import json
+import math
 import random
 import warnings
 import zipfile
@@ -34,7 +35,8 @@ import numpy as np
 
 from .cache import cache_dir, save_npz_atomic
 from .dataset import Dataset
-from .errors import DataError
+from .errors import DataError, DataNotFoundError
+from .files import file_size, open_regular_file
 
 CACHE_FILENAME = "mnist1d.npz"
 # Bump when the cache's layout changes (keys, shapes, dtypes), to regenerate old caches.
@@ -47,6 +49,12 @@ ARRAY_SPECS = {  # key -> (shape, dtype) that a valid cache holds
     "test_x": ((NUM_TEST, 1, LENGTH), np.float32),
     "test_y": ((NUM_TEST,), np.int64),
 }
+MAX_META_CHARS = 1 << 16  # the JSON meta entry takes about 1000
+# The arrays, the meta string (4 bytes a character) and 64 KiB for the zip and .npy headers:
+# a larger file is not a cache, and is not opened as one.
+MAX_CACHE_BYTES = (sum(math.prod(shape) * np.dtype(dtype).itemsize
+                       for shape, dtype in ARRAY_SPECS.values())
+                   + 4 * MAX_META_CHARS + (1 << 16))
 
 
 def generator_version() -> str | None:
@@ -98,18 +106,30 @@ def read_cache(path: str | Path) -> tuple[dict[str, np.ndarray] | None, str]:
     A cache is accepted when it holds exactly the expected arrays (shapes, dtypes, finite
     inputs, labels in range) and its ``meta`` names the current cache format and the
     installed generator version (if the generator is not installed, any version is used).
+    Nothing is trusted before it is checked: a file that is not a regular one, or larger than
+    a cache can be, is not opened as a zip; an entry's data is read only after its ``.npy``
+    header has promised the expected shape and dtype.
     """
-    path = Path(path)
-    if not path.is_file():
-        return None, "missing"
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "meta" not in archive.files:
-                return None, "no meta entry"
-            meta = json.loads(str(archive["meta"][()]))
-            arrays = {key: archive[key] for key in ARRAY_SPECS if key in archive.files}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        return None, f"unreadable ({type(error).__name__}: {error})"
+        handle = open_regular_file(path)
+    except DataNotFoundError:
+        return None, "missing"
+    except DataError as error:  # a folder, a FIFO, a device... (a new cache replaces it)
+        return None, str(error)
+    with handle:
+        size = file_size(handle)
+        if size > MAX_CACHE_BYTES:
+            return None, f"{size} bytes, more than the {MAX_CACHE_BYTES} a cache can hold"
+        try:
+            with np.load(handle, allow_pickle=False) as archive:
+                problem = check_promises(archive)
+                if problem:
+                    return None, problem
+                meta = json.loads(str(archive["meta"][()]))
+                arrays = {key: archive[key] for key in ARRAY_SPECS}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error,
+                RecursionError) as error:  # RecursionError: JSON nested thousands deep
+            return None, f"unreadable ({type(error).__name__}: {error})"
     if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else meta
         return None, f"cache format {found!r} is not {CACHE_FORMAT}"
@@ -117,18 +137,44 @@ def read_cache(path: str | Path) -> tuple[dict[str, np.ndarray] | None, str]:
     if installed is not None and meta.get("generator_version") != installed:
         return None, (f"made by mnist1d {meta.get('generator_version')}, "
                       f"installed is {installed}")
-    for key, (shape, dtype) in ARRAY_SPECS.items():
-        if key not in arrays:
-            return None, f"no {key!r} array"
-        if arrays[key].shape != shape or arrays[key].dtype != dtype:
-            return None, (f"{key} is {arrays[key].dtype} {arrays[key].shape}, "
-                          f"expected {np.dtype(dtype)} {shape}")
     if not (np.isfinite(arrays["train_x"]).all() and np.isfinite(arrays["test_x"]).all()):
         return None, "non-finite inputs"
     for key in ("train_y", "test_y"):
         if arrays[key].min() < 0 or arrays[key].max() >= len(CLASSES):
             return None, f"{key} has labels outside [0, {len(CLASSES)})"
     return arrays, "valid"
+
+
+def check_promises(archive) -> str | None:
+    """Why the ``.npy`` headers in ``archive`` are not those of a cache, or None.
+
+    Only headers are read here, so an entry that promises gigabytes costs nothing.
+    """
+    if "meta" not in archive.files:
+        return "no meta entry"
+    shape, dtype = npy_header(archive, "meta")
+    if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * MAX_META_CHARS:
+        return (f"meta is {dtype} {shape}, expected one string of at most {MAX_META_CHARS} "
+                f"characters")
+    for key, expected in ARRAY_SPECS.items():
+        if key not in archive.files:
+            return f"no {key!r} array"
+        shape, dtype = npy_header(archive, key)
+        if (shape, dtype) != expected:
+            return f"{key} is {dtype} {shape}, expected {np.dtype(expected[1])} {expected[0]}"
+    return None
+
+
+def npy_header(archive, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype that entry ``key``'s ``.npy`` header promises (its data unread)."""
+    with archive.zip.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"{key}: .npy format version {version} (a cache uses 1.0)")
+        shape, _, dtype = read_header(member)
+    return shape, dtype
 
 
 def load_mnist1d(root: str | Path | None = None) -> Dataset:

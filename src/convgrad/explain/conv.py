@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import shapes
+from ..kernels.conv import conv_windows, window_positions
 from . import formulas
 from .arguments import (AXIS_NAMES, as_array, check_size, conv_axis, product, source_index,
                         trace_errors)
@@ -95,6 +96,8 @@ def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups,
                x.size + product(output_shape), max_products)
 
     cell = make_cell_reader(x, 0.0, padding_mode)
+    # positions[:, τ, t]: the input cell tap τ of window t reads, from the engine's own windows
+    positions = window_positions(conv_windows(x.shape[1:], kernel, stride, pads, dilation))
     outs_per_group = out_channels // groups
     windows = []
     for out_index in np.ndindex(output_shape):
@@ -104,9 +107,7 @@ def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups,
         for c_local in range(group_channels):
             c = group * group_channels + c_local
             for tap in np.ndindex(kernel):
-                position = tuple(ti * s + ki * d - before for ti, ki, s, d, (before, _)
-                                 in zip(t, tap, stride, dilation, pads))
-                x_cell = cell(c, position)
+                x_cell = cell(c, tuple(int(i) for i in positions[(slice(None),) + tap + t]))
                 weight_index = (o, c_local, *tap)
                 w_value = float(w[weight_index])
                 terms.append(Term(tap, x_cell, weight_index, w_value, x_cell.value * w_value))

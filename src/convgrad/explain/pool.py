@@ -17,6 +17,8 @@ import math
 import numpy as np
 
 from .. import shapes
+from ..kernels.conv import window_positions
+from ..kernels.pool import pool_windows
 from . import formulas
 from .arguments import (AXIS_NAMES, as_array, check_size, pool_axis, product, shape_text,
                         trace_errors)
@@ -97,13 +99,15 @@ def pool_trace(op, dims, kind, input, kernel_size, stride, padding, dilation, ce
     padding_value = -math.inf if kind == "max" else 0.0
     limits = tuple(n + p for n, p in zip(lengths, pads))
     cell = make_cell_reader(x, padding_value, limits=limits)
+    # positions[:, τ, t]: the input cell tap τ of window t reads, from the engine's own windows
+    positions = window_positions(pool_windows(lengths, kernel, stride, pads, dilation,
+                                              ceil_mode))
     windows = []
     for out_index in np.ndindex(output_shape):
         c, t = out_index[0], out_index[1:]
-        starts = tuple(ti * s - p for ti, s, p in zip(t, stride, pads))
-        terms = [Term(tap, cell(c, tuple(start + ki * d for start, ki, d
-                                         in zip(starts, tap, dilation))))
+        terms = [Term(tap, cell(c, tuple(int(i) for i in positions[(slice(None),) + tap + t])))
                  for tap in np.ndindex(kernel)]
+        starts = terms[0].input.index[1:]      # the cell tap 0 reads: t·s − p per axis
         if kind == "max":
             best, winner = -math.inf, None
             for position, term in enumerate(terms):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import shapes
+from ..kernels.conv import window_positions
+from ..kernels.conv_transpose import conv_transpose_windows
 from . import formulas
 from .arguments import AXIS_NAMES, as_array, check_size, product, trace_errors, transpose_axis
 from .backward import weighted_backward
@@ -63,28 +65,28 @@ def transpose_trace(op, dims, input, weight, bias, stride, padding, output_paddi
     check_size(op, x.size * outs_per_group * product(kernel), x.size + product(output_shape),
                max_products)
 
-    lengths = x.shape[1:]
+    # The engine's windows of the convolution this is the adjoint of: tap τ of input cell i
+    # lands on output cell positions[:, τ, i] = i·s − p + τ·d (cropped when outside).
+    positions = window_positions(conv_transpose_windows(x.shape[1:], kernel, stride, pads,
+                                                        output_pads, dilation))
+    landings = {}          # output cell t → {tap τ: the input cell i that lands there}
+    for tap in np.ndindex(kernel):
+        for i in np.ndindex(x.shape[1:]):
+            t = tuple(int(p) for p in positions[(slice(None),) + tap + i])
+            if all(0 <= ti < n for ti, n in zip(t, output_shape[1:])):
+                landings.setdefault(t, {})[tap] = i
     windows = []
     for out_index in np.ndindex(output_shape):
         o, t = out_index[0], out_index[1:]
         group, o_local = divmod(o, outs_per_group)
         terms = []
         for c in range(group * channels_per_group, (group + 1) * channels_per_group):
-            for tap in np.ndindex(kernel):
-                # which input cell i lands here through tap τ: i·s = t + p − τ·d
-                position = []
-                for ti, ki, s, p, d, n in zip(t, tap, stride, pads, dilation, lengths):
-                    i, rest = divmod(ti + p - ki * d, s)
-                    if rest or not 0 <= i < n:
-                        break
-                    position.append(i)
-                else:
-                    index = (c, *position)
-                    x_cell = Cell(index, "input", float(x[index]))
-                    weight_index = (c, o_local, *tap)
-                    w_value = float(w[weight_index])
-                    terms.append(Term(tap, x_cell, weight_index, w_value,
-                                      x_cell.value * w_value))
+            for tap, position in landings.get(t, {}).items():
+                index = (c, *position)
+                x_cell = Cell(index, "input", float(x[index]))
+                weight_index = (c, o_local, *tap)
+                w_value = float(w[weight_index])
+                terms.append(Term(tap, x_cell, weight_index, w_value, x_cell.value * w_value))
         total = 0.0
         for term in terms:
             total += term.product

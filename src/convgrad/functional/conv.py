@@ -1,10 +1,11 @@
 """conv1d, conv2d, conv_transpose1d, conv_transpose2d: PyTorch's signatures on convgrad Tensors.
 
 Each function checks its arguments (``shapes.py``: PyTorch's exception classes, messages with
-the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernel
-(``kernels/conv.py``, where the formulas are) through ``autograd.from_op``.  The backward
-pass computes only the gradients some input needs: a network's first convolution, whose
-input needs no gradient, skips ∂L/∂x entirely.
+the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernels through
+``autograd.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks (the
+formulas are in the reference, ``kernels/conv.py``), a transposed convolution by
+``kernels/conv_transpose.py``.  The backward pass computes only the gradients some input
+needs: a network's first convolution, whose input needs no gradient, skips ∂L/∂x entirely.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 
 from .. import shapes
 from ..autograd import from_op, is_grad_enabled
-from ..kernels import conv as _kernel
+from ..kernels import conv_routes as _routes
+from ..kernels import conv_transpose as _transpose
 from ..tensor import Tensor
 from .torch_errors import torch_errors
 
@@ -70,12 +72,30 @@ def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation,
     keep_cols = is_grad_enabled() and weight.requires_grad
 
     def forward(x):
-        return _kernel.conv_forward(x, weight.data, None if bias is None else bias.data,
+        return _routes.conv_forward(x, weight.data, None if bias is None else bias.data,
                                     args.stride, args.padding, args.dilation, args.groups,
                                     keep_cols=keep_cols)
 
-    return _differentiable(spatial, input, weight, bias, forward, _kernel.conv_backward,
+    backward = _routes.conv_backward
+    if input.shape[-spatial - 1] == 0:
+        forward, backward = _no_input_channels(args.out_size, weight, bias)
+    return _differentiable(spatial, input, weight, bias, forward, backward,
                            "ConvolutionBackward0")
+
+
+def _no_input_channels(out_size: tuple, weight: Tensor, bias):
+    """PyTorch's convolution of an input with no channels: an empty (N, 0, *out) result (not
+    C_out channels of bias).  Nothing flows back, so every gradient is zero."""
+    def forward(x):
+        return np.zeros(x.shape[:2] + tuple(out_size), dtype=x.dtype), x.shape
+
+    def backward(g, input_shape, need_input, need_weight, need_bias):
+        grads = (np.zeros(input_shape, g.dtype), np.zeros(weight.shape, g.dtype),
+                 None if bias is None else np.zeros(bias.shape, g.dtype))
+        return tuple(grad if need else None
+                     for grad, need in zip(grads, (need_input, need_weight, need_bias)))
+
+    return forward, backward
 
 
 def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
@@ -91,13 +111,12 @@ def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
                                                output_padding, groups, dilation)
 
     def forward(x):
-        return _kernel.conv_transpose_forward(x, weight.data,
-                                              None if bias is None else bias.data, args.stride,
-                                              args.padding, args.output_padding, args.dilation,
-                                              args.groups)
+        return _transpose.conv_transpose_forward(
+            x, weight.data, None if bias is None else bias.data, args.stride, args.padding,
+            args.output_padding, args.dilation, args.groups)
 
     return _differentiable(spatial, input, weight, bias, forward,
-                           _kernel.conv_transpose_backward, "ConvolutionBackward0")
+                           _transpose.conv_transpose_backward, "ConvolutionBackward0")
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:

@@ -1,4 +1,4 @@
-"""Convolution and transposed convolution: pure NumPy forward/backward pairs built on GEMMs.
+"""The reference convolution: the notes' formula, its windows, a loop version and im2col.
 
 The notes' convolution is a cross-correlation.  In 1-D and 2-D:
 
@@ -20,29 +20,33 @@ With g = ∂L/∂y, the gradients are
                       1-D case: ∂L/∂x[i] = Σ_τ ∂L/∂y[i−τ] · w[τ]), then the padding is cut off
     ∂L/∂b[o]        = Σ_n Σ_t g[n, o, t]
 
-How it is computed (im2col).  The windows of x_pad form a matrix, one row per (channel, tap)
-and one column per (example, output position):
+This file computes that sum three ways, from the most literal to the one that runs:
 
-    cols[(c, τ), (n, t)] = x_pad[n, c, t·s + τ·d]
+1. **The windows** (:func:`window_view`): x_pad seen, without copying, as an array indexed
+   by window and tap, ``view[n, c, τ, t] = x_pad[n, c, t·s + τ·d]``.  Pooling takes its
+   windows from the same view (``kernels/pool.py``), and ``explain`` lists the cells each
+   window reads from it (:func:`window_positions`).
+2. **Loops** (:func:`conv_loops`, :func:`conv_loops_backward`): one output channel and one
+   output position at a time, the formulas above as written.  Slow, and the oracle the tests
+   hold every route to.
+3. **im2col** (:func:`conv_forward`, :func:`conv_backward`): the windows copied into one
+   matrix, one row per (channel, tap) and one column per (example, output position),
 
-gathered from a strided *view* of x_pad (``as_strided``, no copy) by one contiguous copy.
-With W the weight as a (C_out, C_in/G · ∏k) matrix and g as a (C_out, N·∏out) matrix, per
-group of channels:
+       cols[(c, τ), (n, t)] = x_pad[n, c, t·s + τ·d]
 
-    y = W · cols             ∂L/∂W = g · colsᵀ             ∂L/∂cols = Wᵀ · g
+   so that, with W the weight as a (C_out, C_in/G · ∏k) matrix and g as (C_out, N·∏out), per
+   group of channels
 
-one large matrix multiply each (the sums over examples and positions are GEMM inner
-products).  ∂L/∂x is col2im(∂L/∂cols): every entry added back into the input cell it was read
-from, the adjoint (transpose) of im2col.  It is computed one kernel tap τ at a time,
-W_τᵀ · g added into the cells tap τ read (:func:`scatter_windows`), so that ∏k-times-larger
-matrix never exists: a loop over taps, never over examples or positions.
+       y = W · cols             ∂L/∂W = g · colsᵀ             ∂L/∂cols = Wᵀ · g
 
-The transposed convolution is the adjoint of the convolution, as a linear map of its input.
-So its forward pass is the convolution's input gradient (:func:`scatter_windows` of x), its
-input gradient is a convolution of the upstream gradient (im2col, then W·cols), and its
-weight gradient is the convolution's weight-gradient formula with the roles of x and g
-exchanged.  Nothing below is a second algorithm: three matrix products, im2col and its
-adjoint.
+   one large matrix multiply each (the sums over examples and positions are GEMM inner
+   products).  ∂L/∂x is col2im(∂L/∂cols): every entry added back into the input cell it was
+   read from, computed one tap at a time (:func:`scatter_windows`) so the ∏k-times-larger
+   matrix never exists.  This route computes every convolution; ``conv_routes.py`` holds the
+   faster routes for common cases, each tested against this file.
+
+The transposed convolution (``conv_transpose.py``) is built from the same three products,
+im2col and its adjoint.
 
 Arrays are batched (N, C, *spatial) with 1 or 2 spatial axes; every result keeps the input's
 dtype (float32 stays float32).  The Tensor-level checks live in ``functional/conv.py``.
@@ -55,12 +59,13 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import conv_grid, conv_phases, parallel
+from . import parallel
 from .channels import add_per_channel, channel_sum
 
 
+# ------------------------------------------------------------------ the windows
 class Windows(NamedTuple):
-    """Where a convolution's windows lie, one entry per spatial axis.
+    """Where a convolution's (or a pool's) windows lie, one entry per spatial axis.
 
     The same description serves the transposed convolution, seen from the other side: its
     input is the convolution's output (``out_size`` windows) and its output the convolution's
@@ -70,45 +75,125 @@ class Windows(NamedTuple):
     kernel: tuple      # k
     stride: tuple      # s
     dilation: tuple    # d
-    padding: tuple     # ((zeros before, zeros after), ...) around the input
+    padding: tuple     # ((cells before, cells after), ...) around the input
     in_size: tuple     # L, the unpadded input length
     out_size: tuple    # windows per axis: the output length
 
 
-def _padded_size(win: Windows) -> tuple:
+def conv_windows(in_size, kernel, stride, padding, dilation) -> Windows:
+    """A convolution's windows: ``⌊(L + p₁ + p₂ − d(k−1) − 1)/s⌋ + 1`` of them per axis."""
+    out_size = tuple((length + before + after - d * (k - 1) - 1) // s + 1
+                     for length, (before, after), k, s, d
+                     in zip(in_size, padding, kernel, stride, dilation))
+    return Windows(tuple(kernel), tuple(stride), tuple(dilation),
+                   tuple(tuple(pair) for pair in padding), tuple(in_size), out_size)
+
+
+def padded_size(win: Windows) -> tuple:
     return tuple(length + before + after
                  for length, (before, after) in zip(win.in_size, win.padding))
 
 
-def _pad(x: np.ndarray, win: Windows) -> np.ndarray:
-    """x with ``win.padding`` zeros around each spatial axis (x itself when there are none)."""
+def interior(win: Windows) -> tuple:
+    """The index of the unpadded input inside the padded one (spatial axes last)."""
+    return (Ellipsis,) + tuple(slice(before, before + length)
+                               for length, (before, _) in zip(win.in_size, win.padding))
+
+
+def pad(x: np.ndarray, win: Windows, fill=0) -> np.ndarray:
+    """x with ``win.padding`` cells of ``fill`` around its last axes (x itself if none)."""
     if not any(before or after for before, after in win.padding):
         return x
-    padded = np.zeros(x.shape[:2] + _padded_size(win), dtype=x.dtype)
-    padded[_interior(win)] = x
+    spatial = len(win.kernel)
+    padded = np.full(x.shape[:-spatial] + padded_size(win), fill, dtype=x.dtype)
+    padded[interior(win)] = x
     return padded
 
 
-def _interior(win: Windows) -> tuple:
-    """The index of the unpadded input inside the padded one."""
-    return (slice(None), slice(None)) + tuple(
-        slice(before, before + length) for length, (before, _) in zip(win.in_size, win.padding))
+def window_view(padded: np.ndarray, win: Windows, writeable: bool = False) -> np.ndarray:
+    """``view[..., τ, t] = padded[..., t·s + τ·d]`` over the last axes: (..., *k, *out), no copy.
 
-
-def _window_view(padded: np.ndarray, win: Windows, writeable: bool = False) -> np.ndarray:
-    """The (N, C, *k, *out) view ``view[n, c, τ, t] = padded[n, c, t·s + τ·d]``; no copy."""
-    for size, k, s, d, out in zip(padded.shape[2:], win.kernel, win.stride, win.dilation,
-                                  win.out_size):
+    The axes before the spatial ones (batch, channels) are carried along.  Writing through a
+    ``writeable`` view adds into the padded array itself: within one window no two taps share
+    a cell, but neighbouring windows do, so write one window (or one tap) at a time.
+    """
+    spatial = len(win.kernel)
+    for size, k, s, d, out in zip(padded.shape[-spatial:], win.kernel, win.stride,
+                                  win.dilation, win.out_size):
         # The last window must end inside the array: as_strided does not check bounds.
         assert (out - 1) * s + (k - 1) * d < size, "windows run past the padded input"
-    axis_strides = padded.strides[2:]
-    shape = padded.shape[:2] + tuple(win.kernel) + tuple(win.out_size)
-    strides = (padded.strides[:2]
-               + tuple(d * st for d, st in zip(win.dilation, axis_strides))
-               + tuple(s * st for s, st in zip(win.stride, axis_strides)))
+    axis_strides = padded.strides[-spatial:]
+    shape = padded.shape[:-spatial] + tuple(win.kernel) + tuple(win.out_size)
+    strides = (padded.strides[:-spatial]
+               + tuple(d * stride for d, stride in zip(win.dilation, axis_strides))
+               + tuple(s * stride for s, stride in zip(win.stride, axis_strides)))
     return as_strided(padded, shape, strides, writeable=writeable)
 
 
+def window_positions(win: Windows) -> np.ndarray:
+    """``positions[a, τ, t] = t_a·s_a + τ_a·d_a − p_a``: along axis a, the input position that
+    tap τ of window t reads (below 0 or from L on: a padding cell).
+
+    It is the window view of the padded input's own coordinates, so it lists exactly the
+    cells the kernels read; shape (axes, *k, *out).
+    """
+    coordinates = np.meshgrid(*(np.arange(-before, length + after) for length, (before, after)
+                                in zip(win.in_size, win.padding)), indexing="ij")
+    return window_view(np.stack(coordinates), win)
+
+
+# ------------------------------------------------------------------ the formula, as loops
+def _group_channels(out_channel: int, weight_shape: tuple, groups: int) -> slice:
+    """The input channels that output channel o reads: those of its group."""
+    width = weight_shape[1]                               # C_in/G
+    group = out_channel // (weight_shape[0] // groups)
+    return slice(group * width, (group + 1) * width)
+
+
+def conv_loops(x: np.ndarray, weight: np.ndarray, bias, win: Windows,
+               groups: int) -> np.ndarray:
+    """``y[n, o, t] = b[o] + Σ_c Σ_τ x_pad[n, c, t·s + τ·d] · w[o, c, τ]``, one (o, t) at a time.
+
+    The batch is the only axis computed at once.  The oracle every route is tested against.
+    """
+    windows = window_view(pad(x, win), win)               # [n, c, τ, t]
+    y = np.zeros((x.shape[0], weight.shape[0]) + win.out_size, dtype=np.result_type(x, weight))
+    channels_and_taps = tuple(range(1, weight.ndim))
+    for o in range(weight.shape[0]):
+        channels = _group_channels(o, weight.shape, groups)
+        for t in np.ndindex(*win.out_size):
+            window = windows[(slice(None), channels, Ellipsis) + t]        # (N, C/G, *k)
+            y[(slice(None), o) + t] = np.sum(window * weight[o], axis=channels_and_taps)
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * len(win.out_size))
+    return y
+
+
+def conv_loops_backward(g: np.ndarray, x: np.ndarray, weight: np.ndarray, win: Windows,
+                        groups: int) -> tuple:
+    """``(∂L/∂x, ∂L/∂w, ∂L/∂b)`` for upstream g, one (o, t) at a time:
+
+        ∂L/∂w[o, c, τ]               += Σ_n g[n, o, t] · x_pad[n, c, t·s + τ·d]
+        ∂L/∂x_pad[n, c, t·s + τ·d]   += g[n, o, t] · w[o, c, τ]
+        ∂L/∂b[o]                      = Σ_n Σ_t g[n, o, t]
+    """
+    padded = pad(x, win)
+    windows = window_view(padded, win)
+    d_padded = np.zeros(padded.shape, dtype=g.dtype)
+    d_windows = window_view(d_padded, win, writeable=True)
+    dw = np.zeros(weight.shape, dtype=g.dtype)
+    for o in range(weight.shape[0]):
+        channels = _group_channels(o, weight.shape, groups)
+        for t in np.ndindex(*win.out_size):
+            window = (slice(None), channels, Ellipsis) + t
+            g_nt = g[(slice(None), o) + t].reshape((-1,) + (1,) * (weight.ndim - 1))
+            dw[o] += np.sum(g_nt * windows[window], axis=0)
+            d_windows[window] += g_nt * weight[o]
+    db = g.sum(axis=(0,) + tuple(range(2, g.ndim)))
+    return d_padded[interior(win)], dw, db
+
+
+# ------------------------------------------------------------------ im2col and its adjoint
 def _channels_outermost(view: np.ndarray, spatial: int) -> np.ndarray:
     """(N, C, *k, *out) → (C, *k, N, *out): the window matrix's rows (c, τ), columns (n, t)."""
     order = (1,) + tuple(range(2, 2 + spatial)) + (0,) + tuple(range(2 + spatial, 2 + 2 * spatial))
@@ -118,11 +203,11 @@ def _channels_outermost(view: np.ndarray, spatial: int) -> np.ndarray:
 def im2col(x: np.ndarray, win: Windows) -> np.ndarray:
     """The window matrix ``cols[(c, τ), (n, t)] = x_pad[n, c, t·s + τ·d]``, (C·∏k, N·∏out).
 
-    One contiguous copy of a strided view.  Rows (c, τ) and columns (n, t) make every product
-    below a single large matrix multiply per group, rather than one small one per example.
+    One contiguous copy of the window view.  Rows (c, τ) and columns (n, t) make every
+    product below a single large matrix multiply per group, rather than one per example.
     """
     n, c = x.shape[:2]
-    view = _channels_outermost(_window_view(_pad(x, win), win), len(win.kernel))
+    view = _channels_outermost(window_view(pad(x, win), win), len(win.kernel))
     rows, columns = c * math.prod(win.kernel), n * math.prod(win.out_size)
     return np.ascontiguousarray(view).reshape(rows, columns)
 
@@ -139,8 +224,8 @@ def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windo
     (C_in·∏k, N·∏out) matrix Wᵀ·grad never exists: one input-sized buffer is reused.
     """
     channels = weight.shape[1] * groups
-    padded = np.zeros((batch, channels) + _padded_size(win), dtype=grad.dtype)
-    view = _channels_outermost(_window_view(padded, win, writeable=True), len(win.kernel))
+    padded = np.zeros((batch, channels) + padded_size(win), dtype=grad.dtype)
+    view = _channels_outermost(window_view(padded, win, writeable=True), len(win.kernel))
     # W_τᵀ for every tap τ as contiguous (G, C_in/G, C_out/G) blocks, so BLAS reads them as is.
     taps = np.ascontiguousarray(
         weight.reshape(groups, weight.shape[0] // groups, weight.shape[1], math.prod(win.kernel))
@@ -154,7 +239,7 @@ def scatter_windows(weight: np.ndarray, grad: np.ndarray, batch: int, win: Windo
         cells += product.reshape(cells.shape)
     if padded.shape[2:] == tuple(win.in_size):
         return padded
-    return np.ascontiguousarray(padded[_interior(win)])
+    return np.ascontiguousarray(padded[interior(win)])
 
 
 def _as_ncp(a: np.ndarray) -> np.ndarray:
@@ -162,13 +247,13 @@ def _as_ncp(a: np.ndarray) -> np.ndarray:
     return a.reshape(a.shape[:2] + (math.prod(a.shape[2:]),))
 
 
-def _channel_major(a: np.ndarray) -> np.ndarray:
+def channel_major(a: np.ndarray) -> np.ndarray:
     """(N, C, *spatial) → (C, N·P), contiguous: the layout of the products below."""
     n, c, positions = _as_ncp(a).shape
     return np.ascontiguousarray(_as_ncp(a).transpose(1, 0, 2)).reshape(c, n * positions)
 
 
-def _batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> np.ndarray:
+def batch_major(m: np.ndarray, batch: int, spatial_size: tuple, bias=None) -> np.ndarray:
     """(C, N·P) → (N, C, *spatial), contiguous, adding ``bias[c]`` on the way (one pass)."""
     channels = m.shape[0]
     out = np.empty((batch, channels) + tuple(spatial_size), dtype=m.dtype)
@@ -196,7 +281,6 @@ def _positions_times_weight(cols: np.ndarray, weight: np.ndarray, batch: int,
     return y
 
 
-# ------------------------------------------------------------------ the three products
 # A weight (C_out, C_in/G, *k) is used as G matrices (C_out/G, C_in/G·∏k); the window matrix
 # (C_in·∏k, N·P) as G blocks of rows (C_in/G·∏k, N·P): channel c of group g sits in rows from
 # g·(C_in/G)·∏k on.  With G = 1 each product is one GEMM.
@@ -209,7 +293,7 @@ def _grouped_rows(m: np.ndarray, groups: int) -> np.ndarray:
     return m.reshape(groups, m.shape[0] // groups, m.shape[1])
 
 
-def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
+def weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
     """W[g] · cols[g]: (C_out, N·P)."""
     w, c = _grouped_weight(weight, groups), _grouped_rows(cols, groups)
     y = np.empty((weight.shape[0], cols.shape[1]), dtype=np.result_type(weight, cols))
@@ -219,7 +303,7 @@ def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.
     return y
 
 
-def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
+def grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
                        weight_shape: tuple) -> np.ndarray:
     """∂L/∂W[g] = grad[g] · cols[g]ᵀ, summing over all N·P columns, shaped like the weight.
 
@@ -232,40 +316,8 @@ def _grad_times_cols_t(grad: np.ndarray, cols: np.ndarray, groups: int,
     return dw.reshape(weight_shape)
 
 
-# ------------------------------------------------------------------ convolution
-def _grid_pays(x: np.ndarray, weight: np.ndarray, stride: tuple, padding: tuple,
-               groups: int) -> bool:
-    """Whether the per-tap grid method (``conv_grid``) beats im2col for this convolution.
-
-    It needs stride 1 and one group; it wastes the grid's padding gaps, so not when the
-    padding dwarfs the image; and with very few input channels each per-tap product is too
-    thin to run fast, while im2col's one product (C·∏k deep) still does.
-    """
-    if groups != 1 or any(s != 1 for s in stride) or x.dtype not in _GRID_DTYPES:
-        return False
-    if x.shape[1] < 4 or x.shape[0] == 0 or weight.shape[0] == 0:
-        return False
-    size = math.prod(x.shape[2:])
-    padded = math.prod(n + max(pair) for n, pair in zip(x.shape[2:], padding))
-    return padded <= 4 * size
-
-
-_GRID_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _phases_pay(x: np.ndarray, weight: np.ndarray, stride: tuple, dilation: tuple,
-                groups: int) -> bool:
-    """Whether a stride-2 2-D convolution should run as one over its phases (``conv_phases``).
-
-    The regrouped kernel wastes the taps that fall off the kernel (16/9 of the work for
-    3×3), which pays only when the im2col copy it avoids is big: enough channels and a batch.
-    """
-    return (x.ndim == 4 and tuple(stride) == (2, 2) and tuple(dilation) == (1, 1)
-            and groups == 1 and x.dtype in _GRID_DTYPES and x.shape[1] >= 4
-            and x.shape[0] > 0 and weight.shape[0] > 0 and weight.shape[2] > 1)
-
-
-class ConvCache(NamedTuple):
+# ------------------------------------------------------------------ convolution by im2col
+class Im2colCache(NamedTuple):
     x: np.ndarray
     weight: np.ndarray
     cols: np.ndarray | None    # im2col(x), kept for ∂L/∂w when the forward pass was asked to
@@ -273,41 +325,34 @@ class ConvCache(NamedTuple):
     groups: int
 
 
+def applies(x, weight, stride, padding, dilation, groups) -> bool:
+    """im2col computes every convolution."""
+    return True
+
+
 def conv_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: tuple,
                  padding: tuple, dilation: tuple, groups: int, keep_cols: bool = True):
-    """``y[n, o, t] = b[o] + Σ_c Σ_τ x_pad[n, c, t·s + τ·d] · w[o, c, τ]`` (module docstring).
+    """``y = W·cols + b`` (module docstring); returns ``(y, cache)``.
 
     ``x`` is (N, C_in, *L), ``weight`` (C_out, C_in/groups, *k), ``padding`` a
     ``(before, after)`` pair per axis (checked by the caller).  ``keep_cols`` keeps the window
     matrix for the weight gradient (∏k times the input's memory); without it the backward
-    pass rebuilds it if it needs it.  Returns ``(y, cache)``.
-
-    Stride-1 convolutions with one group take the faster route of ``conv_grid`` (one GEMM
-    per kernel tap on a channels-last grid, no window copies), and stride-2 ones the same
-    route over the input's four phases (``conv_phases``); the result is the same.
+    pass rebuilds it if it needs it.
     """
-    if _grid_pays(x, weight, stride, padding, groups):
-        return conv_grid.conv_forward(x, weight, bias, padding, dilation)
-    if _phases_pay(x, weight, stride, dilation, groups):
-        return conv_phases.conv_forward(x, weight, bias, padding)
-    kernel = weight.shape[2:]
-    out_size = tuple((length + before + after - d * (k - 1) - 1) // s + 1
-                     for length, (before, after), k, s, d
-                     in zip(x.shape[2:], padding, kernel, stride, dilation))
-    win = Windows(tuple(kernel), tuple(stride), tuple(dilation), tuple(padding),
-                  tuple(x.shape[2:]), out_size)
+    win = conv_windows(x.shape[2:], weight.shape[2:], stride, padding, dilation)
     cols = im2col(x, win)
-    # Images come out channels-last, like the grid paths, so ResNet's BN/ReLU read in place;
+    # Images come out channels-last, like the grid routes', so ResNet's BN/ReLU read in place;
     # 1-D signals stay (N, C, L): their few, short rows gain nothing and the layers after
     # them (pooling, flatten) then have to copy.
     if groups == 1 and x.ndim == 4:
-        y = _positions_times_weight(cols, weight, x.shape[0], out_size, bias)
+        y = _positions_times_weight(cols, weight, x.shape[0], win.out_size, bias)
     else:
-        y = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], out_size, bias)
-    return y, ConvCache(x, weight, cols if keep_cols else None, win, groups)
+        y = batch_major(weight_times_cols(weight, cols, groups), x.shape[0], win.out_size,
+                         bias)
+    return y, Im2colCache(x, weight, cols if keep_cols else None, win, groups)
 
 
-def conv_backward(dout: np.ndarray, cache: ConvCache, need_input: bool = True,
+def conv_backward(dout: np.ndarray, cache: Im2colCache, need_input: bool = True,
                   need_weight: bool = True, need_bias: bool = True):
     """``(∂L/∂x, ∂L/∂w, ∂L/∂b)``, each None unless asked for (module docstring's formulas).
 
@@ -315,83 +360,16 @@ def conv_backward(dout: np.ndarray, cache: ConvCache, need_input: bool = True,
     first layer, whose input needs none.
     ∂L/∂w = g·colsᵀ, ∂L/∂b = Σ_{n,t} g.
     """
-    if isinstance(cache, conv_grid.GridCache):
-        return conv_grid.conv_backward(dout, cache, need_input, need_weight, need_bias)
-    if isinstance(cache, conv_phases.PhaseCache):
-        return conv_phases.conv_backward(dout, cache, need_input, need_weight, need_bias)
     x, weight, cols, win, groups = cache
     dx = dw = db = None
     if need_input or need_weight:
-        g = _channel_major(dout)
+        g = channel_major(dout)
         if need_input:
             dx = scatter_windows(weight, g, x.shape[0], win, groups)
         if need_weight:
             if cols is None:
                 cols = im2col(x, win)
-            dw = _grad_times_cols_t(g, cols, groups, weight.shape)
-    if need_bias:
-        db = channel_sum(dout).astype(dout.dtype)   # the bias is reused at every position
-    return dx, dw, db
-
-
-# ------------------------------------------------------------------ transposed convolution
-class ConvTransposeCache(NamedTuple):
-    x: np.ndarray
-    weight: np.ndarray
-    windows: Windows           # the windows of the convolution this one is the adjoint of
-    groups: int
-
-
-def conv_transpose_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                           stride: tuple, padding: tuple, output_padding: tuple,
-                           dilation: tuple, groups: int):
-    """The adjoint of :func:`conv_forward` in x, plus a bias:
-
-        y[n, c, i] = b[c] + Σ_o Σ_{t, τ : t·s + τ·d = i + p} x[n, o, t] · w[o, c, τ]
-
-    each input cell t spreads ``x[t]·w[τ]`` onto output cell ``t·s − p + τ·d``.  ``x`` is
-    (N, C_in, *L), ``weight`` (C_in, C_out/groups, *k), ``padding`` one int per axis.  The
-    output length ``(L−1)s − 2p + d(k−1) + output_padding + 1`` is the length of the
-    convolution input that has L windows; output_padding picks it among the lengths that
-    stride would otherwise make ambiguous.  Returns ``(y, cache)``.
-
-    Computed as the convolution's input gradient, :func:`scatter_windows` (col2im(Wᵀ·x)).
-    """
-    kernel = weight.shape[2:]
-    out_size = tuple((length - 1) * s - 2 * p + d * (k - 1) + extra + 1
-                     for length, k, s, p, d, extra
-                     in zip(x.shape[2:], kernel, stride, padding, dilation, output_padding))
-    # The convolution this is the adjoint of reads y padded with p zeros before and
-    # p − output_padding after (its windows end there).  When output_padding > p, the last
-    # output cells lie beyond every window: no padding after, and those cells stay zero.
-    pads = tuple((p, max(p - extra, 0)) for p, extra in zip(padding, output_padding))
-    win = Windows(tuple(kernel), tuple(stride), tuple(dilation), pads, out_size,
-                  tuple(x.shape[2:]))
-    y = scatter_windows(weight, _channel_major(x), x.shape[0], win, groups)
-    if bias is not None:
-        y += bias.reshape((-1,) + (1,) * len(out_size))
-    return y, ConvTransposeCache(x, weight, win, groups)
-
-
-def conv_transpose_backward(dout: np.ndarray, cache: ConvTransposeCache,
-                            need_input: bool = True, need_weight: bool = True,
-                            need_bias: bool = True):
-    """``(∂L/∂x, ∂L/∂w, ∂L/∂b)``, each None unless asked for.
-
-    With cols = im2col(g) (the windows of the upstream gradient):
-    ∂L/∂x = W·cols, the convolution of g (the convolution's forward pass, no bias);
-    ∂L/∂w = x·colsᵀ, the convolution's weight gradient with x as the upstream gradient:
-    ∂L/∂w[o, c, τ] = Σ_n Σ_t x[n, o, t] · g_pad[n, c, t·s + τ·d];
-    ∂L/∂b = Σ_{n,i} g.
-    """
-    x, weight, win, groups = cache
-    dx = dw = db = None
-    if need_input or need_weight:
-        cols = im2col(dout, win)
-        if need_input:
-            dx = _batch_major(_weight_times_cols(weight, cols, groups), x.shape[0], x.shape[2:])
-        if need_weight:
-            dw = _grad_times_cols_t(_channel_major(x), cols, groups, weight.shape)
+            dw = grad_times_cols_t(g, cols, groups, weight.shape)
     if need_bias:
         db = channel_sum(dout).astype(dout.dtype)   # the bias is reused at every position
     return dx, dw, db

@@ -10,8 +10,10 @@ kernel k, stride s, padding p, dilation d, output y of length
 ``⌊(L + 2p − d(k−1) − 1)/s⌋ + 1`` (rounded up with ceil_mode, see ``shapes.pool_output_size``).
 Output t looks at the taps τ = 0..k−1 at input positions ``t·s + τ·d − p``.
 
-The hot loops run over the kernel's taps, each one a strided view of the whole (padded)
-input, never over batch items or output positions.
+The windows are the convolution's (``kernels/conv.py``): the same strided view
+``view[..., τ, t] = x_pad[..., t·s + τ·d]`` of the padded input, no copy.  The hot loops run
+over the kernel's taps, each one a view of every window at once, never over batch items or
+output positions.
 """
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .channels import channels_innermost, empty_in_layout, is_channels_last
-
 from ..shapes import pool_output_size
+from .channels import channels_innermost, empty_in_layout, is_channels_last
+from .conv import Windows, interior, pad, padded_size, window_view
 
 
 def _window_starts(out: int, stride: int, padding: int) -> np.ndarray:
@@ -29,28 +31,20 @@ def _window_starts(out: int, stride: int, padding: int) -> np.ndarray:
     return np.arange(out) * stride - padding
 
 
-def _padded(x: np.ndarray, padding: tuple, extent: tuple, fill) -> np.ndarray:
-    """``x`` with ``fill`` around it: ``p`` before, and after enough for ``extent`` positions.
+def pool_windows(size: tuple, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
+                 ceil_mode: bool) -> Windows:
+    """A pool's windows over (H, W): ``shapes.pool_output_size`` of them per axis.
 
-    ``extent`` is the padded length the windows reach, ``(out−1)·s + d(k−1) + 1`` per axis;
-    with ceil_mode the last window may reach past ``L + p``, so the after-padding can be
-    longer than ``p`` (or shorter, when the windows do not reach the end).
+    p cells of padding before; after, as many as the last window reaches,
+    ``(out−1)·s + d(k−1) + 1 − L − p`` — more than p with ceil_mode, fewer (none) when the
+    windows stop short of the end.
     """
-    (ph, pw), (eh, ew) = padding, extent
-    H, W = x.shape[-2:]
-    after_h, after_w = max(eh - H - ph, 0), max(ew - W - pw, 0)
-    if ph == pw == after_h == after_w == 0:
-        return x
-    out = np.full(x.shape[:-2] + (ph + H + after_h, pw + W + after_w), fill, dtype=x.dtype)
-    out[..., ph:ph + H, pw:pw + W] = x
-    return out
-
-
-def _tap(xp: np.ndarray, i: int, j: int, out: tuple, stride: tuple, dilation: tuple):
-    """The view of tap (i, j) of every window: ``xp[..., t·s + i·d, u·s + j·d]`` over t, u."""
-    (oh, ow), (sh, sw), (dh, dw) = out, stride, dilation
-    r, c = i * dh, j * dw
-    return xp[..., r:r + sh * (oh - 1) + 1:sh, c:c + sw * (ow - 1) + 1:sw]
+    out = tuple(pool_output_size(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(size, kernel, stride, padding, dilation))
+    after = tuple(max((o - 1) * s + d * (k - 1) + 1 - n - p, 0)
+                  for o, n, k, s, p, d in zip(out, size, kernel, stride, padding, dilation))
+    return Windows(tuple(kernel), tuple(stride), tuple(dilation), tuple(zip(padding, after)),
+                   tuple(size), out)
 
 
 def _lowest(dtype: np.dtype):
@@ -92,11 +86,9 @@ def max_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     """
     H, W = x.shape[-2:]
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    oh = pool_output_size(H, kh, sh, ph, dh, ceil_mode)
-    ow = pool_output_size(W, kw, sw, pw, dw, ceil_mode)
-    extent = ((oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1)
-    lowest = _lowest(x.dtype)
-    xp = _padded(x, padding, extent, lowest)
+    win = pool_windows((H, W), kernel, stride, padding, dilation, ceil_mode)
+    oh, ow = win.out_size
+    taps = window_view(pad(x, win, _lowest(x.dtype)), win)      # (..., kh, kw, oh, ow)
     rows, cols = _window_starts(oh, sh, ph), _window_starts(ow, sw, pw)
     # PyTorch starts each window's index at its first real element (skipping the padding
     # by whole dilation steps), so that a window of −∞ still points inside the input.
@@ -105,11 +97,10 @@ def max_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     first_row, first_col = rows + first_i * dh, cols + first_j * dw
     # A window whose first tap past the left padding is already past the input sees none.
     blind = ((first_i >= kh) | (first_row >= H))[:, None] | ((first_j >= kw) | (first_col >= W))
-    y = _tap(xp, 0, 0, (oh, ow), stride, dilation).copy()
+    y = taps[..., 0, 0, :, :].copy()
     if not with_indices:
         for number in range(1, kh * kw):
-            np.maximum(y, _tap(xp, number // kw, number % kw, (oh, ow), stride, dilation),
-                       out=y)
+            np.maximum(y, taps[..., number // kw, number % kw, :, :], out=y)
         return y, None
     # The winning tap's number τ·k_w + υ, kept in the smallest integer type.  The loop
     # below stays branch-free: a masked copy (np.copyto with where=) under an unpredictable
@@ -122,7 +113,7 @@ def max_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     wins = np.empty(y.shape, dtype=bool)
     winner = np.empty(y.shape, dtype=tap_type)
     for number in range(1, kh * kw):
-        v = _tap(xp, number // kw, number % kw, (oh, ow), stride, dilation)
+        v = taps[..., number // kw, number % kw, :, :]
         # Tap `number` takes over where it is strictly greater (ties stay with the first)
         # or NaN (the last NaN wins, as in PyTorch).  Taps only move forward, so the
         # winning tap is the largest number that ever won: a running maximum.
@@ -168,11 +159,7 @@ def max_pool2d_backward(dy: np.ndarray, cache: MaxPoolCache) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- average pool
 class AvgPoolCache(NamedTuple):
-    input_shape: tuple       # (..., H, W)
-    padding: tuple           # (p_h, p_w)
-    stride: tuple            # (s_h, s_w)
-    kernel: tuple            # (k_h, k_w)
-    padded_shape: tuple      # (H_p, W_p): the padded extent the windows cover
+    windows: Windows
     divisor: np.ndarray | float  # (OH, OW) window sizes, or divisor_override
 
 
@@ -203,7 +190,8 @@ def avg_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     does, truncating toward zero.
 
     The window sum is separable: first over the k_h rows of each window, then over its k_w
-    columns (k_h + k_w strided passes instead of k_h·k_w).
+    columns (k_h + k_w passes, the first along contiguous rows, instead of k_h·k_w strided
+    ones).
 
     Gradient: every element of a window receives that window's upstream gradient over D,
     summed over the windows that contain it:
@@ -211,16 +199,11 @@ def avg_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
     """
     H, W = x.shape[-2:]
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    oh = pool_output_size(H, kh, sh, ph, 1, ceil_mode)
-    ow = pool_output_size(W, kw, sw, pw, 1, ceil_mode)
-    extent = ((oh - 1) * sh + kh, (ow - 1) * sw + kw)
-    xp = _padded(x, padding, extent, 0)
-    row_sums = xp[..., 0:sh * (oh - 1) + 1:sh, :].copy()
-    for i in range(1, kh):
-        row_sums += xp[..., i:i + sh * (oh - 1) + 1:sh, :]
-    y = row_sums[..., 0:sw * (ow - 1) + 1:sw].copy()
-    for j in range(1, kw):
-        y += row_sums[..., j:j + sw * (ow - 1) + 1:sw]
+    win = pool_windows((H, W), kernel, stride, padding, (1, 1), ceil_mode)
+    oh, ow = win.out_size
+    padded = pad(x, win)
+    rows, columns = _separable(win)
+    y = _sum_of_taps(window_view(_sum_of_taps(window_view(padded, rows)), columns))
     if divisor_override is not None:
         divisor = divisor_override
     else:
@@ -230,8 +213,7 @@ def avg_pool2d_forward(x: np.ndarray, kernel: tuple, stride: tuple, padding: tup
         y /= np.asarray(divisor, dtype=x.dtype)
     else:
         y = _truncating_divide(y, divisor)
-    cache = AvgPoolCache(x.shape, padding, stride, kernel, xp.shape[-2:], divisor)
-    return y, cache
+    return y, AvgPoolCache(win, divisor)
 
 
 def _truncating_divide(total: np.ndarray, divisor) -> np.ndarray:
@@ -244,19 +226,41 @@ def _truncating_divide(total: np.ndarray, divisor) -> np.ndarray:
 
 def avg_pool2d_backward(dy: np.ndarray, cache: AvgPoolCache) -> np.ndarray:
     """∂L/∂x[i, j] = Σ over the windows containing (i, j) of ∂L/∂y / D (see the forward)."""
-    shape, (ph, pw), (sh, sw), (kh, kw), (hp, wp), divisor = cache
-    oh, ow = dy.shape[-2:]
+    win, divisor = cache
     share = dy / np.asarray(divisor, dtype=dy.dtype)
     # The forward's two passes, transposed: spread each window's share over its columns,
     # then over its rows.
-    row_grads = np.zeros(dy.shape[:-1] + (wp,), dtype=dy.dtype)
-    for j in range(kw):
-        row_grads[..., j:j + sw * (ow - 1) + 1:sw] += share
-    dxp = np.zeros(dy.shape[:-2] + (hp, wp), dtype=dy.dtype)
-    for i in range(kh):
-        dxp[..., i:i + sh * (oh - 1) + 1:sh, :] += row_grads
-    H, W = shape[-2:]
-    return np.ascontiguousarray(dxp[..., ph:ph + H, pw:pw + W])
+    rows, columns = _separable(win)
+    row_grads = np.zeros(dy.shape[:-2] + columns.in_size, dtype=dy.dtype)
+    _spread(share, window_view(row_grads, columns, writeable=True))
+    d_padded = np.zeros(dy.shape[:-2] + rows.in_size, dtype=dy.dtype)
+    _spread(row_grads, window_view(d_padded, rows, writeable=True))
+    return np.ascontiguousarray(d_padded[interior(win)])
+
+
+def _separable(win: Windows) -> tuple:
+    """A pool's windows as two passes over the padded plane: the k_h rows of each window
+    (every column kept), then the k_w columns of those row sums."""
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = win.kernel, win.stride, win.dilation, win.out_size
+    height, width = padded_size(win)
+    none = ((0, 0), (0, 0))
+    return (Windows((kh, 1), (sh, 1), (dh, 1), none, (height, width), (oh, width)),
+            Windows((1, kw), (1, sw), (1, dw), none, (oh, width), (oh, ow)))
+
+
+def _sum_of_taps(taps: np.ndarray) -> np.ndarray:
+    """Σ over the taps of a (..., k_h, k_w, oh, ow) window view: one pass per tap."""
+    total = taps[..., 0, 0, :, :].copy()
+    for i, j in list(np.ndindex(*taps.shape[-4:-2]))[1:]:
+        total += taps[..., i, j, :, :]
+    return total
+
+
+def _spread(share: np.ndarray, taps: np.ndarray) -> None:
+    """Add ``share`` into every tap of a writeable window view, one tap at a time (within a
+    tap no two windows share a cell)."""
+    for i, j in np.ndindex(*taps.shape[-4:-2]):
+        taps[..., i, j, :, :] += share
 
 
 # ----------------------------------------------------------------------------- adaptive
