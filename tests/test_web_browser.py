@@ -283,7 +283,8 @@ def test_a_link_with_an_out_of_range_setting_says_so_and_marks_it(browser, serve
     assert response.status == 200  # the settings it could use are shown, not refused
     message = page.text_content("#message")
     assert message.startswith("From the link: ")
-    for said in ("k=99x2 is not an integer from 1 to 7", "s=0x1", "pm=mirror"):
+    for said in ("k=99x2 is not an integer from 1 to 7", "s=0x1 is not an integer from 1 to 6 "
+                 "(or two, as HxW); 1×1 is shown instead", "pm=mirror"):
         assert said in message, message
     assert invalid_controls(page) == {"kernel0", "kernel1", "stride0", "stride1", "padding-mode"}
     assert "stale" not in page.get_attribute("#view", "class")

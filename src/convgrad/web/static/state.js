@@ -360,7 +360,7 @@ export function fromQuery(text) {
   if (stride === 'auto') s.strideAuto = true;
   else if (stride) {
     const v = fromLink(q, 's', 'stride', axesOf(1, LIMITS.stride), null, range(1, LIMITS.stride), problems,
-      s.strideAuto ? 'the kernel size' : s.stride.join('×'));
+      !hasWeights(s) && s.strideAuto ? 'the kernel size' : s.stride.join('×'));
     if (v) { s.stride = v; s.strideAuto = false; }
   }
   const p = q.get('p');
