@@ -16,6 +16,7 @@ from ..autograd import from_op, is_grad_enabled
 from ..kernels import conv_routes as _routes
 from ..kernels import conv_transpose as _transpose
 from ..tensor import Tensor
+from .torch_errors import torch_errors
 
 
 def _check_tensors(op: str, input, weight, bias) -> None:
@@ -64,8 +65,9 @@ def _differentiable(spatial: int, input: Tensor, weight: Tensor, bias, forward, 
 
 def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):
     _check_tensors(op, input, weight, bias)
-    args = shapes.conv_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias),
-                                 stride, padding, dilation, groups)
+    with torch_errors():
+        args = shapes.conv_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias),
+                                     stride, padding, dilation, groups)
     # The window matrix is kept for ∂L/∂w only when a weight gradient can be asked for.
     keep_cols = is_grad_enabled() and weight.requires_grad
 
@@ -103,9 +105,10 @@ def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
         # PyTorch's CPU transposed convolution exists for floats and int64 only.
         raise NotImplementedError(f"{op}: not implemented for integer dtype {input.dtype} "
                                   f"(only floating point and int64 inputs)")
-    args = shapes.conv_transpose_arguments(op, spatial, input.shape, weight.shape,
-                                           _bias_shape(bias), stride, padding, output_padding,
-                                           groups, dilation)
+    with torch_errors():
+        args = shapes.conv_transpose_arguments(op, spatial, input.shape, weight.shape,
+                                               _bias_shape(bias), stride, padding,
+                                               output_padding, groups, dilation)
 
     def forward(x):
         return _transpose.conv_transpose_forward(

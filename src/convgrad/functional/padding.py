@@ -12,6 +12,7 @@ from .. import shapes
 from ..autograd import from_op
 from ..kernels import pool as _kernel
 from ..tensor import Tensor
+from .torch_errors import torch_errors
 
 _BACKWARD_NAMES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad",
                    "circular": "CircularPad"}
@@ -27,7 +28,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
     Gradient: ∂L/∂x[i] = Σ_{j: src(j) = i} ∂L/∂y[j] — an element copied into the padding
     collects the gradient of every copy.
     """
-    pairs = shapes.pad_arguments(input.shape, pad, mode, value)
+    with torch_errors():
+        pairs = shapes.pad_arguments(input.shape, pad, mode, value)
     out, cache = _kernel.pad_forward(input.data, pairs, mode, value)
     if mode == "constant":
         name = "ConstantPadNdBackward0"

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .._memory import keep_freed_memory
-from ..cli import UsageError
+from ..errors import UsageError
+from ..extras import install_command
 from ..data.errors import DataError
 from ..models import MODELS
 from .atomic import json_text
@@ -62,7 +63,8 @@ def _require_train_extras(packages=_RUN_PACKAGES) -> None:
     import importlib.util
     missing = [name for name in packages if importlib.util.find_spec(name) is None]
     if missing:
-        raise UsageError(f"needs {', '.join(missing)}: pip install 'convgrad[train]'")
+        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
+                         f"{install_command('train')}")
 
 
 def _one_line(text: str) -> str:
