@@ -2,7 +2,7 @@
 
 Each function checks its arguments (``shapes.py``: PyTorch's exception classes, messages with
 the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernel
-(``kernels/conv.py``, where the formulas are) through ``autograd.from_op``.  The backward
+(``kernels/conv.py``, where the formulas are) through ``tensor.from_op``.  The backward
 pass computes only the gradients some input needs: a network's first convolution, whose
 input needs no gradient, skips ∂L/∂x entirely.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import shapes
-from ..autograd import from_op, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..kernels import conv as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
 
 
 def _check_tensors(op: str, input, weight, bias) -> None:
@@ -57,7 +57,8 @@ def _differentiable(spatial: int, input: Tensor, weight: Tensor, bias, forward, 
             dx = dx[0]
         return dx, dw, db
 
-    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name)
+    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name,
+                   saved=(input, weight))
 
 
 def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op, unbroadcast
-from ..tensor import Tensor
+from ..autograd import unbroadcast
+from ..ops.arithmetic import saved_crosswise
+from ..tensor import Tensor, from_op
 
 
 def _check(input: Tensor, weight: Tensor, bias) -> None:
@@ -82,4 +83,5 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         db = unbroadcast(g, bias.shape) if bias is not None and bias.requires_grad else None
         return dx, dw, db
 
-    return from_op(out, (input, weight, bias), backward, "AddmmBackward0")
+    return from_op(out, (input, weight, bias), backward, "AddmmBackward0",
+                   saved=saved_crosswise(input, weight))

@@ -19,9 +19,8 @@ import numbers
 
 import numpy as np
 
-from ..autograd import from_op
 from ..kernels import norm as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
 
 
 def _check_parameter(name: str, value, channels: int, dtype, must_be_vector: bool) -> None:
@@ -100,6 +99,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     _check(input, running_mean, running_var, weight, bias, training, momentum, eps)
     gamma, beta = _vector(weight), _vector(bias)
+    # What PyTorch saves for the backward (running statistics included, even in training).
+    saved = (input, weight, running_mean, running_var)
     if input.data.size == 0:
         # An empty batch: nothing to normalise, no statistics to learn from; γ and β get
         # zero gradients (as PyTorch).
@@ -107,10 +108,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             return g, *(None if p is None else np.zeros_like(p.data) for p in (weight, bias))
 
         return from_op(input.data.copy(), (input, weight, bias), empty_backward,
-                       "NativeBatchNormBackward0")
+                       "NativeBatchNormBackward0", saved=saved)
     if training:
         out, cache = _kernel.batch_norm_train_forward(input.data, gamma, beta, eps)
         if running_mean is not None:
+            # Written behind the version counters' back, as PyTorch's kernel does: updating
+            # the running statistics is not an in-place operation a backward could observe.
             unbiased = cache.var * input.dtype.type(cache.count / (cache.count - 1))
             running_mean.data[...] = ((1 - momentum) * running_mean.data
                                       + momentum * cache.mean.reshape(running_mean.shape))
@@ -128,4 +131,5 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 None if dgamma is None else dgamma.reshape(weight.shape),
                 None if dbeta is None else dbeta.reshape(bias.shape))
 
-    return from_op(out, (input, weight, bias), backward, "NativeBatchNormBackward0")
+    return from_op(out, (input, weight, bias), backward, "NativeBatchNormBackward0",
+                   saved=saved)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op, unbroadcast
-from ..tensor import Tensor
-from .arithmetic import _operands
+from ..autograd import unbroadcast
+from ..tensor import Tensor, from_op
+from .arithmetic import promoted, saved_crosswise
 
 
 def matmul(a, b) -> Tensor:
@@ -15,7 +15,7 @@ def matmul(a, b) -> Tensor:
     batch dims broadcast, so each operand's gradient is summed over the batch dims it was
     broadcast along.
     """
-    a, b = _operands(a, b)
+    a, b = promoted(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
@@ -42,7 +42,7 @@ def matmul(a, b) -> Tensor:
             gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
         return ga, gb
 
-    return from_op(out, (a, b), backward, "MmBackward0")
+    return from_op(out, (a, b), backward, "MmBackward0", saved=saved_crosswise(a, b))
 
 
 def _rows(shape: tuple) -> int:

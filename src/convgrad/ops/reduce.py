@@ -5,8 +5,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import from_op
-from ..tensor import Tensor, int64
+from ..tensor import Tensor, from_op, int64
+from .arithmetic import maximum, minimum
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -48,7 +48,7 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     def backward(g):
         return (np.broadcast_to(_expand_back(g, x.shape, axes, keepdim), x.shape),)
 
-    return from_op(np.asarray(out), (x,), backward, "SumBackward1")
+    return from_op(np.asarray(out), (x,), backward, "SumBackward1", saved=())
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -65,7 +65,7 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     def backward(g):
         return (np.broadcast_to(_expand_back(g, x.shape, axes, keepdim) / count, x.shape),)
 
-    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "MeanBackward1")
+    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "MeanBackward1", saved=())
 
 
 def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -88,7 +88,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
             scale = x.dtype.type(2) / x.dtype.type(denominator)
             return (_expand_back(g, x.shape, axes, keepdim) * centred * scale,)
 
-    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "VarBackward0")
+    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "VarBackward0", saved=(x,))
 
 
 def amax(x: Tensor, dim=(), keepdim: bool = False, largest: bool = True) -> Tensor:
@@ -108,7 +108,8 @@ def amax(x: Tensor, dim=(), keepdim: bool = False, largest: bool = True) -> Tens
         return ((_expand_back(g, x.shape, axes, keepdim) * share).astype(x.dtype),)
 
     result = out if keepdim else np.squeeze(out, axis=axes)
-    return from_op(np.asarray(result), (x,), backward, "AmaxBackward0" if largest else "AminBackward0")
+    return from_op(np.asarray(result), (x,), backward,
+                   "AmaxBackward0" if largest else "AminBackward0", saved=(x,), save_output=True)
 
 
 def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
@@ -120,8 +121,6 @@ def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
     if dim is None:
         return amax(x, (), False, largest)
     if isinstance(dim, Tensor):  # torch.max(a, b) is element-wise
-        from .arithmetic import maximum, minimum
-
         return maximum(x, dim) if largest else minimum(x, dim)
     (axis,) = normalize_dims(dim, x.ndim) or (0,)
     if x.ndim == 0:
@@ -145,7 +144,9 @@ def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
         indices = kept_indices
     else:
         values = np.squeeze(values, axis)
-    out = from_op(values, (x,), backward, "MaxBackward0" if largest else "MinBackward0")
+    # Only the indices are saved (PyTorch's MaxBackward0 too): x may change in place after.
+    out = from_op(values, (x,), backward, "MaxBackward0" if largest else "MinBackward0",
+                  saved=())
     return ValuesIndices(out, Tensor._wrap(indices.astype(int64)))
 
 

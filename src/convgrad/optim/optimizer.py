@@ -79,6 +79,9 @@ class Optimizer:
             for param in group["params"]:
                 if param.grad is not None:
                     self._update(param, param.grad.data, group)
+                    # An in-place write (PyTorch's param.add_ under no_grad): a backward that
+                    # saved this parameter before the step now refuses to run.
+                    param._version_counter.value += 1
         return loss
 
     def _update(self, param: Tensor, grad: np.ndarray, group: dict) -> None:
