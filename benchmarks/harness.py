@@ -10,6 +10,7 @@ runs, and a ratio measured in the same run, mean more than any single time).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -29,6 +30,16 @@ def median_ms(fn, warmup: int, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
+
+
+def engine_settings(library: str):
+    """What ``convgrad train`` runs under, for a convgrad child (glibc keeps freed memory
+    mapped: ``convgrad.keep_freed_memory``); nothing for NumPy or torch children."""
+    if library.startswith("convgrad"):
+        import convgrad
+
+        return convgrad.keep_freed_memory()
+    return contextlib.nullcontext()
 
 
 def peak_memory_mb() -> float:

@@ -9,13 +9,17 @@ A NumPy tensor with reverse-mode autograd whose every operation matches PyTorch.
 tensor([[2., 4.],
         [6., 8.]])
 
-Importing convgrad changes nothing outside it: the process-wide speed settings (the BLAS
-thread count, glibc's malloc thresholds) are explicit calls, see :mod:`convgrad.runtime`.
+Importing convgrad changes nothing outside it.  Its two process-wide speed settings are
+explicit: :func:`set_num_threads` (convgrad's worker threads; OpenBLAS is kept on one thread
+only while they compute) and :func:`keep_freed_memory` (glibc's malloc thresholds, for the
+length of a ``with`` block; ``convgrad train`` and the benchmarks use it).
 """
 from . import ops  # noqa: F401  (attaches the operations to Tensor as its methods)
+from ._memory import keep_freed_memory
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, empty, from_numpy, full, ones, ones_like, rand, randint, randn,
                        zeros, zeros_like)
+from .kernels.parallel import get_num_threads, set_num_threads
 from .ops.arithmetic import maximum, minimum
 from .ops.shape import cat, stack
 from .random import manual_seed

@@ -120,6 +120,12 @@ class Node:
         return f"<{self.name}>"
 
 
+def increment_version(tensor) -> None:
+    """Record an in-place write to ``tensor``'s memory made behind the operations' back
+    (``torch.autograd.graph.increment_version``): an optimizer's NumPy update, say."""
+    tensor._version_counter.value += 1
+
+
 def graph_input(tensor):
     """What a node records for ``tensor`` as an input: its node, itself (a leaf that requires
     grad) or None (no gradient flows to it)."""

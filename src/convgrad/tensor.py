@@ -61,7 +61,10 @@ def _as_array(data, dtype=None) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- devices
-_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "meta", "hip", "xla", "ipu", "hpu", "mtia")
+# The device types PyTorch knows by name.
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip",
+                 "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                 "privateuseone")
 
 
 class device:

@@ -151,10 +151,18 @@ def _prepare_softmax(input: Tensor, dim, dtype, name: str, stacklevel: int):
     return input, x, axis, (axis if input.ndim else None)
 
 
+def _apply_kernel(kernel, x: np.ndarray, axis: int, shape: tuple) -> np.ndarray:
+    """The kernel's result in ``shape``; an empty input gives an empty result, as PyTorch
+    (the kernel's max over a size-0 dim has no value)."""
+    if x.size == 0:
+        return np.empty(shape, dtype=x.dtype)
+    return kernel(x, axis).reshape(shape)
+
+
 def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``y_i = e^(x_i − max x) / Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = y ⊙ (g − Σ g ⊙ y)."""
     input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "softmax", _stacklevel)
-    out = _softmax_kernel(x, axis).reshape(input.shape)
+    out = _apply_kernel(_softmax_kernel, x, axis, input.shape)
 
     def backward(g):
         return (out * (g - (g * out).sum(axis=grad_axis, keepdims=True)),)
@@ -166,7 +174,7 @@ def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Te
     """``y_i = x_i − max x − log Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = g − e^y · Σ g."""
     input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "log_softmax",
                                                    _stacklevel)
-    out = _log_softmax_kernel(x, axis).reshape(input.shape)
+    out = _apply_kernel(_log_softmax_kernel, x, axis, input.shape)
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=grad_axis, keepdims=True),)

@@ -63,8 +63,10 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     _check(input, weight, bias)
     lead, in_features = input.shape[:-1], input.shape[-1]
-    x2 = input.data.reshape(-1, in_features)
-    w2 = weight.data.reshape(-1, in_features)      # a 1-D weight is one output row
+    rows = int(np.prod(lead))          # (not reshape(-1, ...): ambiguous when in_features is 0)
+    x2 = input.data.reshape(rows, in_features)
+    out_features = weight.shape[0] if weight.ndim == 2 else 1   # a 1-D weight is one row
+    w2 = weight.data.reshape(out_features, in_features)
     out_shape = lead + weight.shape[:-1]
     if bias is not None and not _broadcasts_into(bias.shape, out_shape):
         raise RuntimeError(
@@ -77,7 +79,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         out += bias.data
 
     def backward(g):
-        g2 = g.reshape(-1, w2.shape[0])
+        g2 = g.reshape(rows, out_features)
         dx = (g2 @ w2).reshape(input.shape) if input.requires_grad else None
         dw = (g2.T @ x2).reshape(weight.shape) if weight.requires_grad else None
         db = unbroadcast(g, bias.shape) if bias is not None and bias.requires_grad else None

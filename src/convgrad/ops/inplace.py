@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Node, graph_input, is_grad_enabled, unbroadcast
+from ..autograd import Node, graph_input, increment_version, is_grad_enabled, unbroadcast
 from ..tensor import Tensor, as_tensor, from_op, view_node
 from . import arithmetic, unary
 from .shape import _numpy_index, getitem
@@ -75,7 +75,7 @@ def commit(target: Tensor, before: Tensor, result: Tensor, name: str) -> Tensor:
     if node is not None and any(c is before._version_counter for c, _, _ in node.saved):
         before.data = before.data.copy()         # the backward reads the old values
     np.copyto(target.data, result.data)
-    target._version_counter.value += 1
+    increment_version(target)
     if node is not None:
         _record(target, node, result._version_counter)
     return target
@@ -187,7 +187,14 @@ def index_put(x: Tensor, np_index: tuple, value) -> Tensor:
     ∂/∂x = g with the written positions zeroed;  ∂/∂value = g at those positions."""
     value = as_tensor(value, like=x)
     out = x.data.copy()
-    out[np_index] = value.data
+    try:
+        out[np_index] = value.data
+    except ValueError:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast to "
+            f"indexing result of shape {list(out[np_index].shape)} (tensor shape "
+            f"{tuple(x.shape)})"
+        ) from None
     value_shape = value.shape
 
     def backward(g):

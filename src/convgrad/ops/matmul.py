@@ -5,7 +5,7 @@ import numpy as np
 
 from ..autograd import unbroadcast
 from ..tensor import Tensor, from_op
-from .arithmetic import promoted, saved_crosswise
+from .arithmetic import broadcast_shape, promoted, saved_crosswise
 
 
 def matmul(a, b) -> Tensor:
@@ -27,6 +27,8 @@ def matmul(a, b) -> Tensor:
             f"mat1 and mat2 shapes cannot be multiplied ({_rows(a.shape)}x{k_a} and "
             f"{k_b}x{b.shape[-1] if b.ndim > 1 else 1}): inner sizes {k_a} and {k_b} differ"
         )
+    if a.ndim > 2 or b.ndim > 2:       # batch dims broadcast, with PyTorch's error if not
+        broadcast_shape(a.shape[:-2], b.shape[:-2])
     out = np.matmul(a.data, b.data)
 
     def backward(g):

@@ -94,11 +94,19 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 def amax(x: Tensor, dim=(), keepdim: bool = False, largest: bool = True) -> Tensor:
     """``max``/``min`` over ``dim`` (all dims when empty); ties share the gradient evenly."""
     axes = normalize_dims(None if dim == () else dim, x.ndim)
+    name = "amax" if largest else "amin"
     if x.data.size == 0:
-        raise RuntimeError(
-            f"{'amax' if largest else 'amin'}(): Expected reduction dim to be specified for "
-            f"input.numel() == 0, but the input has shape {tuple(x.shape)}"
-        )
+        if dim == ():
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0, but "
+                f"the input has shape {tuple(x.shape)}"
+            )
+        empty = [a for a in axes if x.shape[a] == 0]
+        if empty:
+            raise IndexError(
+                f"{name}(): Expected reduction dim {empty[0]} to have non-zero size, but the "
+                f"input has shape {tuple(x.shape)}"
+            )
     reducer = np.max if largest else np.min
     out = reducer(x.data, axis=axes, keepdims=True)
 
@@ -153,6 +161,11 @@ def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
 def arg_extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True) -> Tensor:
     """Index of the first maximum (minimum); over the flattened tensor when ``dim`` is None."""
     if dim is None:
+        if x.data.size == 0:
+            raise IndexError(
+                f"{'argmax' if largest else 'argmin'}(): Expected reduction dim to be "
+                f"specified for input.numel() == 0 (the input has shape {tuple(x.shape)})"
+            )
         flat = x.data.reshape(-1)
         index = np.argmax(flat) if largest else np.argmin(flat)
         shape = (1,) * x.ndim if keepdim else ()

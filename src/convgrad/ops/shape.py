@@ -189,29 +189,39 @@ def getitem(x: Tensor, index) -> Tensor:
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Tensors joined along an existing dim; each gets back its own slice of the gradient."""
+    """Tensors joined along an existing dim; each gets back its own slice of the gradient.
+
+    As PyTorch (a legacy rule), a 1-D empty tensor, shape (0,), joins tensors of any shape:
+    it is skipped.
+    """
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    axis = _dim(dim, tensors[0].ndim)
-    for i, t in enumerate(tensors):
-        if t.ndim != tensors[0].ndim:
+    kept = [t.shape != (0,) for t in tensors]
+    if not any(kept):
+        kept = [True] * len(tensors)
+    joined = [(i, t) for i, t in enumerate(tensors) if kept[i]]
+    first = joined[0][1]
+    axis = _dim(dim, first.ndim)
+    for i, t in joined:
+        if t.ndim != first.ndim:
             raise RuntimeError(
-                f"Tensors must have same number of dimensions: got {tensors[0].ndim} and "
-                f"{t.ndim} (tensor 0 and tensor {i})"
+                f"Tensors must have same number of dimensions: got {first.ndim} and "
+                f"{t.ndim} (tensor {joined[0][0]} and tensor {i})"
             )
         for d in range(t.ndim):
-            if d != axis and t.shape[d] != tensors[0].shape[d]:
+            if d != axis and t.shape[d] != first.shape[d]:
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {axis}. Expected size "
-                    f"{tensors[0].shape[d]} but got size {t.shape[d]} for tensor number {i} "
+                    f"{first.shape[d]} but got size {t.shape[d]} for tensor number {i} "
                     f"in the list."
                 )
-    out = np.concatenate([t.data for t in tensors], axis=axis)
-    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    out = np.concatenate([t.data for _, t in joined], axis=axis)
+    bounds = np.cumsum([t.shape[axis] for _, t in joined])[:-1]
 
     def backward(g):
-        return tuple(np.split(g, bounds, axis=axis))
+        pieces = iter(np.split(g, bounds, axis=axis))
+        return tuple(next(pieces) if keep else np.zeros((0,), dtype=g.dtype) for keep in kept)
 
     return from_op(out, tuple(tensors), backward, "CatBackward0", saved=())
 

@@ -20,6 +20,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from .._memory import keep_freed_memory
 from ..cli import UsageError
 from ..data.errors import DataError
 from ..models import MODELS
@@ -220,8 +221,9 @@ def run_train(args) -> int:
         run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
     progress = None if quiet else _download_progress
-    result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
-                     download_progress=progress).run()
+    with keep_freed_memory():   # malloc keeps each step's big arrays mapped (_memory.py)
+        result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
+                         download_progress=progress).run()
     if args.json:
         from .loop import summary_record
         record = summary_record(result, config.dataset)
