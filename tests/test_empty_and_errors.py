@@ -119,10 +119,10 @@ EMPTY = {
 
 
 def _run_empty(library: SimpleNamespace, name: str):
-    """('raised', class name) or ('ok', output, the leaves it was made from)."""
+    """('raised', class name) or ('ok', output, the leaves it was made from, the warnings)."""
     L = SimpleNamespace(**vars(library), leaves=[])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             out = EMPTY[name](L)
             if out.requires_grad:
@@ -130,7 +130,7 @@ def _run_empty(library: SimpleNamespace, name: str):
                 (out * L.lib.tensor(upstream)).sum().backward()
         except Exception as error:      # noqa: BLE001  (the class is what is compared)
             return "raised", type(error).__name__
-    return "ok", out, L.leaves
+    return "ok", out, L.leaves, [str(w.message) for w in caught]
 
 
 @pytest.mark.parametrize("name", list(EMPTY))
@@ -140,7 +140,7 @@ def test_empty_inputs_give_what_torch_gives(name):
     if theirs[0] == "raised":
         assert mine[1] == theirs[1]
         return
-    (_, out, leaves), (_, t_out, t_leaves) = mine, theirs
+    (_, out, leaves, warned), (_, t_out, t_leaves, t_warned) = mine, theirs
     assert out.shape == tuple(t_out.shape)
     assert str(out.dtype).split(".")[-1] == str(t_out.dtype).split(".")[-1]
     np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10)
@@ -150,6 +150,7 @@ def test_empty_inputs_give_what_torch_gives(name):
         else:
             assert leaf.grad is not None
             np.testing.assert_allclose(leaf.grad.numpy(), t_leaf.grad.numpy(), rtol=1e-10)
+    assert warned == [] or t_warned, f"convgrad warns where torch does not: {warned}"
 
 
 # name: (call, what convgrad's message must mention)

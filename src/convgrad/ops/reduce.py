@@ -51,6 +51,14 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     return from_op(np.asarray(out), (x,), backward, "SumBackward1", saved=())
 
 
+def _mean(a: np.ndarray, axes: tuple, keepdims: bool, count: int) -> np.ndarray:
+    """``np.mean``; a mean over no elements is NaN without NumPy's warning, as PyTorch's."""
+    if count:
+        return np.mean(a, axis=axes, keepdims=keepdims)
+    with np.errstate(invalid="ignore"):
+        return np.sum(a, axis=axes, keepdims=keepdims) / a.dtype.type(0)
+
+
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """``(1/n) Σ x`` over ``dim``;  every element receives g/n."""
     if x.dtype.kind != "f":
@@ -60,10 +68,12 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
         )
     axes = normalize_dims(dim, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
-    out = np.mean(x.data, axis=axes, keepdims=keepdim)
+    out = _mean(x.data, axes, keepdim, count)
 
     def backward(g):
-        return (np.broadcast_to(_expand_back(g, x.shape, axes, keepdim) / count, x.shape),)
+        with np.errstate(divide="ignore", invalid="ignore"):   # count 0: nothing to reach
+            share = _expand_back(g, x.shape, axes, keepdim) / count
+        return (np.broadcast_to(share, x.shape),)
 
     return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "MeanBackward1", saved=())
 
@@ -78,7 +88,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     c = correction if correction is not None else (0 if unbiased is False else 1)
     axes = normalize_dims(dim, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
-    centred = x.data - x.data.mean(axis=axes, keepdims=True)
+    centred = x.data - _mean(x.data, axes, True, count)
     denominator = max(count - c, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sum(centred * centred, axis=axes, keepdims=keepdim) / x.dtype.type(denominator)
