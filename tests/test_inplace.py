@@ -427,3 +427,18 @@ def test_a_model_with_in_place_relu_trains_as_in_torch():
         results[L.name] = [p.detach().numpy().copy() for p in model.parameters()]
     for mine, theirs in zip(results["convgrad"], results["torch"]):
         np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_a_view_made_under_no_grad_loses_its_history_when_its_base_changes_as_in_torch():
+    for L in (TORCH, CG):
+        w = L.lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        with L.lib.no_grad():
+            view = w[:2]
+            w.add_(1)
+        assert view.requires_grad
+        assert "grad_fn=<Invalid>" in repr(view)
+        with pytest.raises(RuntimeError, match="A view was created in no_grad mode and its "
+                                               "base .* has been modified inplace"):
+            view.grad_fn
+        with pytest.raises(RuntimeError, match="created in no_grad mode"):
+            (view * 2).sum().backward()

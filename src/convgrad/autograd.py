@@ -131,7 +131,7 @@ def graph_input(tensor):
     grad) or None (no gradient flows to it)."""
     if tensor is None or not tensor.requires_grad:
         return None
-    return tensor._grad_fn or tensor
+    return tensor.grad_fn or tensor
 
 
 def save(tensor) -> tuple:

@@ -154,12 +154,16 @@ class _View:
     ``replay``   array ↦ the view of it: the chain of view operations from the base
     ``stamp``    the shared version when the view's ``grad_fn`` was last made
     ``tracked``  made with grad enabled; a view made under ``no_grad`` stays out of the graph
+    ``orphaned`` an untracked view whose base (which requires grad) changed since: it has no
+                 history to give, and using it where a gradient is needed raises (PyTorch's
+                 ``grad_fn=<Invalid>``)
     """
 
-    __slots__ = ("base", "replay", "stamp", "tracked")
+    __slots__ = ("base", "replay", "stamp", "tracked", "orphaned")
 
     def __init__(self, base: "Tensor", replay, stamp: int, tracked: bool):
         self.base, self.replay, self.stamp, self.tracked = base, replay, stamp, tracked
+        self.orphaned = False
 
     def positions(self) -> np.ndarray:
         """For each element of the view, its flat (row-major) index in the base."""
@@ -171,13 +175,7 @@ class _View:
         self.stamp = view._version_counter.value
         base = self.base
         if not self.tracked:
-            if base.requires_grad and is_grad_enabled():
-                raise RuntimeError(
-                    "A view was created in no_grad mode and its base or another view of its "
-                    "base has been modified inplace with grad mode enabled. Given that this "
-                    "use case is ambiguous and error-prone, it is forbidden. Make the view "
-                    "and the in-place change both inside the no_grad block or both outside."
-                )
+            self.orphaned = view._requires_grad = base.requires_grad
             return
         if not base.requires_grad:
             view._grad_fn, view._requires_grad = None, False
@@ -271,6 +269,13 @@ class Tensor:
         """The :class:`autograd.Node` that made this tensor (None for a leaf)."""
         if self._view is not None:
             self._refresh_view()
+            if self._view.orphaned and is_grad_enabled():
+                raise RuntimeError(
+                    "A view was created in no_grad mode and its base or another view of its "
+                    "base has been modified inplace with grad mode enabled. Given that this "
+                    "use case is ambiguous and error-prone, it is forbidden. Make the view "
+                    "and the in-place change both inside the no_grad block or both outside."
+                )
         return self._grad_fn
 
     @property
@@ -373,8 +378,10 @@ class Tensor:
         extras = []
         if self.data.dtype not in (float32, int64, bool_):
             extras.append(f"dtype=convgrad.{self.data.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
+        if self.requires_grad and self._view is not None and self._view.orphaned:
+            extras.append("grad_fn=<Invalid>")
+        elif self._grad_fn is not None:
+            extras.append(f"grad_fn={self._grad_fn!r}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
