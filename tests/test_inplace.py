@@ -167,7 +167,8 @@ def _victims(op_name):
 @pytest.mark.parametrize("modifier", list(MODIFIERS))
 def test_changing_a_tensor_after_an_op_raises_where_torch_raises(op_name, modifier):
     for victim in _victims(op_name):
-        where = f"{op_name}, then {modifier} on {'the output' if victim == 'output' else f'input {victim}'}"
+        changed = "the output" if victim == "output" else f"input {victim}"
+        where = f"{op_name}, then {modifier} on {changed}"
         theirs = _run(TORCH, op_name, victim, modifier)
         mine = _run(CG, op_name, victim, modifier)
         assert mine[0] == theirs[0], f"{where}: torch {theirs}, convgrad {mine}"
@@ -376,7 +377,7 @@ def test_retained_gradient_follows_the_tensor_through_an_in_place_change():
         np.testing.assert_array_equal(y.grad.numpy(), [3.0, 3.0])
 
 
-# ----------------------------------------------------------------------------- layers and optimizers
+# ----------------------------------------------------------------------------- layers and optimizer
 def test_an_optimizer_step_before_backward_is_caught_as_in_torch():
     outcomes = {}
     for L in (TORCH, CG):
@@ -442,3 +443,20 @@ def test_a_view_made_under_no_grad_loses_its_history_when_its_base_changes_as_in
             view.grad_fn
         with pytest.raises(RuntimeError, match="created in no_grad mode"):
             (view * 2).sum().backward()
+
+
+@pytest.mark.parametrize("operation", ["mul_", "div_", "pow_", "add_", "copy_"])
+def test_in_place_with_a_wider_operand_casts_into_the_tensor_as_torch(operation):
+    results = {}
+    for L in (TORCH, CG):
+        x = L.lib.tensor([0.5, 1.5, 2.5], dtype=L.lib.float32, requires_grad=True)
+        w = L.lib.tensor([1.25, 0.75, 2.0], dtype=L.lib.float64, requires_grad=True)
+        a = x * 1
+        getattr(a, operation)(w)
+        (a * L.lib.tensor([1.0, -2.0, 3.0], dtype=L.lib.float32)).sum().backward()
+        results[L.name] = (a.dtype, a.detach().numpy(), x.grad.numpy(), w.grad.numpy())
+    mine, theirs = results["convgrad"], results["torch"]
+    assert str(mine[0]).split(".")[-1] == str(theirs[0]).split(".")[-1] == "float32"
+    for m, t in zip(mine[1:], theirs[1:]):
+        assert m.dtype == t.dtype
+        np.testing.assert_allclose(m, t, rtol=1e-6)

@@ -55,6 +55,7 @@ def commit(target: Tensor, before: Tensor, result: Tensor, name: str) -> Tensor:
             f"{name}: output with shape {list(target.shape)} doesn't match the broadcast "
             f"shape {list(result.shape)}: an in-place result must have the tensor's shape"
         )
+    produced, produced_counter = result._grad_fn, result._version_counter
     if result.dtype != target.dtype:
         if not _can_cast(result.dtype, target.dtype):
             raise RuntimeError(
@@ -72,12 +73,16 @@ def commit(target: Tensor, before: Tensor, result: Tensor, name: str) -> Tensor:
             f"a single memory location ({name} on an expanded tensor of shape "
             f"{tuple(target.shape)}). Please clone() the tensor before performing the operation."
         )
-    if node is not None and any(c is before._version_counter for c, _, _ in node.saved):
+    if produced is not None and any(c is before._version_counter for c, _, _ in produced.saved):
         before.data = before.data.copy()         # the backward reads the old values
     np.copyto(target.data, result.data)
     increment_version(target)
     if node is not None:
-        _record(target, node, result._version_counter)
+        # A backward that reads the operation's result now reads target, at its new version.
+        counter = target._version_counter
+        produced.saved = tuple((counter, counter.value, None) if c is produced_counter
+                               else (c, v, t) for c, v, t in produced.saved)
+        _record(target, node)
     return target
 
 
@@ -113,13 +118,9 @@ def _check_may_record(target: Tensor, node, name: str) -> None:
         )
 
 
-def _record(target: Tensor, node: Node, result_counter) -> None:
+def _record(target: Tensor, node: Node) -> None:
     """Make ``target`` the output of ``node`` (or, for a view, its base the output of a
     CopySlices node that puts ``node``'s output at the view's positions)."""
-    counter = target._version_counter
-    # A backward that reads the result now reads target, at its new version.
-    node.saved = tuple((counter, counter.value, None) if c is result_counter else (c, v, t)
-                       for c, v, t in node.saved)
     view = target._view
     if view is None:
         _move_retained(target, node)
@@ -142,7 +143,7 @@ def _record(target: Tensor, node: Node, result_counter) -> None:
     new_view_node = view_node(base, positions, target.data)
     _move_retained(target, new_view_node)
     target._grad_fn, target._requires_grad = new_view_node, True
-    view.stamp = counter.value
+    view.stamp = target._version_counter.value
 
 
 def _move_retained(tensor: Tensor, node: Node) -> None:
