@@ -16,8 +16,9 @@ A node records the version of each tensor its backward really reads; before runn
 backward, :func:`run_backward` checks that none of them changed, and raises PyTorch's
 RuntimeError if one did, instead of computing a gradient from overwritten values.
 
-This module knows nothing of the Tensor class: it sees tensors only through the attributes
-it documents (``requires_grad``, ``_grad_fn``, ``_version_counter``, ``_accumulate_grad``).
+This module knows nothing of the Tensor class (``tensor.py`` builds on it): it sees tensors
+only through ``requires_grad``, ``grad_fn``, ``_version_counter``, ``_accumulate_grad`` and
+their array's shape and dtype.
 The traversal is iterative (an explicit stack, no recursion), so a chain of 10,000
 operations backpropagates without touching Python's recursion limit.
 """
@@ -104,8 +105,7 @@ class Node:
     ``retained``  a weak reference to the tensor that called ``retain_grad()``, or None
     """
 
-    __slots__ = ("name", "inputs", "backward", "saved", "shape", "dtype", "retained",
-                 "__weakref__")
+    __slots__ = ("name", "inputs", "backward", "saved", "shape", "dtype", "retained")
 
     def __init__(self, name: str, inputs: tuple, backward, saved: tuple, shape: tuple, dtype):
         self.name = name
