@@ -2,7 +2,7 @@
 
 Each function checks its arguments (``shapes.py``: PyTorch's exception classes, messages with
 the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernels through
-``autograd.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks (the
+``tensor.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks (the
 formulas are in the reference, ``kernels/conv.py``), a transposed convolution by
 ``kernels/conv_transpose.py``.  The backward pass computes only the gradients some input
 needs: a network's first convolution, whose input needs no gradient, skips ∂L/∂x entirely.
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import shapes
-from ..autograd import from_op, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..kernels import conv_routes as _routes
 from ..kernels import conv_transpose as _transpose
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
 from .torch_errors import torch_errors
 
 
@@ -60,7 +60,8 @@ def _differentiable(spatial: int, input: Tensor, weight: Tensor, bias, forward, 
             dx = dx[0]
         return dx, dw, db
 
-    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name)
+    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name,
+                   saved=(input, weight))
 
 
 def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):

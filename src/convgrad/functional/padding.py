@@ -9,9 +9,8 @@ H by 2.  The copying modes pad 1 to 3 trailing dimensions of a batched or unbatc
 from __future__ import annotations
 
 from .. import shapes
-from ..autograd import from_op
 from ..kernels import pool as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
 from .torch_errors import torch_errors
 
 _BACKWARD_NAMES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad",
@@ -35,4 +34,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
         name = "ConstantPadNdBackward0"
     else:
         name = f"{_BACKWARD_NAMES[mode]}{len(pairs)}DBackward0"
-    return from_op(out, (input,), lambda g: (_kernel.pad_backward(g, cache),), name)
+    # PyTorch's reflection and replication pads save their input; constant and circular
+    # padding (a copy into slices) save nothing.
+    saved = (input,) if mode in ("reflect", "replicate") else ()
+    return from_op(out, (input,), lambda g: (_kernel.pad_backward(g, cache),), name,
+                   saved=saved)

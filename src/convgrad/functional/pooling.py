@@ -13,9 +13,9 @@ The arithmetic lives in ``kernels/pool.py``, the argument checks in ``shapes.py`
 from __future__ import annotations
 
 from .. import shapes
-from ..autograd import from_op, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..kernels import pool as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
 from .torch_errors import torch_errors
 
 
@@ -155,8 +155,11 @@ def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size) -> Ten
         return (_from_2d(_kernel.adaptive_avg_pool2d_backward(_as_2d(g, spatial), cache),
                          spatial),)
 
+    # PyTorch computes a global average pool (every output size 1) as a mean, which saves
+    # nothing for its backward; other sizes save the input.
     return from_op(_from_2d(out, spatial), (input,), backward,
-                   f"AdaptiveAvgPool{spatial}DBackward0")
+                   f"AdaptiveAvgPool{spatial}DBackward0",
+                   saved=() if set(size) == {1} else (input,))
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
