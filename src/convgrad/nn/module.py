@@ -12,8 +12,9 @@ From those three everything else follows: ``parameters()`` walks them, ``state_d
 flattens them to dotted keys (``layer1.0.conv1.weight``) that are exactly PyTorch's, and
 ``load_state_dict`` copies values back with PyTorch's strict-loading rules.
 
-``__call__`` is deliberately lean (forward, then forward hooks if any were registered):
-the training loop calls it thousands of times per second.
+``__call__`` is deliberately lean: without hooks it is ``forward`` alone (the training loop
+calls it thousands of times per second); with hooks it goes through ``hooks.call_with_hooks``
+(PyTorch's forward pre-hooks, forward hooks and full backward hooks, same signatures).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..autograd import clear_grads, no_grad
 from ..tensor import Tensor, _as_array, check_cpu, float32, float64, to_arguments
+from .hooks import call_with_hooks
 
 
 class Parameter(Tensor):
@@ -64,16 +66,21 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 
 class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook (from
+    ``hooks`` and from each of ``extra``, the flags kept beside it), and so does leaving a
+    ``with`` block."""
 
     _ids = itertools.count()
 
-    def __init__(self, hooks: dict):
+    def __init__(self, hooks: dict, extra: tuple = ()):
         self._hooks = hooks
+        self._extra = extra
         self.id = next(RemovableHandle._ids)
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        for flags in self._extra:
+            flags.discard(self.id)
 
     def __enter__(self):
         return self
@@ -123,7 +130,13 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
+        for registry in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks",
+                         "_backward_pre_hooks"):
+            object.__setattr__(self, registry, OrderedDict())
+        # ids of the hooks registered with_kwargs / always_call
+        for flags in ("_forward_pre_hooks_with_kwargs", "_forward_hooks_with_kwargs",
+                      "_forward_hooks_always_called"):
+            object.__setattr__(self, flags, set())
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(
@@ -131,20 +144,54 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
-        out = self.forward(*args, **kwargs)
-        if self._forward_hooks:
-            for hook in list(self._forward_hooks.values()):
-                result = hook(self, args, out)
-                if result is not None:
-                    out = result
-        return out
+        if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return call_with_hooks(self, args, kwargs)
+        return self.forward(*args, **kwargs)
 
-    def register_forward_hook(self, hook) -> RemovableHandle:
-        """Call ``hook(module, inputs, output)`` after every forward; a non-None return
-        replaces the output.  Used by ``convgrad.summary`` to see each layer's output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
+    # ------------------------------------------------------------------ hooks (hooks.py)
+    @staticmethod
+    def _add_hook(hooks: dict, hook, prepend: bool, flags=()) -> RemovableHandle:
+        """Register ``hook`` in ``hooks`` (first with ``prepend``), and its id in each set of
+        ``flags`` (``(set, on)`` pairs) that is on."""
+        handle = RemovableHandle(hooks, tuple(flag_set for flag_set, _ in flags))
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        for flag_set, on in flags:
+            if on:
+                flag_set.add(handle.id)
         return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before every forward (``with_kwargs``: ``hook(module,
+        args, kwargs)``); a non-None return replaces the arguments (with kwargs: an
+        ``(args, kwargs)`` pair).  ``prepend``: before the hooks already registered."""
+        return self._add_hook(self._forward_pre_hooks, hook, prepend,
+                              [(self._forward_pre_hooks_with_kwargs, with_kwargs)])
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after every forward (``with_kwargs``:
+        ``hook(module, args, kwargs, output)``); a non-None return replaces the output.
+        ``always_call``: also when forward raised.  ``convgrad.summary`` and
+        ``convgrad.inspect`` see each layer's output through it."""
+        return self._add_hook(self._forward_hooks, hook, prepend,
+                              [(self._forward_hooks_with_kwargs, with_kwargs),
+                               (self._forward_hooks_always_called, always_call)])
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to
+        the module's positional tensor arguments are computed (tuples, None for what is not
+        a tensor or needs no gradient); a non-None return replaces ``grad_input``.  When no
+        argument requires grad, it is called when ``grad_output`` is computed."""
+        return self._add_hook(self._backward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients with respect to the module's
+        outputs are computed; a non-None return replaces ``grad_output``."""
+        return self._add_hook(self._backward_pre_hooks, hook, prepend)
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value) -> None:
