@@ -45,8 +45,8 @@ class LayerStats:
     weight_grad_norm: float | None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "type": self.type, "output_shape": list(self.output_shape),
-                "mean": self.mean, "std": self.std, "grad_norm": self.grad_norm,
+        return {"name": self.name, "output_shape": list(self.output_shape), "mean": self.mean,
+                "std": self.std, "grad_norm": self.grad_norm, "type": self.type,
                 "weight_grad_norm": self.weight_grad_norm}
 
 

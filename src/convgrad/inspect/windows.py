@@ -7,11 +7,11 @@ input x padded as the layer pads it (x_pad), output channel o of group g reads c
 c' = g·C_in/G + c:
 
     y[o, t]          = b[o] + Σ_c Σ_τ x_pad[c', t·s + τ·d] · w[o, c, τ]      (output_window)
-    ∂L/∂w[o, c, τ]   = Σ_t g[o, t] · x_pad[c', t·s + τ·d]                  (contributions)
+    ∂L/∂w[o, c, τ]   = Σ_t g[o, t] · x_pad[c', t·s + τ·d]          (weight_contributions)
 
 for one example (no batch), with g = ∂L/∂y.  ``output_window`` lists every product of the
 first sum as ``convgrad.explain``'s ``Window`` (so the explorer draws it with the op view),
-and ``contributions`` gives the second sum's addends as maps over the output positions t.
+and ``weight_contributions`` gives the second sum's addends as maps over the output positions t.
 Both come with what the engine computed — the layer's recorded output, the parameter's
 ``.grad`` — for the page to show that they agree.
 """
@@ -37,7 +37,7 @@ def check_conv(module, name: str) -> None:
                          f"a Conv1d or Conv2d layer has windows and filters")
 
 
-def _pairs(conv) -> tuple:
+def padding_pairs(conv) -> tuple:
     """The layer's padding as ``((before, after), ...)`` per spatial axis."""
     pads = conv._explicit_padding()          # F.pad's order: last axis first
     spatial = len(conv.kernel_size)
@@ -48,7 +48,7 @@ def _pairs(conv) -> tuple:
 def _padded(conv, x: np.ndarray):
     """``(x_pad, source)``: the input (C, *L) padded as the layer pads it, and for each padded
     cell the flat index of the real cell it holds (−1 for a zero)."""
-    pairs = _pairs(conv)
+    pairs = padding_pairs(conv)
     mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
     padded, _ = pad_forward(x, pairs, mode, 0)
     where = np.arange(math.prod(x.shape[1:]), dtype=np.float64).reshape(x.shape[1:])[None]
@@ -102,7 +102,7 @@ def output_window(conv, x: np.ndarray, y: np.ndarray, index) -> Window:
                   float(y[(o, *t)]))
 
 
-def contributions(conv, x: np.ndarray, grad_output: np.ndarray, index) -> dict:
+def weight_contributions(conv, x: np.ndarray, grad_output: np.ndarray, index) -> dict:
     """The addends of ``∂L/∂w[index]`` (index ``(o, c, *τ)``), as maps over the output
     positions t: ``grad_output`` g[o, t], ``inputs`` x_pad[c', t·s + τ·d] and their
     ``products``; ``total`` is their sum (module docstring)."""

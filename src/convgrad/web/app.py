@@ -4,7 +4,7 @@
 
     /                 the page (static/index.html)
     /static/<name>    a file of the package's static/ folder, by exact name only
-    /api/...          the JSON API (``convgrad.web.api``)
+    /api/...          the JSON API (``convgrad.web.api``; ``/api/model/...``: ``model_api``)
 
 Static files come from a fixed list made when the app is built: the regular files directly
 inside ``static/`` whose names are plain (letters, digits, ``-``, ``_``, one extension).  A
@@ -14,7 +14,9 @@ and its errors as they are sent (``answers``); FastAPI's interactive documentati
 off, because they load their scripts from a CDN and nothing here may load from outside.
 
 ``allowed_hosts`` (``guard.loopback_hosts(port)`` for a server on a loopback address) makes
-the server answer only requests addressed to it (see ``guard``).
+the server answer only requests addressed to it (see ``guard``).  ``runs`` are the run
+folders the model view may show (``runs.RunFolders``: ``--run`` and ``--runs``; none
+without them).
 """
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ from .. import __version__
 from . import schemas
 from .api import install_error_handlers, router
 from .guard import RequestGuard
+from .model_api import router as model_router
+from .model_engine import ModelView
+from .runs import RunFolders
 
 STATIC_DIR = Path(__file__).parent / "static"
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9]+$")
@@ -54,11 +59,14 @@ def static_files(directory: Path = STATIC_DIR) -> dict:
 
 API_DESCRIPTION = """\
 The JSON API of `convgrad explore`: a step-by-step trace of a convolution or pooling (every
-window, product and gradient contribution), and image mode. Every error is one line in
-`detail`; a 422 also lists each problem's field in `errors` and says its `kind`."""
+window, product and gradient contribution), image mode, and the model view of a trained run
+(`/api/model/...`: its network, an example's feature maps, filters and gradients). Every
+error is one line in `detail`; a 422 also lists each problem's field in `errors` and says its
+`kind`."""
 
 
-def create_app(allowed_hosts: frozenset | None = None) -> FastAPI:
+def create_app(allowed_hosts: frozenset | None = None,
+               runs: RunFolders | None = None) -> FastAPI:
     app = FastAPI(title="convgrad explore", description=API_DESCRIPTION, version=__version__,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     files = static_files()
@@ -84,9 +92,12 @@ def create_app(allowed_hosts: frozenset | None = None) -> FastAPI:
         return serve("favicon.svg")
 
     app.include_router(router)
+    app.include_router(model_router)
+    app.state.model_view = ModelView(runs)
     install_error_handlers(app)
     # the routes that take a JSON body: the API's POST routes (the page's are all GET)
-    json_paths = frozenset(route.path for route in router.routes if "POST" in route.methods)
+    json_paths = frozenset(route.path for api in (router, model_router)
+                           for route in api.routes if "POST" in route.methods)
     app.add_middleware(RequestGuard, max_body_bytes=schemas.MAX_BODY_BYTES,
                        max_depth=schemas.MAX_JSON_DEPTH, json_paths=json_paths,
                        allowed_hosts=allowed_hosts)

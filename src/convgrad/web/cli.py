@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from urllib.parse import quote
 
 from ..errors import UsageError
 from .guard import loopback_hosts
@@ -21,13 +22,16 @@ DESCRIPTION = """\
 Open a local web page that shows convolution and pooling at work: 1D and 2D convolution
 with channels, groups, stride, padding (and its modes), dilation; transposed convolution;
 max and average pooling; each window's products and sum; every use of a shared weight and
-its gradient; the parameter count beside a dense layer; image filters; and the PyTorch code
-for what is on the screen. Every number is computed by convgrad."""
+its gradient; the parameter count beside a dense layer; image filters; the PyTorch code for
+what is on the screen; and, with --run or --runs, the model view of a trained run: its
+network, an example's feature maps, filters and gradients, checkpoint by checkpoint. Every
+number is computed by convgrad."""
 
 EPILOG = """\
 examples:
   convgrad explore                  # serve on http://127.0.0.1:8000 (this machine only)
-  convgrad explore --port 8001 --open   # another port, and open the page in the browser"""
+  convgrad explore --port 8001 --open   # another port, and open the page in the browser
+  convgrad explore --runs runs      # the model view of every run under runs/ (a picker)"""
 
 
 def register(subparsers) -> None:
@@ -39,7 +43,28 @@ def register(subparsers) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--open", action="store_true",
                         help="open the page in the default web browser once it is served")
+    parser.add_argument("--run", metavar="RUN",
+                        help="a trained run folder: the page opens its model view")
+    parser.add_argument("--runs", metavar="DIR",
+                        help="a folder of run folders (e.g. runs): the model view offers each "
+                             "(nothing outside DIR and --run is ever read)")
     parser.set_defaults(func=run)
+
+
+def run_folders(args):
+    """The --run and --runs folders, checked to exist (a UsageError otherwise)."""
+    from pathlib import Path
+
+    from .runs import RunFolders
+
+    if args.run is None and args.runs is None:
+        return None
+    if args.run is not None and not (Path(args.run) / "checkpoints").is_dir():
+        raise UsageError(f"--run {args.run}: not a run folder (no checkpoints/ folder); train "
+                         f"one with: convgrad train --out {args.run}")
+    if args.runs is not None and not Path(args.runs).is_dir():
+        raise UsageError(f"--runs {args.runs}: no such folder")
+    return RunFolders(args.runs, args.run)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -81,8 +106,13 @@ def run(args) -> int:
 
     from .app import create_app
 
+    folders = run_folders(args)
     sock = bind(args.host, args.port)
     url = page_url(args.host, args.port)
+    if folders is not None and folders.initial is not None:
+        url += f"?mode=model&run={quote(folders.initial)}"
+    elif folders is not None:
+        url += "?mode=model"
     print(f"convgrad explore: serving on {url}  (Ctrl+C to stop)", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"convgrad explore: note: listening on {args.host}, so other machines that can "
@@ -92,7 +122,8 @@ def run(args) -> int:
     # on a loopback address, answer only requests addressed to it (DNS rebinding)
     address = ipaddress.ip_address(sock.getsockname()[0])
     allowed = loopback_hosts(args.port) if address.is_loopback else None
-    server = uvicorn.Server(uvicorn.Config(create_app(allowed), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed, runs=folders),
+                                           log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:

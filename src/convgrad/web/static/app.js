@@ -10,6 +10,7 @@ import {
 } from './grids.js';
 import { renderDense, renderEngine, renderGradient, renderSize, renderWindow } from './views.js';
 import { ImageMode } from './image.js';
+import { ModelMode } from './model.js';
 
 const $ = (id) => document.getElementById(id);
 const SPEEDS = [0.5, 1, 2, 3, 5, 8]; // outputs per second
@@ -24,6 +25,7 @@ let refreshTimer = null;
 let urlTimer = null;
 const registry = new Registry();
 let imageMode = null;
+let modelMode = null;
 let linkProblems = []; // settings of the opening link that could not be used, until a change
 
 // ------------------------------------------------------------------ talking to the API
@@ -141,7 +143,8 @@ function markFields(errors) {
 function saveURL() {
   clearTimeout(urlTimer);
   urlTimer = setTimeout(() => {
-    const query = imageMode && imageMode.active ? imageMode.query() : toQuery(state);
+    const other = [imageMode, modelMode].find((mode) => mode && mode.active);
+    const query = other ? other.query() : toQuery(state);
     history.replaceState(null, '', `${location.pathname}?${query}`);
   }, 60);
 }
@@ -730,7 +733,7 @@ function onGridOut(event) {
 // ← → step, Home goes to the first output, space plays or pauses (not while typing)
 function onKey(event) {
   const tag = (event.target.tagName || '').toLowerCase();
-  if (['input', 'select', 'textarea'].includes(tag) || !current || (imageMode && imageMode.active)) return;
+  if (['input', 'select', 'textarea'].includes(tag) || !current || $('layer-mode').hidden) return;
   if (tag === 'button' && (event.key === ' ' || event.key === 'Enter')) return; // the button's own
   const moves = { ArrowRight: 1, ArrowLeft: -1 };
   if (event.key in moves) { stop(); setCursor(state.cursor + moves[event.key]); }
@@ -756,13 +759,17 @@ async function copySnippet() {
 }
 
 // ------------------------------------------------------------------ modes
+// Each mode is a tab and a `${mode}-mode` panel; image and model mode are objects with
+// activate() and deactivate(), the layer mode is this file.
 function setMode(mode) {
-  const image = mode === 'image';
-  $('layer-mode').hidden = image;
-  $('image-mode').hidden = !image;
-  $('tab-layer').setAttribute('aria-selected', String(!image));
-  $('tab-image').setAttribute('aria-selected', String(image));
-  if (image) { stop(); imageMode.activate(); } else { imageMode.deactivate(); if (!current) refresh(0); }
+  const others = { image: imageMode, model: modelMode };
+  for (const tab of document.querySelectorAll('[data-mode]')) {
+    const on = tab.dataset.mode === mode;
+    $(`${tab.dataset.mode}-mode`).hidden = !on;
+    tab.setAttribute('aria-selected', String(on));
+    if (!on && others[tab.dataset.mode]) others[tab.dataset.mode].deactivate();
+  }
+  if (mode === 'layer') { if (!current) refresh(0); } else { stop(); others[mode].activate(); }
   saveURL();
 }
 
@@ -774,6 +781,7 @@ function start() {
   delete state.problems;
   document.body.dataset.click = 'inspect';
   imageMode = new ImageMode({ postJSON, saveURL, params });
+  modelMode = new ModelMode({ postJSON, saveURL, params });
   buildAxisInputs();
   syncControls();
   showSpeed();
@@ -808,7 +816,7 @@ function start() {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => { if (current) render(current); }, 120);
   });
-  setMode(params.get('mode') === 'image' ? 'image' : 'layer');
+  setMode(['image', 'model'].includes(params.get('mode')) ? params.get('mode') : 'layer');
 }
 
 // exposed for tests and the curious: the last answer, read-only
@@ -816,6 +824,7 @@ Object.defineProperty(window, 'convgradExplore', {
   value: Object.freeze({
     answer: () => current,
     imageAnswer: () => (imageMode ? imageMode.answer : null),
+    modelAnswer: () => (modelMode ? modelMode.snapshot() : null),
     state: () => structuredClone(state),
   }),
 });
