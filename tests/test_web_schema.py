@@ -2,7 +2,8 @@
 server on loopback is fuzzed from it by schemathesis (hypothesis under the hood, bounded in
 examples and time) with 0 server errors and 0 answers that break the documented schemas, and
 every documented error is sent as documented.  Also: the Host check against DNS rebinding, and
-405 for a method a path does not serve."""
+405 for a method a path does not serve.  The server has a runs folder, so the model view's
+routes (``/api/model/...``) are fuzzed too."""
 import json
 
 import httpx
@@ -14,6 +15,8 @@ from schemathesis import GenerationMode
 from browser import raw_get, running_server
 from convgrad.web import schemas
 from convgrad.web.app import create_app
+from convgrad.web.runs import RunFolders
+from model_runs import data_environment, runs_folder
 
 DOCUMENT = create_app().openapi()
 OPERATIONS = [(path, method.upper()) for path, item in DOCUMENT["paths"].items()
@@ -30,12 +33,21 @@ VALID = {
     "/api/avg_pool1d": {"input": [[1, 2, 3, 4]], "kernel_size": 3, "padding": 1},
     "/api/avg_pool2d": {"input": NOTES_X, "kernel_size": 2, "divisor_override": 3},
     "/api/image": {"image": [[0.0, 0.5, 1.0]] * 3, "kernel": [[1.0]]},
+    # the model view, on the trained runs of model_runs
+    "/api/model/run": {"run": "resnet1d"},
+    "/api/model/examples": {"run": "cnn", "label": 3, "misclassified": True},
+    "/api/model/example": {"run": "cnn", "checkpoint": "40", "example": 3},
+    "/api/model/layer": {"run": "lenet", "example": 5, "layer": "features.conv2"},
+    "/api/model/window": {"run": "cnn", "input": [0.5] * 40, "layer": "conv1", "index": [2, 7]},
+    "/api/model/contributions": {"run": "resnet1d", "example": 1, "layer": "layer2.0.conv1",
+                                 "weight": [3, 2, 1]},
 }
+GETS = ["/api/limits", "/api/image/sample", "/api/image/presets", "/api/model/runs"]
 
 
 @pytest.fixture(scope="module")
 def server():
-    with running_server() as url:
+    with data_environment(), running_server(runs=RunFolders(runs_folder())) as url:
         yield url
 
 
@@ -54,8 +66,7 @@ def test_openapi_is_published_and_the_docs_pages_are_off(server):
         # FastAPI's docs pages load their scripts from a CDN: the explorer has none
         for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
             assert client.get(path).status_code == 404
-    assert {path for path, _ in OPERATIONS} == set(VALID) | {
-        "/api/limits", "/api/image/sample", "/api/image/presets"}
+    assert {path for path, _ in OPERATIONS} == set(VALID) | set(GETS)
 
 
 def _properties(name: str) -> dict:
@@ -106,7 +117,7 @@ def test_a_valid_request_gets_the_documented_answer(api, server, path):
         _sent(api, path, "POST", client.post(path, json=VALID[path]), 200)
 
 
-@pytest.mark.parametrize("path", ["/api/limits", "/api/image/sample", "/api/image/presets"])
+@pytest.mark.parametrize("path", GETS)
 def test_the_get_routes_give_their_documented_answers(api, server, path):
     with httpx.Client(base_url=server) as client:
         _sent(api, path, "GET", client.get(path), 200)
