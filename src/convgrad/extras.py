@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 # top-level module -> the extra that installs it
 OPTIONAL_MODULES = {
     "tqdm": "train", "matplotlib": "train", "safetensors": "train", "mnist1d": "train",
-    "sklearn": "train", "rich": "train",
+    "sklearn": "train", "rich": "train", "PIL": "train",
     "fastapi": "web", "uvicorn": "web", "starlette": "web", "pydantic": "web",
     "pydantic_core": "web",
 }

@@ -31,7 +31,9 @@ EPILOG = """\
 examples:
   convgrad explore                  # serve on http://127.0.0.1:8000 (this machine only)
   convgrad explore --port 8001 --open   # another port, and open the page in the browser
-  convgrad explore --runs runs      # the model view of every run under runs/ (a picker)"""
+
+a trained run (convgrad train --out runs/cnn first):
+  convgrad explore --run runs/cnn   # its model view; --runs runs: a picker over every run"""
 
 
 def register(subparsers) -> None:

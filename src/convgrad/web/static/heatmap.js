@@ -84,10 +84,12 @@ export function drawTiles(canvas, { tiles, perRow, cell, gap = 4, colour, marks 
       context.fillStyle = colour(value);
       context.fillRect(x0 + c * cell, y0 + labelHeight + r * cell, cell, cell);
     }));
-    context.strokeStyle = '#c9d0dc';
-    context.lineWidth = 1;
-    context.strokeRect(x0 + 0.5, y0 + labelHeight + 0.5, tile.rows[0].length * cell - 1,
-      tile.rows.length * cell - 1);
+    if (cell >= 4) { // a frame per tile, where the cells are large enough to keep their colour
+      context.strokeStyle = '#c9d0dc';
+      context.lineWidth = 1;
+      context.strokeRect(x0 + 0.5, y0 + labelHeight + 0.5, tile.rows[0].length * cell - 1,
+        tile.rows.length * cell - 1);
+    }
   });
   for (const mark of marks) {
     const [x0, y0] = origin(mark.tile);

@@ -121,6 +121,8 @@ export class ModelMode {
 
   // ------------------------------------------------------------------ controls
   bind() {
+    // Enter in a field must not submit the form (nothing here is sent as a form)
+    $('model-settings').addEventListener('submit', (event) => event.preventDefault());
     $('model-run').addEventListener('change', (event) => {
       this.state = { ...this.state, run: event.target.value, ckpt: 'last', example: 0, draw: null,
         label: null, layer: null, cell: null, weight: null, cls: null, wrong: false };
@@ -381,12 +383,14 @@ export class ModelMode {
       row.dataset.layer = layer.name;
       row.tabIndex = 0;
       row.setAttribute('role', 'button');
-      if (layer.block && layer.block !== layer.name) row.classList.add('in-block');
       if (layer.block === layer.name) row.classList.add('block');
-      // inside a residual block, the name after the block's ("layer1.0.conv1" → "conv1")
-      const inside = layer.block && layer.block !== layer.name;
+      // the last part of a dotted name, indented by its depth ("layer1.0.conv1" → "conv1"
+      // under the block's row "layer1.0"); the whole name on hover and in the layer's title
+      const parts = layer.name.split('.');
+      const short = layer.block === layer.name ? layer.name : parts[parts.length - 1];
+      row.dataset.depth = String(Math.min(3, layer.block === layer.name ? 0 : parts.length - 1));
       const name = element('span', 'layer-name');
-      name.append(element('code', '', inside ? layer.name.slice(layer.block.length + 1) : layer.name),
+      name.append(element('code', '', short),
         element('span', 'sub', ` ${layer.type}${layer.skip ? ' + skip' : ''}`));
       name.title = `${layer.name} (${layer.type})`;
       row.append(name, element('span', 'num', layer.output_shape.join('×')),
@@ -571,6 +575,7 @@ export class ModelMode {
     if (answer.grad_output) this.drawMaps('model-grads', answer.grad_output, '∂L/∂output', null);
     $('model-filters-group').hidden = !conv;
     $('model-wgrad-group').hidden = !conv;
+    $('model-filters-note').hidden = !conv;
     if (conv) {
       const pick = (hit) => {
         this.state.weight = [...hit.index, ...(conv.weight_shape.length === 4 ? [hit.r, hit.c] : [hit.c])];
@@ -578,7 +583,7 @@ export class ModelMode {
       };
       this.drawFilters('model-filters', conv.weight, 'w', pick);
       this.drawFilters('model-wgrad', conv.grad_weight, '∂L/∂w', pick);
-      $('model-filters-note').textContent = `${conv.weight_shape.join(' × ')}: one row per output channel o, one kernel per input channel c${conv.groups > 1 ? ` of its group (groups = ${conv.groups})` : ''}; stride ${conv.stride.join('×')}, padding ${conv.padding.map((p) => p.join('+')).join(', ')}${conv.padding_mode !== 'zeros' ? ` (${conv.padding_mode})` : ''}, dilation ${conv.dilation.join('×')}${conv.bias ? ', with a bias' : ''}`;
+      $('model-filters-note').textContent = `Filters ${conv.weight_shape.join(' × ')}: one row per output channel o, one kernel per input channel c${conv.groups > 1 ? ` of its group (groups = ${conv.groups})` : ''}; stride ${conv.stride.join('×')}, padding ${conv.padding.map((p) => p.join('+')).join(', ')}${conv.padding_mode !== 'zeros' ? ` (${conv.padding_mode})` : ''}, dilation ${conv.dilation.join('×')}${conv.bias ? ', with a bias' : ''}`;
     }
   }
 
@@ -632,7 +637,7 @@ export class ModelMode {
     const tiles = tilesOf(values, 2);
     const width = Math.max(200, (holder.parentElement.clientWidth || 600) - 20);
     const across = inC * (k[k.length - 1] + 0.4);
-    const cell = fitCell(width, across, 2, 16);
+    const cell = fitCell(width, across, 2, 10);
     const canvas = element('canvas', 'maps pickable');
     const marks = [];
     if (this.state.cell) {
@@ -800,15 +805,17 @@ export class ModelMode {
       const t = Math.max(0, Math.min(n - 1, Math.floor(x * n)));
       this.drawing[t] = Math.max(-SIGNAL_RANGE, Math.min(SIGNAL_RANGE, (0.5 - y) * 2 * SIGNAL_RANGE * (80 / 76)));
     } else {
+      // the pixel under the pointer full; on a 28×28 canvas a soft edge around it too
       const [, h, w] = shape;
       const col = x * w;
       const row = y * h;
-      const radius = w > 10 ? 1.2 : 0.6;
-      for (let r = Math.floor(row - radius); r <= Math.ceil(row + radius); r++) {
-        for (let c = Math.floor(col - radius); c <= Math.ceil(col + radius); c++) {
+      const radius = w > 10 ? 1.2 : 0;
+      for (let r = Math.floor(row - radius); r <= Math.floor(row + radius); r++) {
+        for (let c = Math.floor(col - radius); c <= Math.floor(col + radius); c++) {
           if (r < 0 || c < 0 || r >= h || c >= w) continue;
+          const under = r === Math.floor(row) && c === Math.floor(col);
           const distance = Math.hypot(r + 0.5 - row, c + 0.5 - col);
-          const ink = Math.max(0, 1 - distance / (radius + 0.5));
+          const ink = under ? 1 : Math.max(0, 1 - distance / (radius + 0.5));
           this.drawing[r * w + c] = Math.min(1, Math.max(this.drawing[r * w + c], ink));
         }
       }
