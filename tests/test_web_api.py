@@ -558,8 +558,12 @@ def test_no_asset_from_outside_the_package():
         if path.suffix in (".html", ".js", ".css", ".svg"):
             text = path.read_text()
             for outside in ("http://", "https://", "//cdn", "@import", "fonts.googleapis"):
+                # SVG's namespace is a name, not an address: an .svg file declares it, and
+                # a script that makes SVG elements (createElementNS) names it once
                 if outside == "http://" and path.suffix == ".svg":
                     text = text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+                if outside == "http://" and path.suffix == ".js":
+                    text = text.replace("const SVG = 'http://www.w3.org/2000/svg';", "", 1)
                 assert outside not in text, (path.name, outside)
 
 

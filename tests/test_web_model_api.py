@@ -259,3 +259,13 @@ def test_fuzz_with_the_runs_names_finds_no_server_error(client, api, route):
         json.dumps(answer.json(), allow_nan=False)
 
     fuzz()
+
+
+def test_explore_refuses_run_folders_that_are_not_there_in_one_line(tmp_path):
+    from test_train_support import assert_one_line_error, convgrad
+
+    (tmp_path / "plain").mkdir()
+    assert_one_line_error(convgrad("explore", "--run", "plain", cwd=tmp_path),
+                          "--run plain: not a run folder (no checkpoints/ folder)")
+    assert_one_line_error(convgrad("explore", "--runs", "nowhere", cwd=tmp_path),
+                          "--runs nowhere: no such folder")

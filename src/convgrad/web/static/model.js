@@ -6,7 +6,7 @@
 import { element, fmt } from './grids.js';
 import { renderWindow } from './views.js';
 import {
-  absMax, colourOf, drawTiles, fitCell, grayOf, linePlot, scaleBar, tilesOf,
+  absMax, colourOf, drawTiles, fitCell, grayOf, linePlot, scaleBar, svg, tilesOf,
 } from './heatmap.js';
 
 const $ = (id) => document.getElementById(id);
@@ -420,20 +420,15 @@ export class ModelMode {
     const top = holder.getBoundingClientRect().top;
     const middle = (row) => row.getBoundingClientRect().top - top + row.offsetHeight / 2;
     const height = holder.scrollHeight;
-    const plot = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
-    plot.setAttribute('viewBox', `0 0 22 ${height}`);
-    plot.setAttribute('width', '22');
-    plot.setAttribute('height', String(height));
+    const plot = svg('svg', { viewBox: `0 0 22 ${height}`, width: 22, height });
     this.info.layers.forEach((layer, k) => {
       if (!layer.skip) return;
       const first = this.info.layers.findIndex((l) => l.block === layer.name);
       if (first < 1) return;
       const y0 = middle(rows[first - 1]);
       const y1 = middle(rows[k]);
-      const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
-      path.setAttribute('d', `M 21 ${y0} C 2 ${y0}, 2 ${y1}, 21 ${y1}`);
-      path.setAttribute('class', 'skip-arc');
-      const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
+      const path = svg('path', { d: `M 21 ${y0} C 2 ${y0}, 2 ${y1}, 21 ${y1}`, class: 'skip-arc' });
+      const title = svg('title');
       title.textContent = `skip connection: ${layer.name} adds its input back (h = σ(F(h) + h))`;
       path.append(title);
       plot.append(path);
