@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..extras import install_command
-from .windows import LayerError
+
 
 def _user_errors(command):
     """The errors a user can fix, as one line (``UsageError``)."""
@@ -35,8 +35,7 @@ def _user_errors(command):
 
         try:
             return command(args)
-        except (CheckpointError, ConfigError, RunError, DataError, InputError,
-                LayerError) as error:
+        except (CheckpointError, ConfigError, RunError, DataError, InputError) as error:
             raise UsageError(" ".join(str(error).split())) from None
         except OSError as error:
             if isinstance(error, BrokenPipeError):
@@ -55,8 +54,8 @@ def _require(packages=("safetensors",)) -> None:
 
 
 def _load(args, with_data: bool):
-    import convgrad as cg
-    return cg.load_run(args.run, checkpoint=args.checkpoint, data=with_data)
+    from ..train.load import load_run
+    return load_run(args.run, checkpoint=args.checkpoint, data=with_data)
 
 
 def _input_shape(run) -> tuple:
@@ -70,10 +69,10 @@ def _classes(run) -> list:
 
 
 def _example(run, index: int):
-    """Test example ``index`` and its label, or a LayerError saying how many there are."""
+    """Test example ``index`` and its label, or a UsageError saying how many there are."""
     count = len(run.data.test_y)
     if not 0 <= index < count:
-        raise LayerError(f"--example {index}: the {run.data.name} test set has {count} "
+        raise UsageError(f"--example {index}: the {run.data.name} test set has {count} "
                          f"examples, numbered 0 to {count - 1}")
     return run.data.test_x[index], int(run.data.test_y[index])
 
@@ -124,7 +123,7 @@ def run_inspect(args) -> int:
     seen = examine(run.model, x, label)
     names = [s.name for s in seen.layers]
     if args.layer is not None and args.layer not in names:
-        raise LayerError(f"--layer {args.layer}: {run.config.model} has no layer of that name; "
+        raise UsageError(f"--layer {args.layer}: {run.config.model} has no layer of that name; "
                          f"its layers are {', '.join(names)}")
     if args.save_input is not None:
         _save_example(args.save_input, np.asarray(x))
