@@ -3,8 +3,9 @@
 
 ``runs_folder()`` trains, once per test process, a few short runs of different registry models
 into one temporary folder — the MNIST-1D CNN (several kept checkpoints), LeNet-5 on the 8×8
-digits, and the 1-D ResNet and its plain twin (residual blocks with and without skips) —
-and returns it; the folder goes when the process ends.  ``data_environment()`` points
+digits, the 1-D ResNet and its plain twin (residual blocks with and without skips), and on
+small random stand-ins for MNIST and CIFAR-10 (``data/``, beside the runs) LeNet-5 at 28×28
+and ResNet-20 — and returns it; the folder goes when the process ends.  ``data_environment()`` points
 ``CONVGRAD_HOME`` at the shared MNIST-1D cache for as long as a test module needs it.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from test_train_cli import _cifar_folder, _mnist_folder
 from test_train_support import data_home
 
 RECIPES = {
@@ -29,6 +31,10 @@ RECIPES = {
                      batch_size=32, eval_samples=100),
     "plain1d": dict(model="plain1d", steps=3, eval_every=3, checkpoint_every=3, batch_size=32,
                     eval_samples=100),
+    "lenet-mnist": dict(model="lenet5", steps=4, batch_size=10, eval_every=2, checkpoint_every=2,
+                        data_dir="data/mnist"),
+    "resnet20": dict(model="resnet20", steps=2, batch_size=16, eval_every=0,
+                     data_dir="data/cifar"),
 }
 
 
@@ -45,8 +51,14 @@ def runs_folder() -> Path:
 
     folder = Path(tempfile.mkdtemp(prefix="convgrad-model-runs-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    data = Path(tempfile.mkdtemp(prefix="convgrad-model-data-"))   # not in the runs folder
+    atexit.register(shutil.rmtree, data, ignore_errors=True)
+    _mnist_folder(data / "mnist", train=20, test=10)
+    _cifar_folder(data / "cifar", train_per_batch=8, test=6)
     with data_environment():
         for name, recipe in RECIPES.items():
+            if "data_dir" in recipe:
+                recipe = dict(recipe, data_dir=str(data / Path(recipe["data_dir"]).name))
             Trainer(TrainConfig(**recipe), folder / name, quiet=True).run()
     return folder
 

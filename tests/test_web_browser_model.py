@@ -243,7 +243,7 @@ def test_residual_nets_have_their_skips_drawn_and_plain_twins_none(browser, serv
 @pytest.mark.parametrize("width, height", [(1280, 900), (390, 844)])
 @pytest.mark.parametrize("run, example, layer, cell", [
     ("cnn", 9, "conv2", (4, 6)), ("lenet", 5, "features.conv2", (3, 1, 2)),
-    ("resnet1d", 1, "layer2.0.conv1", (5, 7)),
+    ("resnet1d", 1, "layer2.0.conv1", (5, 7)), ("resnet20", 0, "layer2.0.conv1", (3, 4, 5)),
 ])
 def test_screenshots_and_nothing_overlaps(browser, server, run, example, layer, cell, width,
                                           height):

@@ -142,6 +142,33 @@ def test_a_drawn_input_and_the_examples_of_a_class_or_misclassified(client, api)
         assert shown["predicted"] == e["predicted"]
 
 
+def test_lenet_on_28x28_digits_and_a_cifar_resnet(client, api, folder):
+    """Every kind of registry model: LeNet-5 at 28×28 (a drawn digit of 784 values) and
+    ResNet-20 on colour images (nothing to draw; 64 × 64 filters of 3×3)."""
+    for name in ("lenet-mnist", "resnet20"):
+        if not (folder / name).exists():
+            shutil.copytree(run_dir(name), folder / name)
+    lenet = post(client, api, "run", {"run": "lenet-mnist"})
+    assert (lenet["drawable"], lenet["input_shape"]) == ("image", [1, 28, 28])
+    drawn = post(client, api, "example", {"run": "lenet-mnist", "input": [0.25] * 784})
+    assert drawn["source"] == "a drawn input" and len(drawn["input"][0]) == 28
+    resnet = post(client, api, "run", {"run": "resnet20"})
+    assert resnet["drawable"] is None and resnet["total_params"] == 269_722
+    assert sum(layer["skip"] for layer in resnet["layers"]) == 9
+    source = {"run": "resnet20", "example": 2, "layer": "layer3.2.conv2"}
+    layer = post(client, api, "layer", source)
+    assert layer["output_shape"] == [64, 8, 8] and layer["conv"]["weight_shape"] == [64, 64, 3, 3]
+    window = post(client, api, "window", {**source, "index": [10, 3, 7]})
+    assert window["agrees"] and len(window["window"]["terms"]) == 64 * 9
+    loaded = cg.load_run(run_dir("resnet20"))
+    seen = examine(loaded.model, loaded.data.test_x[2], int(loaded.data.test_y[2]))
+    grad = seen.weight_grads["layer3.2.conv2.weight"]
+    strongest = [int(i) for i in np.unravel_index(np.argmax(np.abs(grad)), grad.shape)]
+    parts = post(client, api, "contributions", {**source, "weight": strongest})
+    assert parts["agrees"] and parts["engine"] == float(grad[tuple(strongest)]) != 0
+    assert np.array(parts["products"]).shape == (8, 8)
+
+
 # ------------------------------------------------------------------ hostile requests
 OUTSIDE = "/etc"
 

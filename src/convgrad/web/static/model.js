@@ -28,6 +28,13 @@ function parseIndex(text) {
 
 function flatten(nested) { return Array.isArray(nested) ? nested.flatMap(flatten) : [nested]; }
 
+// A count short enough for the network column (the exact number is in the row's title).
+function compact(n) {
+  if (n < 10000) return n.toLocaleString('en');
+  if (n < 1e6) return `${Number((n / 1e3).toFixed(n < 1e5 ? 1 : 0))}k`;
+  return `${Number((n / 1e6).toFixed(2))}M`;
+}
+
 function number(value, digits = 4) {
   if (value === null || value === undefined) return '–';
   return fmt(Number(Number(value).toPrecision(digits)));
@@ -392,10 +399,9 @@ export class ModelMode {
       const name = element('span', 'layer-name');
       name.append(element('code', '', short),
         element('span', 'sub', ` ${layer.type}${layer.skip ? ' + skip' : ''}`));
-      name.title = `${layer.name} (${layer.type})`;
+      name.title = `${layer.name} (${layer.type}): output ${layer.output_shape.join(' × ')}, ${layer.params.toLocaleString('en')} parameters, ${layer.macs.toLocaleString('en')} mult-adds`;
       row.append(name, element('span', 'num', layer.output_shape.join('×')),
-        element('span', 'num', layer.params.toLocaleString('en')),
-        element('span', 'num', layer.macs.toLocaleString('en')));
+        element('span', 'num', compact(layer.params)), element('span', 'num', compact(layer.macs)));
       const grad = element('span', 'grad');
       grad.append(element('span', 'grad-bar'), element('span', 'grad-value', ''));
       row.append(grad);
