@@ -279,7 +279,22 @@ def test_inspect_text_and_one_layer(tmp_path):
     assert channels[:2] == ["conv2,", "channel"] and channels[2:27] == [str(c) for c in range(25)]
 
 
-def test_the_commands_bad_input_is_one_line(tmp_path):
+def in_process(*args, cwd, capsys, monkeypatch):
+    """The command run by ``convgrad.cli.main`` in this process (as the console script does,
+    without its start-up time): a CompletedProcess-like record."""
+    import types
+
+    from convgrad.cli import main
+    monkeypatch.chdir(cwd)
+    try:
+        status = main([str(a) for a in args])
+    except SystemExit as exit_:
+        status = exit_.code
+    out, err = capsys.readouterr()
+    return types.SimpleNamespace(returncode=status, stdout=out, stderr=err)
+
+
+def test_the_commands_bad_input_is_one_line(tmp_path, capsys, monkeypatch):
     run = run_dir("cnn")
     np.save(tmp_path / "wrong.npy", np.zeros((3, 3)))
     (tmp_path / "note.png").write_text("not a picture")
@@ -305,8 +320,12 @@ def test_the_commands_bad_input_is_one_line(tmp_path):
         (("inspect", run, "--example", "1", "--save-input", "wrong.npy"),
          "--save-input wrong.npy: already exists; not overwritten"),
     ]:
-        assert_one_line_error(convgrad(*args, cwd=tmp_path), fragment)
+        assert_one_line_error(in_process(*args, cwd=tmp_path, capsys=capsys,
+                                         monkeypatch=monkeypatch), fragment)
     assert np.load(tmp_path / "wrong.npy").shape == (3, 3)         # nothing overwritten
+    # and through the console script, as a user runs it
+    assert_one_line_error(convgrad("predict", run, "--input", "note.png", cwd=tmp_path),
+                          "note.png: an image, but the model takes 1-D signals")
 
 
 def test_predict_reads_an_image_for_a_digits_model(tmp_path):
