@@ -20,6 +20,7 @@ COMMANDS = {
     "summary": "convgrad.train.cli",
     "explain": "convgrad.explain.cli",
     "explore": "convgrad.web.cli",
+    "landscape": "convgrad.study.landscape_cli",
 }
 
 
