@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import os
 import sys
 import time
 from contextlib import ExitStack
@@ -75,7 +76,9 @@ def _settings(args) -> tuple[LandscapeSettings, HessianSettings]:
 
 def _landscapes(args, settings, hessian) -> list[Landscape]:
     """Every RUN loaded and checked before anything is computed."""
-    names = [Path(run).expanduser().resolve().name for run in args.runs]
+    # The name the user gave (a link keeps its own name), without "." or "..".
+    names = [Path(os.path.normpath(Path(run).expanduser().absolute())).name
+             for run in args.runs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UsageError(f"two runs named {repeated[0]!r}: each landscape goes to "
