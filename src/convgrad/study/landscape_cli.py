@@ -19,8 +19,9 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from ..cli import UsageError
 from ..data.errors import DataError
+from ..errors import UsageError
+from ..extras import install_command
 from ..train.atomic import json_text, replace_file
 from ..train.checkpoint import CheckpointError
 from ..train.config import ConfigError
@@ -206,7 +207,8 @@ def grid_record(landscape: Landscape) -> dict:
 def run_landscape(args) -> int:
     missing = [name for name in _PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
-        raise UsageError(f"needs {', '.join(missing)}: pip install 'convgrad[train]'")
+        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
+                         f"{install_command('train')}")
     settings, hessian = _settings(args)
     landscapes = _landscapes(args, settings, hessian)
     started = time.perf_counter()

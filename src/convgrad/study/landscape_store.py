@@ -25,11 +25,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from ..data.errors import DataError, DataNotFoundError
+from ..data.files import read_regular_file
 from ..train.atomic import json_text, remove_strays, replace_file
 
 FORMAT = "convgrad-landscape"
@@ -83,15 +86,15 @@ def check_arrays(arrays: dict, where: Path) -> dict[str, np.ndarray]:
     return {name: arrays[name] for name in ARRAYS}
 
 
-def read_meta(folder: Path) -> dict:
+def read_meta(folder: Path, max_bytes: int = MAX_META_BYTES) -> dict:
+    """``landscape.json``, read as an untrusted file (a regular file of at most
+    ``max_bytes``) and checked to be a landscape's."""
     path = folder / META_FILE
     try:
-        if path.stat().st_size > MAX_META_BYTES:
-            raise LandscapeError(f"{path}: larger than {MAX_META_BYTES} bytes")
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        meta = json.loads(read_regular_file(path, max_bytes).decode("utf-8"))
+    except DataNotFoundError:
         raise LandscapeError(f"{folder}: not a landscape (no {META_FILE})") from None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
+    except (DataError, UnicodeDecodeError, ValueError) as error:
         raise LandscapeError(f"{path}: unreadable ({error})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise LandscapeError(f"{path}: not a convgrad landscape")
@@ -101,24 +104,32 @@ def read_meta(folder: Path) -> dict:
     return meta
 
 
-def read_arrays(folder: Path) -> dict[str, np.ndarray]:
+def read_arrays(folder: Path, max_bytes: int = MAX_DATA_BYTES) -> dict[str, np.ndarray]:
+    """``landscape.npz``, read as an untrusted file: a regular file of at most
+    ``max_bytes`` whose arrays, unpacked, hold at most ``max_bytes`` too (a zip member can
+    promise gigabytes in a few bytes), no pickle, the arrays of ``ARRAYS``."""
     path = folder / DATA_FILE
     try:
-        if path.stat().st_size > MAX_DATA_BYTES:
-            raise LandscapeError(f"{path}: larger than {MAX_DATA_BYTES} bytes")
-        with np.load(path, allow_pickle=False) as archive:
+        data = read_regular_file(path, max_bytes)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > max_bytes:
+            raise LandscapeError(f"{path}: its arrays unpack to {unpacked} bytes, more than "
+                                 f"the {max_bytes} bytes read here")
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
+    except DataNotFoundError:
         raise LandscapeError(f"{folder}: no {DATA_FILE}") from None
-    except (OSError, ValueError, EOFError) as error:
+    except (DataError, zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
         raise LandscapeError(f"{path}: unreadable ({error})") from None
     return check_arrays(arrays, path)
 
 
-def read_landscape(folder: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+def read_landscape(folder: str | os.PathLike, max_bytes: int = MAX_DATA_BYTES
+                   ) -> tuple[dict, dict[str, np.ndarray]]:
     """A saved landscape's metadata and arrays, both checked (LandscapeError)."""
     folder = Path(folder)
-    return read_meta(folder), read_arrays(folder)
+    return read_meta(folder, min(max_bytes, MAX_META_BYTES)), read_arrays(folder, max_bytes)
 
 
 class LandscapeStore:

@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 
 from ..errors import UsageError
 from .guard import loopback_hosts
@@ -27,7 +28,8 @@ for what is on the screen. Every number is computed by convgrad."""
 EPILOG = """\
 examples:
   convgrad explore                  # serve on http://127.0.0.1:8000 (this machine only)
-  convgrad explore --port 8001 --open   # another port, and open the page in the browser"""
+  convgrad explore --port 8001 --open   # another port, and open the page in the browser
+  convgrad explore --landscapes landscapes/   # and the landscapes `convgrad landscape` saved"""
 
 
 def register(subparsers) -> None:
@@ -39,6 +41,10 @@ def register(subparsers) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--open", action="store_true",
                         help="open the page in the default web browser once it is served")
+    parser.add_argument("--landscapes", metavar="DIR",
+                        help="folder of saved landscapes (convgrad landscape's --out, default "
+                             "landscapes/) for the Landscape tab; the page reads only the "
+                             "landscapes listed in it")
     parser.set_defaults(func=run)
 
 
@@ -81,6 +87,10 @@ def run(args) -> int:
 
     from .app import create_app
 
+    landscapes = args.landscapes
+    if landscapes is not None and not Path(landscapes).is_dir():
+        raise UsageError(f"--landscapes {landscapes}: not a folder (convgrad landscape "
+                         f"RUN --out DIR saves landscapes into one)")
     sock = bind(args.host, args.port)
     url = page_url(args.host, args.port)
     print(f"convgrad explore: serving on {url}  (Ctrl+C to stop)", file=sys.stderr)
@@ -92,7 +102,8 @@ def run(args) -> int:
     # on a loopback address, answer only requests addressed to it (DNS rebinding)
     address = ipaddress.ip_address(sock.getsockname()[0])
     allowed = loopback_hosts(args.port) if address.is_loopback else None
-    server = uvicorn.Server(uvicorn.Config(create_app(allowed), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed, landscapes),
+                                           log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:
