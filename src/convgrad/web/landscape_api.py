@@ -25,13 +25,21 @@ def list_landscapes(request: Request) -> StrictJSONResponse:
     return StrictJSONResponse(_folder(request).listing())
 
 
+# The name is read from the path itself, not declared as a parameter: FastAPI would document
+# a 422 for it that can never be sent (any text is a name; one not in the list is a 404).
+NAME_PARAMETER = {"name": "name", "in": "path", "required": True,
+                  "description": "a name from GET /api/landscapes",
+                  "schema": {"type": "string"}}
+
+
 @router.get("/landscapes/{name}", responses={200: {"model": LandscapeAnswer,
                                                    "description": "the answer"},
-                                             **COMMON_ERRORS, **NOT_FOUND})
-def get_landscape(name: str, request: Request) -> StrictJSONResponse:
+                                             **COMMON_ERRORS, **NOT_FOUND},
+            openapi_extra={"parameters": [NAME_PARAMETER]})
+def get_landscape(request: Request) -> StrictJSONResponse:
     """One landscape, by a name from the list: its grid (rows follow y), its 1-D profiles,
     its centre and Hessian."""
-    return StrictJSONResponse(_folder(request).landscape(name))
+    return StrictJSONResponse(_folder(request).landscape(request.path_params["name"]))
 
 
 def install(app, folder) -> None:
