@@ -98,7 +98,7 @@ class LandscapeSettings:
 @dataclass(frozen=True)
 class HessianSettings:
     max_iterations: int = 40        # Hessian-vector products (per run, for power); 0: none
-    tol: float = 1e-3               # stop when both residuals are ≤ tol·|λ_max|
+    tol: float = 1e-2               # stop when each residual is ≤ tol·|its λ|
     eps: float = 1e-8               # the central difference's step along a unit vector
     method: str = "lanczos"         # or "power" (hessian.py says why Lanczos)
 

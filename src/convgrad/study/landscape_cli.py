@@ -15,6 +15,7 @@ import functools
 import importlib.util
 import os
 import sys
+import textwrap
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -37,6 +38,22 @@ from .landscape_plot import Panel, log_levels, render_contours, render_profiles,
 from .landscape_store import (CONTOUR_FILE, PROFILES_FILE, SURFACE_FILE, LandscapeError)
 
 DEFAULT_OUT = Path("landscapes")
+DESCRIPTION = "\n\n".join(textwrap.fill(paragraph, 88) for paragraph in (
+    "Plot the training loss around each RUN's trained weights θ* along two random "
+    "Gaussian directions δ, η, each normalised per filter to θ*'s filter norms (a filter: "
+    "one output channel of a convolution, one output neuron — a row — of a Linear "
+    "layer): a 2-D grid L(θ* + αδ + βη), a 1-D profile L(θ* + αδ), and the straight line "
+    "L(θ₀ + t(θ* − θ₀)) from the initial weights θ₀ (t = 0, made again from the run's "
+    "seed) to θ* (t = 1); and the Hessian's largest and smallest eigenvalues at θ*. Losses "
+    "and accuracies are on the first --samples training samples. A cost estimate comes "
+    "first; every finished cell is saved, and the same command continues an interrupted "
+    "landscape.",
+    "Files: OUT/<run folder name>/landscape.json, landscape.npz, contour.png, surface.png, "
+    "profiles.png; with several runs, OUT/compare-<a>-vs-<b>-{contour,surface,profiles}.png "
+    "on the same levels. convgrad explore --landscapes OUT shows them in the browser.",
+    "--json prints {\"x\": [...], \"y\": [...], \"loss\": [[...]], \"accuracy\": [[...]]} "
+    "(loss[i][j] at x[j], y[i]: rows follow y; null for a non-finite loss); for several "
+    "runs, a list of such objects in the order of the RUNs."))
 _PACKAGES = ("tqdm", "safetensors", "matplotlib")
 
 
@@ -253,22 +270,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "landscape", help="the loss surface around trained networks (Li et al. 2018) and "
                           "the Hessian's extreme eigenvalues",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
-            "Plot the training loss around each RUN's trained weights θ* along two random "
-            "Gaussian directions δ, η, each normalised per filter to θ*'s filter norms "
-            "(a filter: one output channel of a convolution, one output neuron — a row — "
-            "of a Linear layer): a 2-D grid L(θ* + αδ + βη), a 1-D profile L(θ* + αδ), "
-            "and the straight line L(θ₀ + t(θ* − θ₀)) from the initial weights θ₀ (t = 0, "
-            "made again from the run's seed) to θ* (t = 1); and the Hessian's largest and "
-            "smallest eigenvalues at θ*. Losses and accuracies are on the first --samples "
-            "training samples. Every finished cell is saved: the same command continues an "
-            "interrupted landscape.\n\nFiles: OUT/<run folder name>/landscape.json, "
-            "landscape.npz, contour.png, surface.png, profiles.png; with several runs, "
-            "OUT/compare-<a>-vs-<b>-{contour,surface,profiles}.png on the same levels.\n\n"
-            "--json prints {\"x\": [...], \"y\": [...], \"loss\": [[...]], \"accuracy\": "
-            "[[...]]} (loss[i][j] at x[j], y[i]: rows follow y; null for a non-finite "
-            "loss); for several runs, a list of such objects in the order of the RUNs."))
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=DESCRIPTION)
     parser.error = lambda message: parser.exit(
         2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
@@ -316,7 +318,8 @@ def register(subparsers) -> None:
                                            f"of power iteration); 0: no Hessian (default: "
                                            f"{h.max_iterations})")
     hessian.add_argument("--hessian-tol", type=float, default=h.tol, metavar="X",
-                         help=f"stop when both residuals ‖Hv − λv‖ are ≤ X·|λ_max| "
+                         help=f"stop when each eigenvalue's residual ‖Hv − λv‖ is ≤ "
+                              f"X·|λ|: λ is then within that fraction of an eigenvalue "
                               f"(default: {h.tol:g})")
     hessian.add_argument("--hessian-eps", type=float, default=h.eps, metavar="E",
                          help=f"central-difference step along a unit vector (default: "

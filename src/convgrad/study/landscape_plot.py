@@ -39,12 +39,13 @@ def log_levels(panels: list[Panel], count: int = LEVELS) -> np.ndarray:
 
 
 def _log_ticks(levels: np.ndarray) -> list[float]:
-    """1, 2 and 5 times the powers of ten inside the levels' range (the two ends where
-    fewer than two fall inside)."""
+    """1, 2 and 5 times the powers of ten inside the levels' range (the powers alone over
+    more than three decades; the two ends where fewer than two fall inside)."""
     low, high = float(levels[0]), float(levels[-1])
+    steps = (1,) if high / low > 1e3 else (1, 2, 5)
     ticks = [m * 10.0 ** e for e in range(int(np.floor(np.log10(low))),
                                           int(np.ceil(np.log10(high))) + 1)
-             for m in (1, 2, 5) if low <= m * 10.0 ** e <= high]
+             for m in steps if low <= m * 10.0 ** e <= high]
     return ticks if len(ticks) >= 2 else [low, high]
 
 

@@ -23,13 +23,14 @@ Open a local web page that shows convolution and pooling at work: 1D and 2D conv
 with channels, groups, stride, padding (and its modes), dilation; transposed convolution;
 max and average pooling; each window's products and sum; every use of a shared weight and
 its gradient; the parameter count beside a dense layer; image filters; and the PyTorch code
-for what is on the screen. Every number is computed by convgrad."""
+for what is on the screen. With --landscapes DIR, a Landscape tab draws the loss surfaces
+`convgrad landscape` saved there, two runs side by side. Every number is computed by
+convgrad."""
 
 EPILOG = """\
 examples:
   convgrad explore                  # serve on http://127.0.0.1:8000 (this machine only)
-  convgrad explore --port 8001 --open   # another port, and open the page in the browser
-  convgrad explore --landscapes landscapes/   # and the landscapes `convgrad landscape` saved"""
+  convgrad explore --port 8001 --open   # another port, and open the page in the browser"""
 
 
 def register(subparsers) -> None:
