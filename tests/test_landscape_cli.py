@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import signal
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from convgrad.study.landscape_store import LandscapeError, read_landscape
-from test_train_support import (assert_one_line_error, cli_env, convgrad, data_home, start,
+from test_train_support import (assert_one_line_error, cli_env, convgrad, start,
                                 strict_json)
 
 

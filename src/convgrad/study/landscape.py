@@ -131,10 +131,6 @@ def initial_weights(run: LoadedRun) -> WeightSpace:
         cg_random.set_rng_state(saved)
 
 
-def coordinates(low: float, high: float, points: int) -> np.ndarray:
-    return np.linspace(low, high, points)
-
-
 class Landscape:
     """The landscape of one loaded run (its model is moved and put back at θ*)."""
 
@@ -182,17 +178,17 @@ class Landscape:
 
     def fresh_arrays(self) -> dict[str, np.ndarray]:
         s = self.settings
-        x = coordinates(-s.span, s.span, s.resolution)
+        x = np.linspace(-s.span, s.span, s.resolution)
         grid, profile = (s.resolution, s.resolution), (s.profile_points,)
         return {
             "x": x, "y": x.copy(),
             "loss": np.full(grid, np.nan), "accuracy": np.full(grid, np.nan),
             "done": np.zeros(grid, bool),
-            "direction_alpha": coordinates(-s.span, s.span, s.profile_points),
+            "direction_alpha": np.linspace(-s.span, s.span, s.profile_points),
             "direction_loss": np.full(profile, np.nan),
             "direction_accuracy": np.full(profile, np.nan),
             "direction_done": np.zeros(profile, bool),
-            "line_t": coordinates(s.line_from, s.line_to, s.profile_points),
+            "line_t": np.linspace(s.line_from, s.line_to, s.profile_points),
             "line_loss": np.full(profile, np.nan), "line_accuracy": np.full(profile, np.nan),
             "line_done": np.zeros(profile, bool),
         }
