@@ -237,10 +237,14 @@ def dataset_name(name) -> str:
 
 
 def model_name(name) -> str:
-    """A registry model's name, forgiving case and spaces; ConfigError naming the models."""
+    """A registry model's name (a depth family's too: ``plain1d-50``), forgiving case and
+    spaces; ConfigError naming the models, or the family's depths."""
     key = str(name).strip().lower()
     if key in MODELS:
         return key
+    wrong_depth = MODELS.depth_error(key)
+    if wrong_depth:
+        raise ConfigError(wrong_depth)
     close = difflib.get_close_matches(key, MODELS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"unknown model {name!r}{hint}; models: {', '.join(MODELS)}")
