@@ -18,6 +18,7 @@ COMMANDS = {
     "eval": "convgrad.train.cli",
     "compare": "convgrad.train.cli",
     "summary": "convgrad.train.cli",
+    "depth": "convgrad.study.depth_cli",
     "explain": "convgrad.explain.cli",
     "explore": "convgrad.web.cli",
 }
