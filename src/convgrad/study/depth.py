@@ -28,6 +28,7 @@ import dataclasses
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from ..models import FAMILIES, ModelFamily
@@ -58,7 +59,7 @@ class FamilyDefaults:
 
 # The 1-D family on MNIST-1D is the default study (depths, steps: measured, see README).
 DEFAULTS = {
-    "resnet1d": FamilyDefaults((8, 14, 26, 50), 2400, 100, 100, (8, 14), 200, 50),
+    "resnet1d": FamilyDefaults((8, 14, 26, 50), 1200, 50, 100, (8, 14), 200, 50),
     "cifar": FamilyDefaults((20, 32, 44, 56), 2000, 200, 128, (8, 14), 60, 30, augment=True),
     "lenet": FamilyDefaults((6, 10, 18, 34), 1500, 100, 100, (6, 10), 150, 50),
 }
@@ -238,6 +239,5 @@ def run_study(plan: StudyPlan, study_dir: Path, quiet: bool = False, on_start=No
 
 
 def study_dir_default(family: str, root: str | os.PathLike = "runs") -> Path:
-    from datetime import datetime
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"depth-{family}-{stamp}"

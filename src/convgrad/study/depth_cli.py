@@ -1,7 +1,7 @@
 """``convgrad depth``: the degradation study, one command.
 
     convgrad depth                        plain and residual 1-D ResNets of depths 8, 14, 26,
-                                          50 on MNIST-1D (about 15 minutes on two cores)
+                                          50 on MNIST-1D, 1200 steps each (minutes: see README)
     convgrad depth --quick                a smoke run: depths 8 and 14, 200 steps
     convgrad depth --family lenet         LeNet-like stacks on 8x8 digits
     convgrad depth --family cifar --depths 20,32 --steps 500 --data-dir DIR
@@ -206,7 +206,7 @@ def register(subparsers) -> None:
                     "draw the training-error curves and the gradient norm of every layer. "
                     "Default: the 1-D ResNets and their plain twins at depths 8, 14, 26, 50 "
                     "on MNIST-1D; SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr ÷10 at "
-                    "50%% and 75%% of 2400 steps, batch 100, seed 0."))
+                    "50%% and 75%% of 1200 steps, batch 100, seed 0."))
     plan = parser.add_argument_group("the study")
     plan.add_argument("--family", metavar="NAME",
                       help=f"depth family: {', '.join(FAMILIES)} (default: resnet1d); "
@@ -227,7 +227,7 @@ def register(subparsers) -> None:
     plan.add_argument("--seed", type=int, metavar="N", help="default: 0")
     plan.add_argument("--eval-every", type=int, metavar="N",
                       help="steps between evaluations: test set, whole training set, "
-                           "gradient norms (default: 100)")
+                           "gradient norms (default: 50)")
     run = parser.add_argument_group("run")
     run.add_argument("--out", metavar="DIR",
                      help="the study's folder (default: runs/depth-<family>-<time>)")

@@ -121,9 +121,9 @@ def conclusion(outcomes: list[RunOutcome]) -> str:
                 text += (f"{deep_res.network.label}, with shortcuts, reaches "
                          f"{deep_res.train_error:.2%}: here the shortcut does not remove it. ")
     else:
-        text += (f"No degradation at these settings: the deepest plain network trains within "
-                 f"{DEGRADATION_MARGIN:.0%} of the shallowest (more depth, fewer steps or a "
-                 f"constant learning rate show it; see README). ")
+        text += (f"No degradation at these settings: the deepest plain network's training "
+                 f"error is within {100 * DEGRADATION_MARGIN:g} percentage point of the "
+                 f"shallowest's. ")
     ratio = first_to_last_ratio(deep)
     res_ratio = first_to_last_ratio(deep_res) if deep_res is not None else None
     if ratio is not None:

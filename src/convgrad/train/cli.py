@@ -22,7 +22,7 @@ from pathlib import Path
 from .._memory import keep_freed_memory
 from ..cli import UsageError
 from ..data.errors import DataError
-from ..models import MODELS
+from ..models import FAMILIES, MODELS
 from .atomic import json_text
 from .checkpoint import (CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights,
                          run_folder_of, select_checkpoint)
@@ -423,9 +423,12 @@ def model_list() -> str:
         rows.append((name, "×".join(map(str, spec.input_shape)), spec.dataset,
                      f"{params:,}", spec.description))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]),
-                                r[2].ljust(widths[2]), r[3].rjust(widths[3]), r[4]]).rstrip()
-                     for r in rows)
+    table = "\n".join("  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]),
+                                 r[2].ljust(widths[2]), r[3].rjust(widths[3]), r[4]]).rstrip()
+                      for r in rows)
+    families = "; ".join(f"{f.residual.format(depth='D')} / {f.plain.format(depth='D')} "
+                         f"({f.dataset}, D = {f.step}n + 2)" for f in FAMILIES.values())
+    return f"{table}\nand any depth of a family, with shortcuts / without: {families}"
 
 
 @_user_errors
