@@ -12,8 +12,10 @@ ARGS ?=
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Everything the README's commands need: training, plots and traces (train) and the
+# explorer (web), so that every `convgrad` command works after `make train` alone.
 $(VENV)/.train-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[train]'
+	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python

@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import emit, median_ms, run_child  # noqa: E402
+from harness import emit, engine_settings, median_ms, run_child  # noqa: E402
 
 # (channels, height = width): 16 ch at 32×32, 32 ch at 16×16, 64 ch at 8×8
 ROWS = [(16, 32), (32, 16), (64, 8)]
@@ -116,7 +116,8 @@ def main(argv=None) -> None:
     parser.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        emit(worker(args.worker, args.threads, args.batch, args.warmup, args.repeats))
+        with engine_settings(args.worker):
+            emit(worker(args.worker, args.threads, args.batch, args.warmup, args.repeats))
         return
     print_table({library: run_child(__file__, args.threads, [
         "--worker", library, "--threads", str(args.threads), "--batch", str(args.batch),

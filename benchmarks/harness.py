@@ -10,6 +10,7 @@ runs, and a ratio measured in the same run, mean more than any single time).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -45,6 +46,16 @@ def median_wall_and_cpu_ms(fn, warmup: int, repeats: int) -> tuple:
         wall.append(time.perf_counter() - start_wall)
         cpu.append(time.process_time() - start_cpu)
     return 1e3 * statistics.median(wall), 1e3 * statistics.median(cpu)
+
+
+def engine_settings(library: str):
+    """What ``convgrad train`` runs under, for a convgrad child (glibc keeps freed memory
+    mapped: ``convgrad.keep_freed_memory``); nothing for NumPy or torch children."""
+    if library.startswith("convgrad"):
+        import convgrad
+
+        return convgrad.keep_freed_memory()
+    return contextlib.nullcontext()
 
 
 def peak_memory_mb() -> float:

@@ -26,7 +26,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import emit, matmul_peak_gflops, median_ms, peak_memory_mb, run_child  # noqa: E402
+from harness import (emit, engine_settings, matmul_peak_gflops, median_ms,  # noqa: E402
+                     peak_memory_mb, run_child)
 
 CONV_ROWS = [(16, 32), (32, 16), (64, 8)]
 
@@ -174,13 +175,14 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.worker:
         kind, library = args.worker
-        if kind == "peak":
-            emit(matmul_peak_gflops(library, args.threads))
-        elif kind == "step":
-            emit(step_worker(library, args.batch, args.warmup, args.steps, args.threads))
-        else:
-            emit(conv_worker(library, args.batch, args.warmup, max(args.steps, 10),
-                             args.threads))
+        with engine_settings(library):
+            if kind == "peak":
+                emit(matmul_peak_gflops(library, args.threads))
+            elif kind == "step":
+                emit(step_worker(library, args.batch, args.warmup, args.steps, args.threads))
+            else:
+                emit(conv_worker(library, args.batch, args.warmup, max(args.steps, 10),
+                                 args.threads))
         return
 
     def child(kind, library):

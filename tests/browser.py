@@ -39,14 +39,17 @@ def free_socket() -> socket.socket:
 
 @contextmanager
 def running_server(app=None):
-    """``create_app()`` served by uvicorn in a thread; yields the base URL."""
+    """``create_app()`` served by uvicorn in a thread, answering only requests addressed to its
+    loopback address as ``convgrad explore`` does; yields the base URL."""
     import uvicorn
 
     from convgrad.web.app import create_app
+    from convgrad.web.guard import loopback_hosts
 
     sock = free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app or create_app(), log_level="warning",
+    app = app or create_app(loopback_hosts(port))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -63,11 +66,13 @@ def running_server(app=None):
         sock.close()
 
 
-def raw_get(base_url: str, raw_path: str) -> tuple:
+def raw_get(base_url: str, raw_path: str, host: str | None = None) -> tuple:
     """GET ``raw_path`` exactly as written (no client-side normalisation of ``..`` or
-    percent-escapes); returns (status, body bytes)."""
-    host, port = base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    percent-escapes), with the ``Host`` header given (default: the URL's host and port);
+    returns (status, body bytes)."""
+    address, port = base_url.removeprefix("http://").split(":")
+    host = f"{address}:{port}" if host is None else host
+    with socket.create_connection((address, int(port)), timeout=10) as conn:
         conn.sendall(f"GET {raw_path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
                      .encode("latin-1"))
         data = b""

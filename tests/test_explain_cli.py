@@ -218,13 +218,14 @@ ERRORS = [
     (["conv2d", "--input", "1 2; 3 x", "--weight", "1"], "'x' (row 2, value 2) is not a number"),
     (["conv2d", "--input", "1 2; 3 4 | 5 6", "--weight", "1"], "ragged array: channel 2"),
     (["conv2d", "--input", "1 2; 3 4", "--weight", "1 1 1; 1 1 1; 1 1 1"],
-     "output size along H is ⌊(2 + 2·0 − 1·(3−1) − 1)/1⌋ + 1 = 0, but it must be at least 1"),
+     "⌊(2 + 2·0 − 1·(3−1) − 1)/1⌋ + 1 = 0, but it must be at least 1"),
     (["conv2d", "--input", "1 2; 3 4", "--weight", "1 1; 1 1", "--padding", "same",
       "--stride", "2"], "padding='same' needs stride 1"),
-    (["conv2d", "--input", "1 2 | 3 4 | 5 6", "--weight", "1 || 1 || 1", "--groups", "2"],
-     "groups=2 must divide the weight's first dimension (output channels, 3)"),
+    (["conv2d", "--input", "1 2 | 3 4", "--weight", "1 || 1 || 1", "--groups", "2"],
+     "groups=2 must divide the output channels at dimension 0 of the weight, but weight of "
+     "size [3, 1, 1, 1] has 3 = 1·2 + 1"),
     (["conv2d", "--input", "1 2 | 3 4 | 5 6", "--weight", "1 || 1", "--groups", "2"],
-     "the input has 3 channels"),
+     "groups=2 must divide the input channels, but input of size [3, 1, 2] has 3 channels"),
     (["max_pool2d", "--input", "1 2; 3 4", "--kernel-size", "2", "--padding", "2"],
      "padding along H must be at most half the kernel size (p ≤ ⌊k/2⌋ = ⌊2/2⌋ = 1)"),
     (["avg_pool1d", "--input", "1 2 3", "--kernel-size", "2", "--divisor-override", "2"],
@@ -319,3 +320,91 @@ def test_a_reader_that_stops_early_gets_no_traceback(extra):
     process.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr
     assert process.returncode != 0
+
+
+# ------------------------------------------------------------------ one rule for every input form
+@pytest.mark.parametrize("text, message", [
+    ("[" * 1000 + "1" + "]" * 1000, "--input: expected at most 3 levels of brackets, got 1000"),
+    ("[" * 5 + "1" + "]" * 5, "--input: expected at most 3 levels of brackets, got 5"),
+    ('[[1, "1"]]', "--input: [0][1] is '1' (text), not a number"),
+    ("[[true, 2]]", "--input: [0][0] is true (a truth value), not a number"),
+    ("[[1, null]]", "--input: [0][1] is None"),
+])
+def test_json_input_follows_the_text_forms_rule(capsys, text, message):
+    status, out, err = run(capsys, "conv2d", "--input", text, "--weight", "1")
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ['1 "1"', "1 true", "true"])
+def test_the_text_form_refuses_the_same_values(capsys, text):
+    status, _, err = run(capsys, "conv1d", "--input", text, "--weight", "1")
+    assert status == 2 and "is not a number" in err
+
+
+@pytest.mark.parametrize("value", ["1", True, None, "inf"])
+def test_the_python_api_refuses_them_too(value):
+    from convgrad import explain
+    from convgrad.explain import TraceError
+    with pytest.raises(TraceError, match="not a number"):
+        explain.conv2d([[[1.0, value]]], [[[[1.0]]]])
+
+
+def test_deep_nesting_in_the_python_api_is_one_clear_error():
+    from convgrad import explain
+    from convgrad.explain import TraceError
+    deep = 1.0
+    for _ in range(1000):
+        deep = [deep]
+    with pytest.raises(TraceError, match="nested more than 3 levels deep"):
+        explain.conv2d(deep, [[[[1.0]]]])
+
+
+# ------------------------------------------------------------------ a terminal narrower than a grid
+def section(text: str, title: str) -> str:
+    """The lines from the one that starts with ``title`` to the next blank line."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith(title))
+    end = next((k for k in range(start + 1, len(lines)) if not lines[k].strip()), len(lines))
+    return "\n".join(lines[start:end])
+
+
+@pytest.mark.parametrize("columns", [40, 60, 80])
+def test_a_wide_input_is_wrapped_in_blocks_of_columns_never_elided(capsys, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    values = list(range(101, 161))                      # 60 three-digit values, one row
+    status, out, _ = run(capsys, "conv1d", "--input", " ".join(map(str, values)),
+                         "--weight", "1", "--backward")
+    assert status == 0
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= columns
+    shown = section(out, "Input x")
+    words = " ".join(shown.split())
+    assert "columns 0 to" in words and "more below" in words and "of 0 to 59" in words
+    # every value once, in order: the blocks alternate a header of indices and a row of values
+    rows = [line.split() for line in shown.splitlines()
+            if line.split() and line.split()[0].isdigit() and int(line.split()[0]) > 100]
+    assert [int(v) for row in rows for v in row] == values
+    assert section(out, "Output y").count("columns") >= 2
+
+
+def test_a_wide_padded_2d_input_keeps_its_row_labels_and_padding_marks(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    row = " ".join(str(k % 10) for k in range(30))
+    status, out, _ = run(capsys, "conv2d", "--input", f"{row}; {row} | {row}; {row}",
+                         "--weight", "1 0; 0 1 | 1 1; 1 1", "--padding", "1")
+    assert status == 0 and "…" not in out
+    padded = section(out, "Input x, padded")
+    for channel in ("x[0]", "x[1]"):
+        assert f"{channel}, columns -1 to" in padded and "of -1 to 30" in padded
+    # each block has the rows -1..2 (padding above and below) labelled
+    labels = [line.split()[0] for line in padded.splitlines() if line.split()
+              and line.split()[0].lstrip("-").isdigit() and "[" in line]
+    assert labels.count("-1") == labels.count("2") >= 4
+
+
+def test_a_long_list_of_scattered_inputs_says_how_many_it_leaves_out(capsys):
+    status, out, _ = run(capsys, "conv_transpose1d", "--input", "1 2 3 4 5 6 7 8",
+                         "--weight", "1 1 1 1 1 1 1 1", "--stride", "1")
+    assert status == 0 and "…" not in out
+    assert "and 2 more" in out                     # y[7] gathers 8 inputs; 6 are listed

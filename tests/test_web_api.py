@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from browser import raw_get, running_server
+from convgrad import explain
 from convgrad.cli import main as cli_main
 from convgrad.web import image, schemas
 from convgrad.web.app import STATIC_DIR, create_app
@@ -206,6 +207,11 @@ def test_page_bounds_are_the_apis():
                     "stride": schemas.MAX_STRIDE, "padding": schemas.MAX_PADDING,
                     "dilation": schemas.MAX_DILATION,
                     "outputPadding": schemas.MAX_OUTPUT_PADDING}
+    # the explorer's size bound, which the form keeps to
+    bound = re.search(r"export const TRACE_BOUND = \{ products: (\d+), elements: (\d+) \}",
+                      state_js)
+    assert (int(bound.group(1)), int(bound.group(2))) == (schemas.MAX_TRACE_PRODUCTS,
+                                                          explain.MAX_ELEMENTS)
     image_js = (STATIC_DIR / "image.js").read_text()
 
     def constant(name):
@@ -298,7 +304,7 @@ IMPOSSIBLE = [
     ("conv1d", {"input": [[1, 2, 3]], "weight": [[[1, 1]]], "bias": [1, 2]},
      "bias needs one value per output channel"),
     ("conv2d", {"input": [[[1, 2], [3, 4]]], "weight": [[[[1]], [[1]]]]},
-     "expects 2"),
+     "expects C_in = weight.shape[1]·groups = 2·1 = 2"),
     ("max_pool2d", {"input": NOTES_X, "kernel_size": 2, "padding": 2},
      "at most half the kernel size"),
     ("avg_pool1d", {"input": [[1, 2, 3, 4]], "kernel_size": 3, "padding": 2},

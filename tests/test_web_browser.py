@@ -227,6 +227,7 @@ def test_impossible_settings_show_their_message(page):
     act(page, lambda: page.fill("#cin", "2"))
     act(page, lambda: page.fill("#groups", "2"))
     assert "groups=2 must divide the output channels" in page.text_content("#message")
+    assert invalid_controls(page) == {"groups"}  # the field is marked
     act(page, lambda: page.fill("#groups", "1"))
     act(page, lambda: page.select_option("#padding-kind", "valid"))
     set_axis(page, "kernel", 0, 6)
@@ -234,21 +235,150 @@ def test_impossible_settings_show_their_message(page):
     recorder.check(allowed_errors=[r"status of 422"])
 
 
-def test_an_impossible_link_shows_its_message_not_a_blank_page(browser, server):
+def invalid_controls(page) -> set:
+    """The settings marked as the subject of the message (visible ones)."""
+    return set(page.eval_on_selector_all(
+        "#settings .invalid", "els => els.filter(e => e.offsetParent).map(e => e.id || "
+        "`${e.dataset.field}${e.dataset.axis}`)"))
+
+
+def open_link(browser, server, query):
+    """The page opened from a link whose first answer may be an error (no settle on 200)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     recorder = Recorder(page, server)
-    with page.expect_response(lambda r: "/api/max_pool2d" in r.url) as response:
-        page.goto(f"{server}/?op=max_pool2d&in=4x4&c=1&k=2x2&s=auto&p=2x2")
-    assert response.value.status == 422
+    with page.expect_response(lambda r: "/api/" in r.url) as response:
+        page.goto(f"{server}/?{query}")
     page.wait_for_selector("#message:not([hidden])")
-    assert "at most half the kernel size" in page.text_content("#message")
-    assert page.is_visible("#controls") and page.is_hidden("#view")
+    settle(page)
+    return context, page, recorder, response.value
+
+
+def test_an_impossible_link_keeps_the_page_and_marks_the_field(browser, server):
+    context, page, recorder, response = open_link(
+        browser, server, "op=max_pool2d&in=4x4&c=1&k=2x2&s=auto&p=2x2")
+    assert response.status == 422
+    message = page.text_content("#message")
+    assert message.startswith("Not possible: ") and "at most half the kernel size" in message
+    # the page stays: the operation's example, dimmed, and the padding marked as typing does
+    page.wait_for_selector("#output-grids .cell")
+    assert page.is_visible("#controls") and "stale" in page.get_attribute("#view", "class")
+    assert "example is shown dimmed" in page.text_content("#message")
+    assert invalid_controls(page) == {"padding0", "padding1"}
+    assert page.get_attribute("input[data-field=padding][data-axis='0']:visible",
+                              "aria-invalid") == "true"
+    page.screenshot(path=str(ARTIFACTS / "explore-impossible-link.png"))
     set_axis(page, "padding", 0, 1)
     set_axis(page, "padding", 1, 1)
     assert page.is_hidden("#message") and page.is_visible("#output-grids .cell")
+    assert "stale" not in page.get_attribute("#view", "class") and not invalid_controls(page)
     recorder.check(allowed_errors=[r"status of 422"])
     context.close()
+
+
+def test_a_link_with_an_out_of_range_setting_says_so_and_marks_it(browser, server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, recorder, response = open_link(browser, server,
+                                                  "op=conv2d&in=4x4&k=99x2&s=0x1&pm=mirror")
+    assert response.status == 200  # the settings it could use are shown, not refused
+    message = page.text_content("#message")
+    assert message.startswith("From the link: ")
+    for said in ("k=99x2 is not an integer from 1 to 7", "s=0x1 is not an integer from 1 to 6 "
+                 "(or two, as HxW); 1×1 is shown instead", "pm=mirror"):
+        assert said in message, message
+    assert invalid_controls(page) == {"kernel0", "kernel1", "stride0", "stride1", "padding-mode"}
+    assert "stale" not in page.get_attribute("#view", "class")
+    page.screenshot(path=str(ARTIFACTS / "explore-link-notice.png"))
+    set_axis(page, "kernel", 0, 3)  # any change: the link's notice has been read
+    assert page.is_hidden("#message") and not invalid_controls(page)
+    recorder.check()
+    context.close()
+
+
+def test_a_link_too_large_to_show_says_it_is_the_explorers_bound(browser, server):
+    context, page, recorder, response = open_link(
+        browser, server, "op=conv2d&in=16x16&c=4&cout=4&k=3x3&s=1x1&p=0x0")
+    assert response.status == 422
+    message = page.text_content("#message")
+    assert message.startswith("Too large to show: ") and "Not possible" not in message
+    assert "the explorer's size bound of 4096" in message
+    assert invalid_controls(page) == {"size0", "size1", "cin"}
+    recorder.check(allowed_errors=[r"status of 422"])
+    context.close()
+
+
+def test_the_form_offers_no_size_the_bound_refuses(page):
+    page, recorder = page
+    act(page, lambda: page.fill("#cin", "4"))
+    act(page, lambda: page.fill("#cout", "4"))
+    set_axis(page, "kernel", 0, 3)
+    set_axis(page, "kernel", 1, 3)
+    set_axis(page, "size", 0, 16)  # 16×4: 14·2 outputs · 4·4 channels · 9 taps = 4032 products
+    assert page.is_hidden("#message")
+    width = "input[data-field=size][data-axis='1']:visible"
+    top = int(page.get_attribute(width, "max"))
+    assert top == 4  # 16×5 would be 14·3·144 = 6048 products, over the bound of 4096
+    # typing more than is offered gives the most that is offered, not an error
+    page.fill(width, "16")  # (the setting stays 4: nothing to ask the API)
+    page.press(width, "Tab")
+    settle(page)
+    assert page.is_hidden("#message"), page.text_content("#message")
+    assert page.evaluate("window.convgradExplore.state().size") == [16, 4]
+    assert page.input_value(width) == "4"
+    recorder.check()
+
+
+def test_the_pages_trace_size_is_the_explainers(page):
+    """The form's bound uses the page's own count of a trace's products and elements; it must
+    be explain's (a setting the page offers must never be refused as too large)."""
+    import random
+
+    from convgrad import explain
+    page, recorder = page
+    rng = random.Random(7)
+    states = []
+    for _ in range(60):
+        family = rng.choice(["conv", "transpose", "max", "avg"])
+        dims = rng.choice([1, 2])
+        axes = lambda low, high: [rng.randint(low, high) for _ in range(dims)]  # noqa: E731
+        states.append(dict(
+            family=family, dims=dims, size=axes(1, 8), cin=rng.randint(1, 4),
+            cout=rng.randint(1, 4), groups=rng.choice([1, 2]), kernel=axes(1, 4),
+            stride=axes(1, 3), strideAuto=rng.random() < 0.3, padding=axes(0, 2),
+            paddingKind=rng.choice(["int", "int", "valid"]), dilation=axes(1, 2),
+            outputPadding=[0] * dims, ceilMode=rng.random() < 0.5))
+    sizes = page.evaluate("""async (states) => {
+        const m = await import('/static/state.js');
+        return states.map((s) => m.traceSize(s));
+    }""", states)
+    compared = 0
+    for s, size in zip(states, sizes):
+        x = np.ones((s["cin"], *s["size"][:s["dims"]]))
+        op = {"conv": f"conv{s['dims']}d", "transpose": f"conv_transpose{s['dims']}d",
+              "max": f"max_pool{s['dims']}d", "avg": f"avg_pool{s['dims']}d"}[s["family"]]
+        if s["family"] in ("conv", "transpose"):
+            first, second = ((s["cout"], max(1, s["cin"] // s["groups"])) if s["family"] == "conv"
+                             else (s["cin"], max(1, s["cout"] // s["groups"])))
+            kwargs = dict(weight=np.ones((first, second, *s["kernel"])), stride=s["stride"],
+                          dilation=s["dilation"], groups=s["groups"])
+            kwargs["padding"] = (s["padding"] if s["family"] == "transpose"
+                                 or s["paddingKind"] == "int" else s["paddingKind"])
+        else:
+            kwargs = dict(kernel_size=s["kernel"], padding=s["padding"], ceil_mode=s["ceilMode"],
+                          stride=None if s["strideAuto"] else s["stride"])
+            if s["family"] == "max":
+                kwargs["dilation"] = s["dilation"]
+        try:
+            trace = explain.trace(op, x, **kwargs, backward=False, max_products=10 ** 9)
+        except explain.TraceError:
+            continue  # impossible settings: the API says why; the page's count does not matter
+        with pytest.raises(explain.TraceTooLarge) as counted:  # explain's count of products
+            explain.trace(op, x, **kwargs, backward=False, max_products=0)
+        assert size == {"products": counted.value.count,
+                        "elements": x.size + int(np.prod(trace.output_shape))}, (s, size)
+        compared += 1
+    assert compared >= 30
+    recorder.check()
 
 
 def test_the_snippet_on_the_page_gives_the_pages_output(browser, server):

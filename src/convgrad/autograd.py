@@ -1,18 +1,31 @@
-"""Reverse-mode automatic differentiation: grad mode, graph nodes and the backward pass.
+"""Reverse-mode automatic differentiation: grad mode, the graph, saved tensors, backward.
 
-Every differentiable operation produces its output with :func:`from_op`, handing over the
-input tensors it read (``parents``) and a ``backward`` closure.  Given ``∂L/∂out`` the
-closure returns ``∂L/∂parent`` for each parent (or ``None`` where a parent needs none).
-:func:`run_backward` visits the graph once, in reverse topological order, and adds every
-contribution into the gradient of the tensor it belongs to — a tensor used twice receives
-the sum of both contributions, exactly like a convolution weight reused at every position.
+The graph is made of :class:`Node` objects, one per recorded operation (what a tensor's
+``grad_fn`` is).  A node knows, for each input of its operation, where that input came from
+— the node that made it, or the leaf tensor itself when the input is a leaf that requires
+grad — and holds a ``backward`` closure: given ``∂L/∂out`` it returns ``∂L/∂input`` for each
+input (``None`` where an input needs none).  :func:`run_backward` visits the graph once, in
+reverse topological order, and adds every contribution into the gradient of the node or leaf
+it belongs to — a tensor used twice receives the sum of both contributions, exactly like a
+convolution weight reused at every position.
 
+Saved tensors and versions.  A backward closure reads the values the forward saw (``w * x``
+needs ``x`` for ``∂/∂w``).  Every tensor carries a :class:`VersionCounter`, shared with the
+tensors that share its memory (views, ``detach()``), and every in-place operation bumps it.
+A node records the version of each tensor its backward really reads; before running that
+backward, :func:`run_backward` checks that none of them changed, and raises PyTorch's
+RuntimeError if one did, instead of computing a gradient from overwritten values.
+
+This module knows nothing of the Tensor class (``tensor.py`` builds on it): it sees tensors
+only through ``requires_grad``, ``grad_fn``, ``_version_counter``, ``_accumulate_grad`` and
+their array's shape and dtype.
 The traversal is iterative (an explicit stack, no recursion), so a chain of 10,000
 operations backpropagates without touching Python's recursion limit.
 """
 from __future__ import annotations
 
 import functools
+import re
 import threading
 
 import numpy as np
@@ -20,6 +33,7 @@ import numpy as np
 _state = threading.local()
 
 
+# ----------------------------------------------------------------------------- grad mode
 def is_grad_enabled() -> bool:
     """True unless inside :class:`no_grad` (as ``torch.is_grad_enabled``)."""
     return getattr(_state, "enabled", True)
@@ -64,41 +78,97 @@ class enable_grad(_GradMode):
     mode = True
 
 
-class GradFn:
-    """What ``Tensor.grad_fn`` shows: the name of the operation that made a tensor."""
+# ----------------------------------------------------------------------------- the graph
+class VersionCounter:
+    """How many in-place operations have written to one tensor's memory (``t._version``).
 
-    __slots__ = ("name",)
+    One counter is shared by a tensor and every tensor that shares its memory the way
+    PyTorch shares it: views (reshape, permute, transpose, expand, basic indexing, ...) and
+    ``detach()``.  Writing through any of them bumps the version all of them see.
+    """
 
-    def __init__(self, name: str):
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+class Node:
+    """One recorded operation: a tensor's ``grad_fn``.
+
+    ``inputs``    per input of the operation: the Node that made it, the input itself when it
+                  is a leaf that requires grad (its gradient goes to ``.grad``), or None
+    ``backward``  ``g ↦ (∂L/∂input for each input)``; dropped after use unless retain_graph
+    ``saved``     ``(counter, version, tensor)`` for every tensor the backward reads; tensor
+                  is None for this node's own output (a node must not keep its output alive)
+    ``shape``, ``dtype``  of the output (the gradient arriving here has them)
+    ``retained``  a weak reference to the tensor that called ``retain_grad()``, or None
+    """
+
+    __slots__ = ("name", "inputs", "backward", "saved", "shape", "dtype", "retained")
+
+    def __init__(self, name: str, inputs: tuple, backward, saved: tuple, shape: tuple, dtype):
         self.name = name
+        self.inputs = inputs
+        self.backward = backward
+        self.saved = saved
+        self.shape = shape
+        self.dtype = dtype
+        self.retained = None
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
 
 
-def from_op(data: np.ndarray, parents: tuple, backward, name: str):
-    """Wrap ``data`` as the output of an operation on ``parents``.
-
-    The graph edge is recorded only when grad mode is on and some parent requires a
-    gradient; otherwise ``backward`` (and whatever arrays it closed over) is dropped at once.
-    ``parents`` may contain ``None`` for optional inputs (a conv without bias, say).
-    """
-    from .tensor import Tensor
-
-    out = Tensor._wrap(data)
-    if is_grad_enabled() and any(p is not None and p.requires_grad for p in parents):
-        out.requires_grad = True
-        out._parents = parents
-        out._backward = backward
-        out._grad_fn = GradFn(name)
-        for parent in parents:
-            if parent is not None:
-                # Its values may be saved for backward: an in-place op must not overwrite it
-                # (PyTorch's version counters catch this; this flag is convgrad's cheap stand-in).
-                parent._in_graph = True
-    return out
+def increment_version(tensor) -> None:
+    """Record an in-place write to ``tensor``'s memory made behind the operations' back
+    (``torch.autograd.graph.increment_version``): an optimizer's NumPy update, say."""
+    tensor._version_counter.value += 1
 
 
+def graph_input(tensor):
+    """What a node records for ``tensor`` as an input: its node, itself (a leaf that requires
+    grad) or None (no gradient flows to it)."""
+    if tensor is None or not tensor.requires_grad:
+        return None
+    return tensor.grad_fn or tensor
+
+
+def save(tensor) -> tuple:
+    """A saved-tensor record: ``tensor``'s version counter and the version it is at now."""
+    counter = tensor._version_counter
+    return counter, counter.value, tensor
+
+
+_BACKWARD_SUFFIX = re.compile(r"Backward\d*$")
+
+
+def _describe(tensor, node: Node) -> str:
+    """PyTorch's ``[torch.FloatTensor [3]], which is output 0 of Add`` for a saved tensor."""
+    if tensor is None:
+        shape, dtype, maker = node.shape, node.dtype, node
+    else:
+        shape, dtype, maker = tensor.shape, tensor.dtype, tensor._grad_fn
+    text = f"[{dtype} tensor of shape {list(shape)}]"
+    if maker is not None:
+        text += f", which is output 0 of {_BACKWARD_SUFFIX.sub('', maker.name)},"
+    return text
+
+
+def check_saved_versions(node: Node) -> None:
+    """Raise PyTorch's RuntimeError if a tensor ``node`` saved was changed in place since."""
+    for counter, version, tensor in node.saved:
+        if counter.value != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: {_describe(tensor, node)} is at version "
+                f"{counter.value}; expected version {version} instead. {node.name} saved it "
+                f"for its backward pass: make the in-place change after backward(), or "
+                f"change a .clone() instead."
+            )
+
+
+# ----------------------------------------------------------------------------- backward
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum ``grad`` down to ``shape``, undoing NumPy/PyTorch broadcasting.
 
@@ -128,7 +198,7 @@ def clear_grads(tensors, set_to_none: bool = True) -> None:
 
 
 def _topological_order(root) -> list:
-    """Tensors reachable from ``root`` that require grad, each after all of its parents."""
+    """Nodes (and leaves) reachable from ``root``, each after every node that reads it."""
     # Post-order DFS.  A node is marked visited when it is expanded, not when it is pushed:
     # a tensor reached by two paths (h used by both `h + f(h)`'s operands) must be appended
     # only after every node that reads it, or its gradient is consumed before it is complete.
@@ -143,32 +213,29 @@ def _topological_order(root) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for parent in node._parents:
-            if parent is not None and parent.requires_grad and id(parent) not in visited:
-                stack.append((parent, False))
+        if isinstance(node, Node):
+            for parent in node.inputs:
+                if parent is not None and id(parent) not in visited:
+                    stack.append((parent, False))
     return order
 
 
-def _accumulate_into_grad(tensor, grad: np.ndarray) -> None:
-    """``tensor.grad += grad``, creating ``.grad`` on first use (as PyTorch leaves do)."""
-    from .tensor import Tensor
-
-    grad = np.asarray(grad, dtype=tensor.data.dtype)
-    if tensor.grad is None:
-        # Copy: the array may be shared with another tensor's gradient (an addition hands the
-        # same upstream gradient to both of its inputs), and later `+=` must not leak across.
-        tensor.grad = Tensor._wrap(np.array(grad, copy=True))
-    else:
-        tensor.grad.data += grad
+def _second_backward_error() -> RuntimeError:
+    return RuntimeError(
+        "Trying to backward through the graph a second time (or directly access saved "
+        "tensors after they have already been freed). Saved intermediate values of the graph "
+        "are freed when you call .backward(). Specify retain_graph=True if you need to "
+        "backward through the graph a second time."
+    )
 
 
 def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Backpropagate ``grad = ∂L/∂root`` through the graph that produced ``root``.
+    """Backpropagate ``grad = ∂L/∂out`` from ``root`` (a Node, or a leaf tensor itself).
 
-    Gradients of intermediate tensors live in a dictionary only until their node is
-    processed; leaves (and tensors that called ``retain_grad()``) accumulate into ``.grad``.
-    Without ``retain_graph`` each node's closure is released after use, freeing the arrays
-    it saved, and a second backward through the same graph raises as in PyTorch.
+    Gradients of nodes live in a dictionary only until the node is processed; leaves (and
+    tensors that called ``retain_grad()``) accumulate into ``.grad``.  Without
+    ``retain_graph`` each node's closure is released after use, freeing the arrays it saved,
+    and a second backward through the same graph raises as in PyTorch.
     """
     order = _topological_order(root)
     pending = {id(root): grad}
@@ -176,29 +243,29 @@ def run_backward(root, grad: np.ndarray, retain_graph: bool = False) -> None:
         g = pending.pop(id(node), None)
         if g is None:
             continue
-        if node._retains_grad or not node._parents:
-            _accumulate_into_grad(node, g)
-        if not node._parents:
+        if not isinstance(node, Node):     # a leaf that requires grad
+            node._accumulate_grad(g)
             continue
-        if node._backward is None:
-            raise RuntimeError(
-                "Trying to backward through the graph a second time (or directly access "
-                "saved tensors after they have already been freed). Saved intermediate values "
-                "of the graph are freed when you call .backward(). Specify retain_graph=True "
-                "if you need to backward through the graph a second time."
-            )
-        parent_grads = node._backward(g)
+        if node.retained is not None and node.retained() is not None:
+            node.retained()._accumulate_grad(g)
+        if node.backward is None:
+            raise _second_backward_error()
+        check_saved_versions(node)
+        input_grads = node.backward(g)
         if not retain_graph:
-            node._backward = None
-        for parent, pg in zip(node._parents, parent_grads):
-            if pg is None or parent is None or not parent.requires_grad:
+            node.backward = None
+            node.saved = ()
+        for parent, pg in zip(node.inputs, input_grads):
+            if pg is None or parent is None:
                 continue
-            if pg.shape != parent.data.shape:
+            shape, dtype = ((parent.shape, parent.dtype) if isinstance(parent, Node)
+                            else (parent.data.shape, parent.data.dtype))
+            if pg.shape != shape:
                 raise RuntimeError(
-                    f"internal error: {node._grad_fn.name} returned a gradient of shape "
-                    f"{pg.shape} for an input of shape {parent.data.shape}"
+                    f"internal error: {node.name} returned a gradient of shape {pg.shape} for "
+                    f"an input of shape {shape}"
                 )
-            if pg.dtype != parent.data.dtype:
-                pg = pg.astype(parent.data.dtype)
+            if pg.dtype != dtype:
+                pg = pg.astype(dtype)
             key = id(parent)
             pending[key] = pg if key not in pending else pending[key] + pg

@@ -12,6 +12,10 @@ import importlib
 import os
 import sys
 
+from . import __version__
+from .errors import UsageError
+from .extras import missing_extra, missing_message
+
 # command name -> module that registers it (imported only when needed)
 COMMANDS = {
     "train": "convgrad.train.cli",
@@ -24,15 +28,22 @@ COMMANDS = {
 }
 
 
-class UsageError(Exception):
-    """A problem with what the user asked for, reported as one line with exit status 2."""
+EPILOG = """\
+examples:
+  convgrad train                 # the MNIST-1D paper's CNN and recipe (about 93% on the test set)
+  convgrad summary cnn           # its layers, output shapes, parameters and mult-adds
+  convgrad explain conv2d --input "0 0 0 0; 1 0 0 1; 0 1 1 0; 0 0 0 0" --weight "1 1; 1 1"
+  convgrad explore               # the web explorer, on http://127.0.0.1:8000
+  convgrad explain --help        # each command's options (and examples)"""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="convgrad",
         description="Convolutional neural networks from first principles.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"convgrad {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     registered = set()
     for name, module_name in COMMANDS.items():
@@ -44,28 +55,38 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
-            if not error.name or not error.name.startswith("convgrad"):
-                # A missing optional dependency: the command exists but cannot run here.
-                subparsers.add_parser(name, help=f"(needs {error.name}: pip install "
-                                                 f"'convgrad[all]')")
-                continue
-            raise
+            if missing_extra(error) is None:
+                raise
+            # A missing optional dependency: the command exists but cannot run here.
+            for command in (c for c, m in COMMANDS.items() if m == module_name):
+                subparsers.add_parser(command, help=f"(needs {error.name})").set_defaults(
+                    missing=error)
+            registered.add(module_name)
+            continue
         module.register(subparsers)
         registered.add(module_name)
     return parser
+
+
+def _missing(command: str, error: ModuleNotFoundError) -> int:
+    """A command that needs an optional dependency this installation lacks: say which, and how
+    to install it, in one line."""
+    print(f"convgrad {command}: {missing_message(error, missing_extra(error))}",
+          file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
+    # (known args first: a command whose module could not be imported has no options yet)
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "missing", None) is not None:
+        return _missing(args.command, args.missing)
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "func", None) is None:
-        if args.command in COMMANDS:
-            module = COMMANDS[args.command]
-            print(f"convgrad {args.command}: not available (could not import {module}); "
-                  f"install the extras with: pip install 'convgrad[all]'", file=sys.stderr)
-            return 2
         parser.print_help()
         return 0 if args.command is None else 2
     try:
@@ -73,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"convgrad {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        if missing_extra(error) is None:
+            raise
+        return _missing(args.command, error)
     except KeyboardInterrupt:
         print(f"convgrad {args.command}: interrupted", file=sys.stderr)
         return 130

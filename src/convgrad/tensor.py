@@ -6,15 +6,28 @@ accumulated (``+=``) by every later one, as in PyTorch.
 
 Dtypes follow PyTorch: Python floats become float32, NumPy float64 arrays stay float64,
 integers become int64 and booleans stay bool.  Only floating tensors can require grad.
-The operations themselves live in ``convgrad.ops``; the methods below only dispatch.
+
+This module owns the wrapping of arrays: a tensor's graph fields, :func:`from_op` (an
+operation's output, recorded in the graph of ``autograd``), :func:`view_of` (an output that
+shares its input's memory) and the device.  The operations themselves — arithmetic,
+reductions, reshapes, in-place updates — live in ``convgrad.ops``, which builds on this
+module and attaches them to the class as its methods and operators (``ops/methods.py``).
+
+Views, as in PyTorch.  A view (``x.reshape``, ``x.permute``, ``x[1:3]``, ``x.expand``, ...)
+shares its base's memory and its base's version counter; it remembers its base and how to
+make itself from it.  When the base (or another view of it) is changed in place, the view's
+``grad_fn`` is remade from the base's new history the next time it is used, so gradients
+always follow the values the view shows.
 """
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
-from . import autograd
+from .autograd import (Node, VersionCounter, graph_input, is_grad_enabled, run_backward,
+                       save)
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -47,6 +60,145 @@ def _as_array(data, dtype=None) -> np.ndarray:
     return array
 
 
+# ----------------------------------------------------------------------------- devices
+# The device types PyTorch knows by name.
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip",
+                 "ve", "fpga", "maia", "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia",
+                 "privateuseone")
+
+
+class device:
+    """Where a tensor lives (``torch.device``): always ``device(type='cpu')`` here.
+
+    ``device('cuda:0')`` can be named, as in PyTorch, but nothing can move there: convgrad's
+    NumPy engine runs on the CPU (:func:`check_cpu`).
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu", index: int | None = None):
+        if isinstance(spec, device):
+            spec, index = spec.type, spec.index if index is None else index
+        text = str(spec)
+        kind, _, number = text.partition(":")
+        if kind not in _DEVICE_TYPES or (number and not number.isdigit()):
+            raise RuntimeError(
+                f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
+                f"string: {text}"
+            )
+        self.type = kind
+        self.index = int(number) if number else index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def _names_device(arg) -> bool:
+    return isinstance(arg, device) or (isinstance(arg, str)
+                                       and arg.partition(":")[0] in _DEVICE_TYPES)
+
+
+def to_arguments(args: tuple, dtype=None, device_=None) -> np.dtype | None:
+    """The dtype a ``.to(...)`` call asks for (None: keep it), its arguments read as PyTorch
+    reads them — a device, a dtype, both, or another tensor — with the device checked."""
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif _names_device(arg):
+            device_ = arg
+        else:
+            dtype = arg
+    if device_ is not None:
+        check_cpu(device_)
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        if isinstance(dtype, str):
+            device(dtype)          # not a dtype: say which devices exist (RuntimeError)
+        raise TypeError(f"to() expected a dtype or a device, got {dtype!r}") from None
+
+
+def check_cpu(spec) -> device:
+    """``spec`` as a device; RuntimeError in one line for anything but the CPU."""
+    where = device(spec)
+    if where.type != "cpu":
+        raise RuntimeError(
+            f"cannot move to device '{where}': convgrad's NumPy engine runs on the CPU only "
+            f"(use device='cpu'); to train on a GPU, run `convgrad train --backend torch`"
+        )
+    return where
+
+
+# ----------------------------------------------------------------------------- views
+class _View:
+    """How a view derives from its base (PyTorch's view tracking, in miniature).
+
+    ``base``     the tensor whose memory the view shows (never itself a view)
+    ``replay``   array ↦ the view of it: the chain of view operations from the base
+    ``stamp``    the shared version when the view's ``grad_fn`` was last made
+    ``tracked``  made with grad enabled; a view made under ``no_grad`` stays out of the graph
+    ``orphaned`` an untracked view whose base (which requires grad) changed since: it has no
+                 history to give, and using it where a gradient is needed raises (PyTorch's
+                 ``grad_fn=<Invalid>``)
+    """
+
+    __slots__ = ("base", "replay", "stamp", "tracked", "orphaned")
+
+    def __init__(self, base: "Tensor", replay, stamp: int, tracked: bool):
+        self.base, self.replay, self.stamp, self.tracked = base, replay, stamp, tracked
+        self.orphaned = False
+
+    def positions(self) -> np.ndarray:
+        """For each element of the view, its flat (row-major) index in the base."""
+        return self.replay(np.arange(self.base.data.size).reshape(self.base.shape))
+
+    def refresh(self, view: "Tensor") -> None:
+        """After an in-place change of the base or of another view of it: the view's values
+        are now the base's, so its gradient must flow to the base's new history."""
+        self.stamp = view._version_counter.value
+        base = self.base
+        if not self.tracked:
+            self.orphaned = view._requires_grad = base.requires_grad
+            return
+        if not base.requires_grad:
+            view._grad_fn, view._requires_grad = None, False
+            return
+        view._grad_fn = view_node(base, self.positions(), view.data)
+        view._requires_grad = True
+
+
+def view_node(base: "Tensor", positions: np.ndarray, values: np.ndarray) -> Node:
+    """A node reading ``values = base.flat[positions]`` (PyTorch's AsStridedBackward0):
+    ∂L/∂base[i] = Σ of ∂L/∂view over the view's elements at base position i."""
+    flat, size, shape = positions.ravel(), base.data.size, base.shape
+
+    def backward(g):
+        grad = np.zeros(size, dtype=g.dtype)
+        np.add.at(grad, flat, g.ravel())
+        return (grad.reshape(shape),)
+
+    return Node("AsStridedBackward0", (graph_input(base),), backward, (), values.shape,
+                values.dtype)
+
+
+# ----------------------------------------------------------------------------- the tensor
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -56,8 +208,8 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_parents", "_backward", "_grad_fn",
-                 "_retains_grad", "_in_graph", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_grad_fn", "_version_counter", "_view",
+                 "__weakref__")
     # Make `ndarray + Tensor` call Tensor.__radd__ instead of broadcasting element-wise.
     __array_priority__ = 1000.0
 
@@ -77,15 +229,21 @@ class Tensor:
     def _init_graph_fields(self) -> None:
         self.grad = None
         self._requires_grad = False
-        self._parents = ()
-        self._backward = None
-        self._grad_fn = None
-        self._retains_grad = False
-        self._in_graph = False      # an input of a recorded operation (see autograd.from_op)
+        self._grad_fn = None        # the autograd Node that made this tensor; None for leaves
+        self._version_counter = VersionCounter()
+        self._view = None           # a _View when this tensor shows another one's memory
+
+    def _refresh_view(self) -> None:
+        """Remake a view's history if its base changed in place since (see ``_View``)."""
+        view = self._view
+        if view is not None and view.stamp != self._version_counter.value:
+            view.refresh(self)
 
     # ------------------------------------------------------------------ attributes
     @property
     def requires_grad(self) -> bool:
+        if self._view is not None:
+            self._refresh_view()
         return self._requires_grad
 
     @requires_grad.setter
@@ -95,7 +253,7 @@ class Tensor:
                 f"only Tensors of floating point dtype can require gradients, "
                 f"this one has dtype {self.data.dtype}"
             )
-        if not value and self._parents:
+        if not value and self.grad_fn is not None:
             raise RuntimeError(
                 "you can only change requires_grad flags of leaf variables; use "
                 ".detach() to get a tensor that does not require grad"
@@ -105,6 +263,29 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def grad_fn(self):
+        """The :class:`autograd.Node` that made this tensor (None for a leaf)."""
+        if self._view is not None:
+            self._refresh_view()
+            if self._view.orphaned and is_grad_enabled():
+                raise RuntimeError(
+                    "A view was created in no_grad mode and its base or another view of its "
+                    "base has been modified inplace with grad mode enabled. Given that this "
+                    "use case is ambiguous and error-prone, it is forbidden. Make the view "
+                    "and the in-place change both inside the no_grad block or both outside."
+                )
+        return self._grad_fn
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        """How many in-place operations have written to this tensor's memory."""
+        return self._version_counter.value
 
     @property
     def shape(self) -> tuple:
@@ -119,16 +300,12 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def is_leaf(self) -> bool:
-        return not self._parents
+    def device(self) -> device:
+        return CPU
 
     @property
-    def grad_fn(self):
-        return self._grad_fn
-
-    @property
-    def T(self) -> "Tensor":
-        return self.permute(*reversed(range(self.ndim)))
+    def is_cuda(self) -> bool:
+        return False
 
     def size(self, dim: int | None = None):
         return self.shape if dim is None else self.shape[dim]
@@ -143,6 +320,8 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
@@ -164,23 +343,15 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
-        """The same data, cut from the graph (shares memory, as in PyTorch)."""
-        return Tensor._wrap(self.data)
+        """The same data, cut from the graph: shares memory and the version counter, as in
+        PyTorch (an in-place change through either is seen by both)."""
+        out = Tensor._wrap(self.data)
+        out._version_counter = self._version_counter
+        return out
 
-    def clone(self) -> "Tensor":
-        return _shape.clone(self)
-
-    def to(self, dtype) -> "Tensor":
-        return _unary.cast(self, np.dtype(dtype))
-
-    def float(self) -> "Tensor":
-        return self.to(float32)
-
-    def double(self) -> "Tensor":
-        return self.to(float64)
-
-    def long(self) -> "Tensor":
-        return self.to(int64)
+    def cpu(self) -> "Tensor":
+        """This tensor itself: it is already on the CPU."""
+        return self
 
     def __float__(self) -> float:
         return float(self.item())
@@ -207,7 +378,9 @@ class Tensor:
         extras = []
         if self.data.dtype not in (float32, int64, bool_):
             extras.append(f"dtype=convgrad.{self.data.dtype}")
-        if self._grad_fn is not None:
+        if self.requires_grad and self._view is not None and self._view.orphaned:
+            extras.append("grad_fn=<Invalid>")
+        elif self._grad_fn is not None:
             extras.append(f"grad_fn={self._grad_fn!r}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
@@ -237,208 +410,27 @@ class Tensor:
                     f"gradient has shape {tuple(grad.shape)} but the tensor has shape "
                     f"{tuple(self.shape)}: they must match"
                 )
-        autograd.run_backward(self, grad, retain_graph=retain_graph)
+        run_backward(self.grad_fn or self, grad, retain_graph=retain_graph)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        self._retains_grad = True
-
-    def zero_(self) -> "Tensor":
-        self.data[...] = 0
-        return self
-
-    def fill_(self, value) -> "Tensor":
-        self.data[...] = value
-        return self
-
-    def copy_(self, other) -> "Tensor":
-        self.data[...] = _as_array(other)
-        return self
-
-    # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other):
-        return _arith.add(self, other)
-
-    def __radd__(self, other):
-        return _arith.add(other, self)
-
-    def __sub__(self, other):
-        return _arith.sub(self, other)
-
-    def __rsub__(self, other):
-        return _arith.sub(other, self)
-
-    def __mul__(self, other):
-        return _arith.mul(self, other)
-
-    def __rmul__(self, other):
-        return _arith.mul(other, self)
-
-    def __truediv__(self, other):
-        return _arith.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _arith.div(other, self)
-
-    def __pow__(self, other):
-        return _arith.pow(self, other)
-
-    def __rpow__(self, other):
-        return _arith.pow(other, self)
-
-    def __neg__(self):
-        return _unary.neg(self)
-
-    def __matmul__(self, other):
-        return _matmul.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _matmul.matmul(other, self)
-
-    def __eq__(self, other):
-        return _arith.compare(self, other, np.equal)
-
-    def __ne__(self, other):
-        return _arith.compare(self, other, np.not_equal)
-
-    def __lt__(self, other):
-        return _arith.compare(self, other, np.less)
-
-    def __le__(self, other):
-        return _arith.compare(self, other, np.less_equal)
-
-    def __gt__(self, other):
-        return _arith.compare(self, other, np.greater)
-
-    def __ge__(self, other):
-        return _arith.compare(self, other, np.greater_equal)
-
-    __hash__ = object.__hash__
-
-    def add(self, other):
-        return _arith.add(self, other)
-
-    def sub(self, other):
-        return _arith.sub(self, other)
-
-    def mul(self, other):
-        return _arith.mul(self, other)
-
-    def div(self, other):
-        return _arith.div(self, other)
-
-    def pow(self, exponent):
-        return _arith.pow(self, exponent)
-
-    def matmul(self, other):
-        return _matmul.matmul(self, other)
-
-    def maximum(self, other):
-        return _arith.maximum(self, other)
-
-    def minimum(self, other):
-        return _arith.minimum(self, other)
-
-    # ------------------------------------------------------------------ unary
-    def exp(self):
-        return _unary.exp(self)
-
-    def log(self):
-        return _unary.log(self)
-
-    def sqrt(self):
-        return _unary.sqrt(self)
-
-    def abs(self):
-        return _unary.abs(self)
-
-    def neg(self):
-        return _unary.neg(self)
-
-    def clamp(self, min=None, max=None):
-        return _unary.clamp(self, min, max)
-
-    clip = clamp
-
-    def relu(self):
-        return _unary.relu(self)
-
-    def sigmoid(self):
-        return _unary.sigmoid(self)
-
-    def tanh(self):
-        return _unary.tanh(self)
-
-    # ------------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim: bool = False):
-        return _reduce.sum(self, dim, keepdim)
-
-    def mean(self, dim=None, keepdim: bool = False):
-        return _reduce.mean(self, dim, keepdim)
-
-    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return _reduce.var(self, dim, unbiased, keepdim, correction=correction)
-
-    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return _reduce.var(self, dim, unbiased, keepdim, correction=correction).sqrt()
-
-    def max(self, dim=None, keepdim: bool = False):
-        return _reduce.extreme(self, dim, keepdim, largest=True)
-
-    def min(self, dim=None, keepdim: bool = False):
-        return _reduce.extreme(self, dim, keepdim, largest=False)
-
-    def amax(self, dim=(), keepdim: bool = False):
-        return _reduce.amax(self, dim, keepdim, largest=True)
-
-    def amin(self, dim=(), keepdim: bool = False):
-        return _reduce.amax(self, dim, keepdim, largest=False)
-
-    def argmax(self, dim=None, keepdim: bool = False):
-        return _reduce.arg_extreme(self, dim, keepdim, largest=True)
-
-    def argmin(self, dim=None, keepdim: bool = False):
-        return _reduce.arg_extreme(self, dim, keepdim, largest=False)
-
-    # ------------------------------------------------------------------ shape
-    def reshape(self, *shape):
-        return _shape.reshape(self, _shape.shape_arg(shape))
-
-    def view(self, *shape):
-        return _shape.reshape(self, _shape.shape_arg(shape))
-
-    def permute(self, *dims):
-        return _shape.permute(self, _shape.shape_arg(dims))
-
-    def transpose(self, dim0: int, dim1: int):
-        return _shape.transpose(self, dim0, dim1)
-
-    def t(self):
-        if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
-        return self.T
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        return _shape.flatten(self, start_dim, end_dim)
-
-    def squeeze(self, dim=None):
-        return _shape.squeeze(self, dim)
-
-    def unsqueeze(self, dim: int):
-        return _shape.unsqueeze(self, dim)
-
-    def expand(self, *sizes):
-        return _shape.expand(self, _shape.shape_arg(sizes))
-
-    def contiguous(self):
-        return self
-
-    def __getitem__(self, index):
-        return _shape.getitem(self, index)
-
-
+        if self.grad_fn is not None:     # a leaf keeps its gradient anyway
+            self._grad_fn.retained = weakref.ref(self)
+
+    def _accumulate_grad(self, grad: np.ndarray) -> None:
+        """``self.grad += grad``, creating ``.grad`` on first use (as PyTorch leaves do)."""
+        grad = np.asarray(grad, dtype=self.data.dtype)
+        if self.grad is None:
+            # Copy: the array may be shared with another tensor's gradient (an addition hands
+            # the same upstream gradient to both of its inputs), and later `+=` must not leak.
+            self.grad = Tensor._wrap(np.array(grad, copy=True))
+        else:
+            self.grad.data += grad
+
+
+# ----------------------------------------------------------------------------- construction
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data`` (as ``torch.tensor``)."""
     return Tensor(data, dtype=dtype, requires_grad=requires_grad)
@@ -461,8 +453,42 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     return Tensor._wrap(_as_array(value))
 
 
-from .ops import arithmetic as _arith  # noqa: E402  (the ops import Tensor from here)
-from .ops import matmul as _matmul  # noqa: E402
-from .ops import reduce as _reduce  # noqa: E402
-from .ops import shape as _shape  # noqa: E402
-from .ops import unary as _unary  # noqa: E402
+def from_op(data: np.ndarray, inputs: tuple, backward, name: str, saved=None,
+            save_output: bool = False) -> Tensor:
+    """Wrap ``data`` as the output of an operation on ``inputs`` (Tensors, or None for an
+    absent optional input such as a conv without bias).
+
+    The graph node is recorded only when grad mode is on and some input requires grad;
+    otherwise ``backward`` (and whatever arrays it closed over) is dropped at once.
+    ``saved`` lists the tensors whose values ``backward`` reads — exactly those PyTorch saves
+    for this operation (every input when not given) — and ``save_output`` adds the output:
+    backward raises if any of them is changed in place before it runs.
+    """
+    out = Tensor._wrap(data)
+    if not is_grad_enabled():
+        return out
+    edges = tuple([graph_input(t) for t in inputs])
+    if all(edge is None for edge in edges):
+        return out
+    records = tuple([save(t) for t in (inputs if saved is None else saved) if t is not None])
+    if save_output:
+        records += ((out._version_counter, 0, None),)
+    out._grad_fn = Node(name, edges, backward, records, out.data.shape, out.data.dtype)
+    out._requires_grad = True
+    return out
+
+
+def view_of(x: Tensor, array: np.ndarray, backward, name: str, replay) -> Tensor:
+    """``array``, which shares ``x``'s memory, as a view of ``x``: the output of an operation
+    (as :func:`from_op`, saving nothing) that shares ``x``'s version counter and remembers
+    ``replay``, the function that makes it from ``x``'s array."""
+    out = from_op(array, (x,), backward, name, saved=())
+    out._version_counter = counter = x._version_counter
+    parent = x._view
+    if parent is None:
+        out._view = _View(x, replay, counter.value, is_grad_enabled())
+    else:
+        before = parent.replay
+        out._view = _View(parent.base, lambda a: replay(before(a)), counter.value,
+                          parent.tracked and is_grad_enabled())
+    return out

@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from ..cli import UsageError
+from ..errors import UsageError
+from ..shapes import CONV_PADDING_MODES
 from . import OPS
 from .model import TraceError
 from .parse import ParseError, parse_array, parse_ints, parse_position, parse_vector
@@ -59,8 +60,8 @@ examples:
       --weight "1 0; 0 1 | 1 1; 1 1 || 0 0; 0 1 | 1 0; 0 0" --bias "0.5 -1" --backward
   convgrad explain conv_transpose1d --input "1 2 3" --weight "1 1" --stride 2 --backward
   convgrad explain max_pool2d --input "1 3 2; 4 0 1; 2 2 5" --kernel-size 2 --ceil-mode
-  convgrad explain avg_pool2d --input "1 2 3; 4 5 6; 7 8 9" --kernel-size 3 --padding 1 \\
-      --no-count-include-pad --backward --grad "1 0 0; 0 1 0; 0 0 1"
+  convgrad explain avg_pool2d --input "1 2 3; 4 5 6; 7 8 9" --kernel-size 3 --stride 1 \\
+      --padding 1 --no-count-include-pad --backward --grad "1 0 0; 0 1 0; 0 0 1"
   convgrad explain conv2d --input "1 2; 3 4" --weight "1" --json"""
 
 
@@ -86,8 +87,7 @@ def register(subparsers) -> None:
                           help="S or SH,SW (default 1; pooling: the kernel size)")
     settings.add_argument("--padding", "-p", metavar="P",
                           help="P, PH,PW, 'same' or 'valid' (default 0)")
-    settings.add_argument("--padding-mode", choices=["zeros", "reflect", "replicate",
-                                                     "circular"],
+    settings.add_argument("--padding-mode", choices=CONV_PADDING_MODES,
                           help="what conv padding holds (default zeros)")
     settings.add_argument("--dilation", "-d", metavar="D", help="D or DH,DW (default 1)")
     settings.add_argument("--groups", "-g", metavar="G", help="channel groups (default 1)")
@@ -210,10 +210,7 @@ def run(args) -> int:
         json.dump(trace.to_dict(), sys.stdout, allow_nan=False, ensure_ascii=False)
         sys.stdout.write("\n")
         return 0
-    try:
-        from .render import render
-    except ImportError as error:  # rich comes with the train and web extras
-        raise UsageError(f"printing a trace needs {error.name}: pip install 'convgrad[train]' "
-                         f"(or use --json)") from None
+    # rich (the train extra) is needed only here, not for --json
+    from .render import render
     render(trace, at=at, show_backward=backward)
     return 0

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import shapes
 from ..kernels.conv import conv_windows, window_positions
 from . import formulas
-from .arguments import (AXIS_NAMES, as_array, as_int, check_padding_mode,
-                        check_size, conv_axis, normalise_conv_padding, per_axis, product,
-                        shape_text, source_index)
+from .arguments import (AXIS_NAMES, as_array, check_size, conv_axis, product, source_index,
+                        trace_errors)
 from .backward import weighted_backward
-from .model import MAX_PRODUCTS, Cell, PaddedInput, Term, Trace, TraceError, Window
+from .model import MAX_PRODUCTS, Cell, PaddedInput, Term, Trace, Window
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
@@ -36,34 +36,6 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     """Trace ``F.conv2d`` (with ``nn.Conv2d``'s ``padding_mode``) on an input ``(C_in, H, W)``."""
     return conv_trace("conv2d", 2, input, weight, bias, stride, padding, dilation, groups,
                       padding_mode, grad_output, backward, max_products)
-
-
-def check_groups(op, groups, in_channels, weight_shape, first_dim_is_out=True) -> int:
-    """groups divides the channels: PyTorch's constraints, with the numbers."""
-    groups = as_int(groups, "groups", op, 1)
-    if weight_shape[0] % groups:
-        role = "output" if first_dim_is_out else "input"
-        raise TraceError(f"{op}: groups={groups} must divide the weight's first dimension "
-                         f"({role} channels, {weight_shape[0]}); weight shape "
-                         f"{shape_text(weight_shape)}")
-    expected = weight_shape[1] * groups if first_dim_is_out else weight_shape[0]
-    if in_channels != expected:
-        layout = ("C_in/groups" if first_dim_is_out else "C_in")
-        raise TraceError(f"{op}: the input has {in_channels} channels, but the weight "
-                         f"{shape_text(weight_shape)} with groups={groups} expects "
-                         f"{expected} ({layout} = {weight_shape[1 if first_dim_is_out else 0]}"
-                         f"{f' × {groups} groups' if first_dim_is_out else ''})")
-    return groups
-
-
-def check_bias(op, bias, out_channels):
-    if bias is None:
-        return None
-    b = as_array(bias, "bias", op, "(C_out,)", 1)
-    if b.shape[0] != out_channels:
-        raise TraceError(f"{op}: bias needs one value per output channel ({out_channels}), "
-                         f"got {b.shape[0]}")
-    return b
 
 
 def make_cell_reader(x: np.ndarray, padding_value: float, mode: str = "zeros",
@@ -106,18 +78,17 @@ def conv_trace(op, dims, input, weight, bias, stride, padding, dilation, groups,
     x = as_array(input, "input", op, layout, dims + 1)
     w = as_array(weight, "weight", op, "(C_out, C_in/groups, " +
                  ("k)" if dims == 1 else "kH, kW)"), dims + 2)
-    groups = check_groups(op, groups, x.shape[0], w.shape)
-    b = check_bias(op, bias, w.shape[0])
-    stride = per_axis(stride, dims, "stride", op, 1)
-    dilation = per_axis(dilation, dims, "dilation", op, 1)
+    b = None if bias is None else as_array(bias, "bias", op, "(C_out,)", 1)
+    with trace_errors():
+        args = shapes.conv_arguments(op, dims, x.shape, w.shape, None if b is None else b.shape,
+                                     stride, padding, dilation, groups)
+        shapes.check_conv_padding_mode(op, padding_mode, args.padding, x.shape[1:])
+    stride, pads, dilation, groups = args.stride, args.padding, args.dilation, args.groups
     kernel = w.shape[2:]
-    pads = normalise_conv_padding(op, padding, dims, kernel, stride, dilation)
-    axis_names = AXIS_NAMES[dims]
-    check_padding_mode(op, padding_mode, pads, x.shape[1:], axis_names)
     same = isinstance(padding, str) and padding == "same"
-    axes = [conv_axis(op, name, n, k, s, before, after, d, same)
+    axes = [conv_axis(name, n, k, s, before, after, d, same)
             for name, n, k, s, (before, after), d
-            in zip(axis_names, x.shape[1:], kernel, stride, pads, dilation)]
+            in zip(AXIS_NAMES[dims], x.shape[1:], kernel, stride, pads, dilation)]
 
     out_channels, group_channels = w.shape[0], w.shape[1]
     output_shape = (out_channels, *(a.output_size for a in axes))

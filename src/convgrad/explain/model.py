@@ -134,11 +134,27 @@ MAX_ELEMENTS = 4_096
 
 
 class TraceError(ValueError):
-    """A setting the user can fix; the message names the constraint that failed."""
+    """A setting the user can fix; the message names the constraint that failed.
+
+    ``argument``: the name of the argument at fault, where there is one (``"padding"``), so
+    that the explorer can mark its field.
+    """
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 class TraceTooLarge(TraceError):
-    """The trace would enumerate more products or elements than the bound allows."""
+    """The trace would enumerate more products or elements than the bound allows.
+
+    ``count`` of ``what`` (``"products"`` or ``"elements"``) against ``bound``: a limit of the
+    explanation, not of the operation, which the explorer words as its own size bound.
+    """
+
+    def __init__(self, message: str, count: int, bound: int, what: str):
+        super().__init__(message, argument="input")
+        self.count, self.bound, self.what = count, bound, what
 
 
 _FIELD_NAMES: dict = {}

@@ -6,10 +6,11 @@
     weight's first dimension separated by '||'     "1 1; 1 1 | 0 0; 0 0 || 1 0; 0 1 | 2 2; 2 2"
 
 A number is anything Python's ``float`` reads (``-1.5``, ``2e-3``, ``inf``, ``nan``) or a
-fraction ``a/b``.  A weight is ``(C_out, C_in/groups, *k)`` for a convolution and
+fraction ``a/b``; ``true`` or a quoted ``"1"`` is not.  A weight is ``(C_out, C_in/groups, *k)`` for a convolution and
 ``(C_in, C_out/groups, *k)`` for a transposed one: '||' always separates its first dimension,
 '|' its second.  A nested list in brackets (``[[1, 2], [3, 4]]``) is read as JSON instead,
-with missing leading dimensions taken as 1.
+with missing leading dimensions taken as 1; it holds numbers only, by the same rule
+(``first_non_number``, which the trace functions also apply to arrays given in Python).
 
 Every problem raises ``ParseError`` with one line naming the option, where the problem is
 and what was expected.
@@ -17,6 +18,7 @@ and what was expected.
 from __future__ import annotations
 
 import json
+import numbers
 import re
 
 import numpy as np
@@ -136,20 +138,67 @@ def parse_array(text: str, option: str, ndim: int, spatial_dims: int) -> np.ndar
     return array
 
 
+def bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[`` in ``text``, counted without parsing it (so that any depth
+    is safe to ask about; brackets inside quotes count too, which only overestimates)."""
+    depth = deepest = 0
+    for char in text:
+        if char == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "]":
+            depth -= 1
+    return deepest
+
+
+def first_non_number(value, ndim: int) -> str | None:
+    """Why ``value`` is not nested lists of numbers at most ``ndim`` deep: the place and the
+    problem (``"[0][1] is '1' (text), not a number"``), or None when it is.
+
+    A number is an int or a float (NumPy's too); a bool is not, nor is text, even text that
+    reads as a number: the rule of the text form, where ``true`` and ``"1"`` are not numbers.
+    The walk uses a stack, not recursion, so any depth gets this answer.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iuf":
+            return None if value.ndim <= ndim else (f" has {value.ndim} dimensions, more than "
+                                                     f"the {ndim} it can have")
+        value = value.tolist()
+    stack = [(value, 0, "")]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, (list, tuple)):
+            if depth == ndim:
+                return (f"{where} is nested more than {ndim} levels deep; it can have at most "
+                        f"{ndim} dimensions")
+            stack.extend((inner, depth + 1, f"{where}[{k}]")
+                         for k, inner in reversed(list(enumerate(item))))
+        elif isinstance(item, bool) or not isinstance(item, numbers.Real):
+            shown = (f"{str(item).lower()} (a truth value)" if isinstance(item, (bool, np.bool_))
+                     else f"{item!r} (text)" if isinstance(item, str)
+                     else "None (no value)" if item is None
+                     else f"{item!r} (a {type(item).__name__})")
+            return f"{where} is {shown}, not a number"
+    return None
+
+
 def _parse_brackets(text: str, option: str, ndim: int) -> np.ndarray:
+    depth = bracket_depth(text)
+    if depth > ndim:
+        raise ParseError(f"{option}: expected at most {ndim} levels of brackets, got {depth}")
     try:
         nested = json.loads(text.replace("−", "-"))
     except json.JSONDecodeError as error:
         raise ParseError(f"{option}: malformed nested list at character {error.pos + 1}: "
                          f"{error.msg}") from None
+    problem = first_non_number(nested, ndim)
+    if problem:
+        raise ParseError(f"{option}: {problem.lstrip()}")
     try:
         array = np.asarray(nested, dtype=np.float64)
     except (ValueError, TypeError):
         raise ParseError(f"{option}: the nested list must be rectangular and hold only "
                          f"numbers") from None
-    if array.ndim > ndim:
-        raise ParseError(f"{option}: expected at most {ndim} levels of brackets, got "
-                         f"{array.ndim} (shape {'×'.join(map(str, array.shape))})")
     if array.size == 0:
         raise ParseError(f"{option}: the nested list is empty")
     return array.reshape((1,) * (ndim - array.ndim) + array.shape)

@@ -16,14 +16,15 @@ import math
 
 import numpy as np
 
+from .. import shapes
 from ..kernels.conv import window_positions
 from ..kernels.pool import pool_windows
 from . import formulas
-from .arguments import (AXIS_NAMES, as_array, as_int, check_size, per_axis,
-                        pool_axis, product, shape_text)
+from .arguments import (AXIS_NAMES, as_array, check_size, pool_axis, product, shape_text,
+                        trace_errors)
 from .backward import assemble, input_gradients, upstream_gradient
 from .conv import make_cell_reader, padded_input
-from .model import MAX_PRODUCTS, Term, Trace, TraceError, Window
+from .model import MAX_PRODUCTS, Term, Trace, Window
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -82,20 +83,13 @@ def pool_trace(op, dims, kind, input, kernel_size, stride, padding, dilation, ce
                count_include_pad, divisor_override, grad_output, backward, max_products) -> Trace:
     layout = "(C, L)" if dims == 1 else "(C, H, W)"
     x = as_array(input, "input", op, layout, dims + 1)
-    kernel = per_axis(kernel_size, dims, "kernel_size", op, 1)
-    stride = kernel if stride is None or stride == [] or stride == () else per_axis(
-        stride, dims, "stride", op, 1)
-    if isinstance(padding, str):
-        raise TraceError(f"{op}: padding must be an integer or one per axis ('same' and "
-                         f"'valid' are for convolutions), got {padding!r}")
-    pads = per_axis(padding, dims, "padding", op, 0)
-    dilation = per_axis(dilation, dims, "dilation", op, 1)
-    if divisor_override is not None:
-        divisor_override = as_int(divisor_override, "divisor_override", op, -2**31)
-        if divisor_override == 0:
-            raise TraceError(f"{op}: divisor_override must not be zero")
+    with trace_errors():
+        kernel, stride, pads, dilation = shapes.pool_window_arguments(
+            op, dims, kernel_size, stride, padding, dilation)
+        shapes.check_divisor_override(op, divisor_override)
+        shapes.pool_output_shape(op, x.shape, kernel, stride, pads, dilation, ceil_mode)
     lengths = x.shape[1:]
-    axes = [pool_axis(op, name, n, k, s, p, d, ceil_mode)
+    axes = [pool_axis(name, n, k, s, p, d, ceil_mode)
             for name, n, k, s, p, d in zip(AXIS_NAMES[dims], lengths, kernel, stride, pads,
                                            dilation)]
     output_shape = (x.shape[0], *(a.output_size for a in axes))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -19,7 +19,7 @@ from .model import Cell, Trace
 
 PADDING_STYLE = "dim"
 LABEL_STYLE = "dim cyan"
-GRIDS_PER_LINE = 4
+TITLE_STYLE = "italic"
 
 
 # ------------------------------------------------------------------ numbers and indices
@@ -78,56 +78,118 @@ class Indexer:
 
 
 # ------------------------------------------------------------------ grids
-def grid(title: str | None, values, kinds=None, origin=(0, 0), bold=None) -> Table:
-    """One 1D or 2D array as an aligned table with its indices along the edges."""
+# A grid wider than the terminal is never squeezed (rich would print "…" for the columns that
+# do not fit): it is cut into blocks of whole columns, one under the other, each titled with
+# the columns it holds.
+GRID_GAP = 4  # spaces between grids printed side by side
+
+
+def _as_rows(values, kinds):
+    """A 1D or 2D array (and its kinds) as 2D object arrays, with the row labels."""
     values = np.asarray(values, dtype=object)
+    kinds = None if kinds is None else np.asarray(kinds, dtype=object)
     if values.ndim == 1:
-        values = values[None, :]
-        kinds = None if kinds is None else np.asarray(kinds, dtype=object)[None, :]
-        row_labels = [""]
-        col_origin = origin[-1]
-    else:
-        kinds = None if kinds is None else np.asarray(kinds, dtype=object)
-        row_labels = [str(origin[0] + r) for r in range(values.shape[0])]
-        col_origin = origin[-1]
+        return values[None, :], None if kinds is None else kinds[None, :], None
+    return values, kinds, values.shape[0]
+
+
+def _cell_text(value, kind) -> str:
+    return f"[{fmt(value)}]" if kind == "padding" else fmt(value)
+
+
+def grid(title: str | None, values, kinds=None, origin=(0, 0), bold=None,
+         columns: range | None = None) -> Table:
+    """One 1D or 2D array as an aligned table with its indices along the edges (only the
+    ``columns`` given, all by default)."""
+    values, kinds, rows = _as_rows(values, kinds)
+    row_labels = [""] if rows is None else [str(origin[0] + r) for r in range(rows)]
+    col_origin = origin[-1]
+    columns = range(values.shape[1]) if columns is None else columns
     table = Table(title=title, title_justify="left", box=None, show_edge=False,
                   pad_edge=False, padding=(0, 1), header_style=LABEL_STYLE)
-    table.add_column("", style=LABEL_STYLE, justify="right")
-    for c in range(values.shape[1]):
-        table.add_column(str(col_origin + c), justify="right")
+    table.add_column("", style=LABEL_STYLE, justify="right", overflow="fold")
+    for c in columns:
+        table.add_column(str(col_origin + c), justify="right", overflow="fold")
     for r in range(values.shape[0]):
         row = [Text(row_labels[r], style=LABEL_STYLE)]
-        for c in range(values.shape[1]):
-            value = values[r, c]
+        for c in columns:
             kind = None if kinds is None else kinds[r, c]
-            if kind == "padding":
-                row.append(Text(f"[{fmt(value)}]", style=PADDING_STYLE))
-            else:
-                style = "bold" if bold is not None and bold[r][c] else ""
-                row.append(Text(fmt(value), style=style))
+            style = (PADDING_STYLE if kind == "padding" else
+                     "bold" if bold is not None and bold[r][c] else "")
+            row.append(Text(_cell_text(values[r, c], kind), style=style))
         table.add_row(*row)
     return table
 
 
+def column_blocks(values, kinds, origin, width: int) -> list:
+    """The columns of a grid cut into consecutive ranges whose tables are at most ``width``
+    wide: a table is as wide as its row labels plus, per column, its widest entry and 2."""
+    values, kinds, rows = _as_rows(values, kinds)
+    label = 0 if rows is None else max(len(str(origin[0] + r)) for r in range(rows))
+    widths = [max([len(str(origin[-1] + c))] + [
+        len(_cell_text(values[r, c], None if kinds is None else kinds[r, c]))
+        for r in range(values.shape[0])]) + 2 for c in range(values.shape[1])]
+    blocks, start, used = [], 0, label
+    for c, w in enumerate(widths):
+        if c > start and used + w > width:
+            blocks.append(range(start, c))
+            start, used = c, label
+        used += w
+    blocks.append(range(start, len(widths)))
+    return blocks
+
+
 def grids(console: Console, title: str, array, names: "_Names", kinds=None,
           origin=(0, 0)) -> None:
-    """An array of shape (..., *spatial) as one grid per leading index, several per line."""
+    """An array of shape (..., *spatial) as one grid per leading index, as many side by side
+    as the terminal's width holds; a grid wider than the terminal in blocks of columns."""
     array = np.asarray(array, dtype=object)
     leading = array.shape[:array.ndim - names.spatial]
     tables = []
     for lead in np.ndindex(leading):
+        values = array[lead]
+        lead_kinds = None if kinds is None else np.asarray(kinds, dtype=object)[lead]
         name = names(lead)
-        tables.append(grid(name, array[lead], None if kinds is None else
-                           np.asarray(kinds, dtype=object)[lead], origin))
+        blocks = column_blocks(values, lead_kinds, origin, console.width)
+        for block in blocks:
+            block_title = name
+            if len(blocks) > 1:
+                block_title = (f"{name + ', ' if name else ''}columns {origin[-1] + block[0]} to "
+                               f"{origin[-1] + block[-1]} of {origin[-1]} to "
+                               f"{origin[-1] + values.shape[-1] - 1}"
+                               + (", more below" if block[-1] < values.shape[-1] - 1
+                                  else ""))
+            table = grid(None, values, lead_kinds, origin, columns=block)
+            # the title above the table (a table's own title would wrap to its width)
+            tables.append(table if block_title is None else
+                          Group(Text(block_title, style=TITLE_STYLE), table))
     console.print(Text(title, style="bold"))
-    for start in range(0, len(tables), GRIDS_PER_LINE):
-        row = Table.grid(padding=(0, 4))
-        chunk = tables[start:start + GRIDS_PER_LINE]
-        for _ in chunk:
-            row.add_column()
-        row.add_row(*chunk)
-        console.print(row)
+    line, used = [], 0
+    for table in tables:
+        width = console.measure(table).maximum
+        if line and used + GRID_GAP + width > console.width:
+            _print_line(console, line)
+            line, used = [], 0
+        line.append(table)
+        used += width + (GRID_GAP if len(line) > 1 else 0)
+    _print_line(console, line)
     console.print()
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table whose cells wrap inside their column when the terminal is narrow, instead of
+    being cut to "…"."""
+    for column in table.columns:
+        column.overflow = "fold"
+    console.print(table)
+
+
+def _print_line(console: Console, tables: list) -> None:
+    row = Table.grid(padding=(0, GRID_GAP))
+    for _ in tables:
+        row.add_column()
+    row.add_row(*tables)
+    console.print(row)
 
 
 class _Names:
@@ -193,7 +255,7 @@ def output_sizes(console: Console, trace: Trace) -> None:
         table.add_row(f"{axis.axis}:", Text(f"{axis.formula} = {axis.substituted}"))
         for note in axis.notes:
             table.add_row("", Text(f"({note})", style="dim"))
-    console.print(table)
+    print_table(console, table)
     console.print()
 
 
@@ -240,7 +302,8 @@ def window_region(window, ix: Indexer, transposed: bool) -> str:
     if not cells:
         return "(nothing lands here)"
     if transposed:
-        return " ".join(ix.x(c.index) for c in cells[:6]) + (" …" if len(cells) > 6 else "")
+        shown = " ".join(ix.x(c.index) for c in cells[:6])
+        return shown + (f" and {len(cells) - 6} more" if len(cells) > 6 else "")
     axes = range(0 if ix.in_channels > 1 else 1, len(cells[0].index))
     return f"x[{', '.join(_span(cells, a) for a in axes)}]"
 
@@ -307,7 +370,7 @@ def windows_table(console: Console, trace: Trace, chosen) -> None:
                    f"{_pool_cells(window)}  → {fmt(window.sum)}",
                    f"{fmt(window.divisor)} ({window.divisor_reason})", fmt(window.value)]
         table.add_row(*[Text(str(v)) for v in row])
-    console.print(table)
+    print_table(console, table)
     console.print(Text("  [v] = padding cell", style="dim") if trace.padded_input is not None
                   else "")
 
@@ -348,7 +411,7 @@ def window_detail(console: Console, trace: Trace, window) -> None:
         style = "bold" if kind == "max" and k == window.winner else (
             PADDING_STYLE if cell.kind != "input" else "")
         table.add_row(*[Text(v) for v in row], style=style)
-    console.print(table)
+    print_table(console, table)
     if kind == "conv":
         if not window.terms:
             console.print("  no input lands on this output")
@@ -389,7 +452,7 @@ def backward_section(console: Console, trace: Trace) -> None:
                 for c in gradient.contributions) or "0"
             table.add_row(ix.w(gradient.index), str(len(gradient.contributions)), Text(terms),
                           fmt(gradient.total))
-        console.print(table)
+        print_table(console, table)
         many_w = trace.weight_shape[0] > 1 or trace.weight_shape[1] > 1
         grids(console, "∂L/∂w", back.grad_weight, _Names("∂L/∂w", spatial, many_w))
     if back.bias is not None:
@@ -401,7 +464,7 @@ def backward_section(console: Console, trace: Trace) -> None:
         for gradient in back.bias:
             terms = " + ".join(factor(c.grad_output) for c in gradient.contributions)
             table.add_row(ix.b(gradient.index), Text(terms), fmt(gradient.total))
-        console.print(table)
+        print_table(console, table)
         console.print()
     pooling = trace.weight is None
     console.print(Text("Input gradient: " + back.formulas["input"], style="bold"))
@@ -427,7 +490,7 @@ def backward_section(console: Console, trace: Trace) -> None:
                   "0 (in no window)" if pooling else "0 (no output uses it)")
         table.add_row(ix.x(gradient.index), Text(" + ".join(parts) or unused),
                       fmt(gradient.total))
-    console.print(table)
+    print_table(console, table)
     grids(console, "∂L/∂x", back.grad_input, _Names("∂L/∂x", spatial, trace.input_shape[0] > 1))
 
 

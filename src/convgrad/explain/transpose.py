@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import shapes
 from ..kernels.conv import window_positions
 from ..kernels.conv_transpose import conv_transpose_windows
 from . import formulas
-from .arguments import (AXIS_NAMES, as_array, check_size, per_axis, product,
-                        transpose_axis)
+from .arguments import AXIS_NAMES, as_array, check_size, product, trace_errors, transpose_axis
 from .backward import weighted_backward
-from .conv import check_bias, check_groups
-from .model import MAX_PRODUCTS, Cell, Term, Trace, TraceError, Window
+from .model import MAX_PRODUCTS, Cell, Term, Trace, Window
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -48,19 +47,17 @@ def transpose_trace(op, dims, input, weight, bias, stride, padding, output_paddi
     x = as_array(input, "input", op, layout, dims + 1)
     w = as_array(weight, "weight", op, "(C_in, C_out/groups, " +
                  ("k)" if dims == 1 else "kH, kW)"), dims + 2)
-    groups = check_groups(op, groups, x.shape[0], w.shape, first_dim_is_out=False)
+    b = None if bias is None else as_array(bias, "bias", op, "(C_out,)", 1)
+    with trace_errors():
+        args = shapes.conv_transpose_arguments(op, dims, x.shape, w.shape,
+                                               None if b is None else b.shape, stride, padding,
+                                               output_padding, groups, dilation)
+    stride, pads, output_pads = args.stride, args.padding, args.output_padding
+    dilation, groups = args.dilation, args.groups
     outs_per_group = w.shape[1]
     out_channels = outs_per_group * groups
-    b = check_bias(op, bias, out_channels)
-    stride = per_axis(stride, dims, "stride", op, 1)
-    dilation = per_axis(dilation, dims, "dilation", op, 1)
-    if isinstance(padding, str):
-        raise TraceError(f"{op}: padding must be an integer or one per axis ('same' and "
-                         f"'valid' are for convolutions), got {padding!r}")
-    pads = per_axis(padding, dims, "padding", op, 0)
-    output_pads = per_axis(output_padding, dims, "output_padding", op, 0)
     kernel = w.shape[2:]
-    axes = [transpose_axis(op, name, n, k, s, p, d, op_)
+    axes = [transpose_axis(name, n, k, s, p, d, op_)
             for name, n, k, s, p, d, op_
             in zip(AXIS_NAMES[dims], x.shape[1:], kernel, stride, pads, dilation, output_pads)]
     output_shape = (out_channels, *(a.output_size for a in axes))

@@ -3,12 +3,10 @@
 The non-linearity σ in the notes' ``h = σ(W h_prev)``.  Signatures and derivative
 conventions are PyTorch's, kinks included: relu'(0) = 0 and leaky_relu'(0) = negative_slope.
 
-``inplace=True`` overwrites the input and returns it, as in PyTorch, whenever the input is
-not part of a recorded graph.  When it is — it requires grad, or an earlier recorded
-operation used it (``w * x`` keeps x for its backward) — PyTorch tracks versions of every
-tensor to detect a backward that needs the overwritten values; convgrad has no version
-counters, so it raises for a leaf that requires grad (as PyTorch does) and otherwise returns
-a new tensor, leaving the input intact so that every saved value stays correct.
+``inplace=True`` overwrites the input and returns it, as in PyTorch, with PyTorch's rules
+(``ops/inplace.py``): a leaf that requires grad refuses, a tensor in the graph is rebased
+onto the activation's node, and a backward that saved the old values (``w * x`` keeps x
+for ∂/∂w) raises instead of using the new ones.
 """
 from __future__ import annotations
 
@@ -17,11 +15,11 @@ import warnings
 
 import numpy as np
 
-from ..autograd import from_op, is_grad_enabled
 from ..kernels.loss import log_softmax as _log_softmax_kernel
 from ..kernels.loss import softmax as _softmax_kernel
+from ..ops import inplace as _inplace
 from ..ops import unary as _unary
-from ..tensor import Tensor, float32
+from ..tensor import Tensor, float32, from_op
 
 _SQRT_HALF = 1 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1 / math.sqrt(2.0 * math.pi)
@@ -43,27 +41,10 @@ def _as_float(input: Tensor) -> Tensor:
     return input if input.dtype.kind == "f" else input.to(float32)
 
 
-def _maybe_in_place(input: Tensor, result: Tensor, name: str) -> Tensor:
-    """Finish an ``inplace=True`` call: write ``result`` into ``input`` when that is safe."""
-    if input.requires_grad and is_grad_enabled():
-        if input.is_leaf:
-            raise RuntimeError(
-                f"a leaf Variable that requires grad is being used in an in-place operation "
-                f"({name}(..., inplace=True) on a tensor of shape {tuple(input.shape)}); "
-                f"use inplace=False or wrap the call in convgrad.no_grad()"
-            )
-        return result  # see the module docstring: the input keeps its values
-    if input._in_graph:
-        return result  # an earlier recorded operation may need these values in backward
-    input.data[...] = result.data
-    return input
-
-
 # ----------------------------------------------------------------------------- element-wise
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """``max(x, 0)``;  ∂/∂x = g where x > 0, else 0 (0 at the kink x = 0)."""
-    result = _unary.relu(input)
-    return _maybe_in_place(input, result, "relu") if inplace else result
+    return _inplace.relu_(input) if inplace else _unary.relu(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -72,6 +53,13 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     At the kink x = 0 PyTorch takes the slope branch: the derivative there is negative_slope.
     """
     _require_float(input, "leaky_relu")
+    if inplace:
+        return _inplace.apply(input, "leaky_relu_", _leaky_relu, negative_slope, True)
+    return _leaky_relu(input, negative_slope)
+
+
+def _leaky_relu(input: Tensor, negative_slope: float, in_place: bool = False) -> Tensor:
+    """PyTorch saves the input for ``leaky_relu`` but the output for ``leaky_relu_``."""
     positive = input.data > 0
     slope = input.dtype.type(negative_slope)
     out = np.where(positive, input.data, input.data * slope)
@@ -79,8 +67,10 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     def backward(g):
         return (np.where(positive, g, g * slope),)
 
-    result = from_op(out, (input,), backward, "LeakyReluBackward0")
-    return _maybe_in_place(input, result, "leaky_relu") if inplace else result
+    if in_place:
+        return from_op(out, (input,), backward, "LeakyReluBackward1", saved=(),
+                       save_output=True)
+    return from_op(out, (input,), backward, "LeakyReluBackward0", saved=(input,))
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -126,7 +116,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
             d_inner = k * (1 + 3 * c * x * x)
             return (g * (half * (1 + t) + half * x * (1 - t * t) * d_inner),)
 
-    return from_op(out.astype(x.dtype, copy=False), (input,), backward, "GeluBackward0")
+    return from_op(out.astype(x.dtype, copy=False), (input,), backward, "GeluBackward0",
+                   saved=(input,))
 
 
 # ----------------------------------------------------------------------------- softmax
@@ -160,24 +151,33 @@ def _prepare_softmax(input: Tensor, dim, dtype, name: str, stacklevel: int):
     return input, x, axis, (axis if input.ndim else None)
 
 
+def _apply_kernel(kernel, x: np.ndarray, axis: int, shape: tuple) -> np.ndarray:
+    """The kernel's result in ``shape``; an empty input gives an empty result, as PyTorch
+    (the kernel's max over a size-0 dim has no value)."""
+    if x.size == 0:
+        return np.empty(shape, dtype=x.dtype)
+    return kernel(x, axis).reshape(shape)
+
+
 def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``y_i = e^(x_i − max x) / Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = y ⊙ (g − Σ g ⊙ y)."""
     input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "softmax", _stacklevel)
-    out = _softmax_kernel(x, axis).reshape(input.shape)
+    out = _apply_kernel(_softmax_kernel, x, axis, input.shape)
 
     def backward(g):
         return (out * (g - (g * out).sum(axis=grad_axis, keepdims=True)),)
 
-    return from_op(out, (input,), backward, "SoftmaxBackward0")
+    return from_op(out, (input,), backward, "SoftmaxBackward0", saved=(), save_output=True)
 
 
 def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     """``y_i = x_i − max x − log Σ_j e^(x_j − max x)`` along ``dim``;  ∂/∂x = g − e^y · Σ g."""
     input, x, axis, grad_axis = _prepare_softmax(input, dim, dtype, "log_softmax",
                                                    _stacklevel)
-    out = _log_softmax_kernel(x, axis).reshape(input.shape)
+    out = _apply_kernel(_log_softmax_kernel, x, axis, input.shape)
 
     def backward(g):
         return (g - np.exp(out) * g.sum(axis=grad_axis, keepdims=True),)
 
-    return from_op(out, (input,), backward, "LogSoftmaxBackward0")
+    return from_op(out, (input,), backward, "LogSoftmaxBackward0", saved=(),
+                   save_output=True)

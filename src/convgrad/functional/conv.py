@@ -2,7 +2,7 @@
 
 Each function checks its arguments (``shapes.py``: PyTorch's exception classes, messages with
 the numbers), adds a batch axis to an unbatched input, and runs the NumPy kernels through
-``autograd.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks (the
+``tensor.from_op``: a convolution by the route ``kernels/conv_routes.py`` picks (the
 formulas are in the reference, ``kernels/conv.py``), a transposed convolution by
 ``kernels/conv_transpose.py``.  The backward pass computes only the gradients some input
 needs: a network's first convolution, whose input needs no gradient, skips ∂L/∂x entirely.
@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import shapes
-from ..autograd import from_op, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..kernels import conv_routes as _routes
 from ..kernels import conv_transpose as _transpose
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
+from .torch_errors import torch_errors
 
 
 def _check_tensors(op: str, input, weight, bias) -> None:
@@ -59,13 +60,15 @@ def _differentiable(spatial: int, input: Tensor, weight: Tensor, bias, forward, 
             dx = dx[0]
         return dx, dw, db
 
-    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name)
+    return from_op(y[0] if unbatched else y, (input, weight, bias), backward_fn, name,
+                   saved=(input, weight))
 
 
 def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):
     _check_tensors(op, input, weight, bias)
-    args = shapes.conv_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias),
-                                 stride, padding, dilation, groups)
+    with torch_errors():
+        args = shapes.conv_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias),
+                                     stride, padding, dilation, groups)
     # The window matrix is kept for ∂L/∂w only when a weight gradient can be asked for.
     keep_cols = is_grad_enabled() and weight.requires_grad
 
@@ -103,9 +106,10 @@ def _conv_transpose(op: str, spatial: int, input, weight, bias, stride, padding,
         # PyTorch's CPU transposed convolution exists for floats and int64 only.
         raise NotImplementedError(f"{op}: not implemented for integer dtype {input.dtype} "
                                   f"(only floating point and int64 inputs)")
-    args = shapes.conv_transpose_arguments(op, spatial, input.shape, weight.shape,
-                                           _bias_shape(bias), stride, padding, output_padding,
-                                           groups, dilation)
+    with torch_errors():
+        args = shapes.conv_transpose_arguments(op, spatial, input.shape, weight.shape,
+                                               _bias_shape(bias), stride, padding,
+                                               output_padding, groups, dilation)
 
     def forward(x):
         return _transpose.conv_transpose_forward(

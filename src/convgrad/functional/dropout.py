@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op
+from ..ops import inplace as _inplace
 from ..random import default_generator
-from ..tensor import Tensor
-from .activation import _maybe_in_place
+from ..tensor import Tensor, from_op
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
@@ -38,13 +37,16 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         # float32 uniforms are plenty for a keep/drop decision and half the cost of float64.
         keep = default_generator().random(input.shape, dtype=np.float32) >= np.float32(p)
         scale = input.dtype.type(1 / (1 - p))
-    out = input.data * keep
-    out *= scale
 
-    def backward(g):
-        grad = g * keep
-        grad *= scale
-        return (grad,)
+    def dropped(x: Tensor) -> Tensor:
+        out = x.data * keep
+        out *= scale
 
-    result = from_op(out, (input,), backward, "NativeDropoutBackward0")
-    return _maybe_in_place(input, result, "dropout") if inplace else result
+        def backward(g):
+            grad = g * keep
+            grad *= scale
+            return (grad,)
+
+        return from_op(out, (x,), backward, "NativeDropoutBackward0", saved=())
+
+    return _inplace.apply(input, "dropout_", dropped) if inplace else dropped(input)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op, unbroadcast
-from ..tensor import Tensor
+from ..autograd import unbroadcast
+from ..kernels import parallel
+from ..ops.arithmetic import saved_crosswise
+from ..tensor import Tensor, from_op
 
 
 def _check(input: Tensor, weight: Tensor, bias) -> None:
@@ -59,11 +61,15 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         Y = X Wᵀ + b,   ∂L/∂X = G W,   ∂L/∂W = Gᵀ X,   ∂L/∂b = Σ_rows G
     Each weight W[j, k] is reused by all M rows, so its gradient sums over them.  A 1-D weight
     (d_in,) gives one output per row, as in PyTorch; ``b`` broadcasts into the output.
+    The products run as the convolutions' do (``kernels/parallel.py``): split over convgrad's
+    worker threads when large, on one core each otherwise.
     """
     _check(input, weight, bias)
     lead, in_features = input.shape[:-1], input.shape[-1]
-    x2 = input.data.reshape(-1, in_features)
-    w2 = weight.data.reshape(-1, in_features)      # a 1-D weight is one output row
+    rows = int(np.prod(lead))          # (not reshape(-1, ...): ambiguous when in_features is 0)
+    x2 = input.data.reshape(rows, in_features)
+    out_features = weight.shape[0] if weight.ndim == 2 else 1   # a 1-D weight is one row
+    w2 = weight.data.reshape(out_features, in_features)
     out_shape = lead + weight.shape[:-1]
     if bias is not None and not _broadcasts_into(bias.shape, out_shape):
         raise RuntimeError(
@@ -71,15 +77,17 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"shape {out_shape} (input {tuple(input.shape)}, weight {tuple(weight.shape)}); "
             f"expected a bias of shape {tuple(weight.shape[:-1])}"
         )
-    out = (x2 @ w2.T).reshape(out_shape)
+    out = parallel.matmul(x2, w2, transpose_b=True).reshape(out_shape)
     if bias is not None:
         out += bias.data
 
     def backward(g):
-        g2 = g.reshape(-1, w2.shape[0])
-        dx = (g2 @ w2).reshape(input.shape) if input.requires_grad else None
-        dw = (g2.T @ x2).reshape(weight.shape) if weight.requires_grad else None
+        g2 = g.reshape(rows, out_features)
+        dx = parallel.matmul(g2, w2).reshape(input.shape) if input.requires_grad else None
+        dw = (parallel.matmul(g2, x2, transpose_a=True).reshape(weight.shape)
+              if weight.requires_grad else None)
         db = unbroadcast(g, bias.shape) if bias is not None and bias.requires_grad else None
         return dx, dw, db
 
-    return from_op(out, (input, weight, bias), backward, "AddmmBackward0")
+    return from_op(out, (input, weight, bias), backward, "AddmmBackward0",
+                   saved=saved_crosswise(input, weight))

@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 
-from ..autograd import from_op, unbroadcast
+from ..autograd import unbroadcast
 from ..kernels import loss as _kernel
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, as_tensor, from_op
 
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
@@ -170,7 +170,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         dz = _kernel.cross_entropy_backward(_per_position(g, reduction, cache.valid.shape), cache)
         return dz.reshape(input.shape), None
 
-    return from_op(loss, (input, target), backward, "CrossEntropyLossBackward0")
+    # PyTorch's log_softmax + nll_loss save the log-probabilities (internal), target, weight.
+    return from_op(loss, (input, target), backward, "CrossEntropyLossBackward0",
+                   saved=(target, weight))
 
 
 def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
@@ -201,7 +203,8 @@ def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
                                                     target.requires_grad)
         return dz.reshape(input.shape), None if dt is None else dt.reshape(target.shape)
 
-    return from_op(loss, (input, target), backward, "CrossEntropyLossBackward0")
+    return from_op(loss, (input, target), backward, "CrossEntropyLossBackward0",
+                   saved=(target, weight))
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -228,7 +231,8 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
         da = _kernel.nll_loss_backward(_per_position(g, reduction, cache.valid.shape), cache)
         return da.reshape(input.shape), None
 
-    return from_op(loss, (input, target), backward, "NllLossBackward0")
+    return from_op(loss, (input, target), backward, "NllLossBackward0",
+                   saved=(input, target, weight))
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,

@@ -19,9 +19,8 @@ import numbers
 
 import numpy as np
 
-from ..autograd import from_op
 from ..kernels import norm as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
 
 
 def _check_parameter(name: str, value, channels: int, dtype, must_be_vector: bool) -> None:
@@ -46,13 +45,8 @@ def _check(input, running_mean, running_var, weight, bias, training, momentum, e
             f"batch_norm: momentum must be a float, got {momentum!r}; for the cumulative "
             f"average (nn.BatchNorm's momentum=None) pass momentum=1/num_batches_tracked"
         )
-    if input.ndim < 2:
-        # PyTorch fails while reading size(1): IndexError when training, RuntimeError otherwise.
-        error = IndexError if training else RuntimeError
-        raise error(
-            f"batch_norm: input must have shape (N, C, ...) with at least 2 dimensions, "
-            f"got shape {tuple(input.shape)}"
-        )
+    if training:
+        _check_batch_size(input.shape)
     if (running_mean is None) != (running_var is None):
         which = "running_mean" if running_mean is None else "running_var"
         if not training:
@@ -66,23 +60,52 @@ def _check(input, running_mean, running_var, weight, bias, training, momentum, e
             "batch_norm: running_mean and running_var must be defined in evaluation mode "
             "(training=False normalises with the running statistics)"
         )
+    if input.ndim < 2:
+        _check_without_channels(input, running_mean, running_var, weight, bias)
+        return
     channels = input.shape[1]
     for name, value, vector in (("running_mean", running_mean, True),
                                 ("running_var", running_var, True),
                                 ("weight", weight, False), ("bias", bias, False)):
         _check_parameter(name, value, channels, input.dtype, vector)
     if training:
-        count = input.data.size // channels if channels else 0
-        if count == 1:
-            raise ValueError(
-                f"Expected more than 1 value per channel when training, got input size "
-                f"{tuple(input.shape)}: each of the {channels} channels has N·∏spatial = 1 "
-                f"value, whose variance is undefined"
-            )
         if eps <= 0:
             raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     elif eps < 0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+
+
+def _check_batch_size(shape: tuple) -> None:
+    """Training needs more than one value per channel (PyTorch checks this first)."""
+    if not shape:
+        raise IndexError("batch_norm: a 0-d input has no batch dim (tuple index out of range); "
+                         "expected an input of shape (N, C, ...)")
+    per_channel = shape[0] * int(np.prod(shape[2:]))
+    if per_channel == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size "
+            f"{tuple(shape)}: each channel has N·∏spatial = 1 value, whose variance is "
+            f"undefined"
+        )
+
+
+def _check_without_channels(input, running_mean, running_var, weight, bias) -> None:
+    """An input of fewer than 2 dims has no channel dim: PyTorch normalises it only when it is
+    empty (giving an empty result); otherwise any per-channel tensor must have 0 elements
+    (RuntimeError) and then reading the channel dim fails (IndexError)."""
+    if input.data.size == 0:
+        return
+    for name, value in (("running_mean", running_mean), ("running_var", running_var),
+                        ("weight", weight), ("bias", bias)):
+        if value is not None and value.data.size != 0:
+            raise RuntimeError(
+                f"batch_norm: {name} should contain 0 elements not {value.data.size}: an "
+                f"input of shape {tuple(input.shape)} has no channel dim (expected (N, C, ...))"
+            )
+    raise IndexError(
+        f"batch_norm: Dimension out of range (expected to be in range of [-1, 0], but got 1): "
+        f"an input of shape {tuple(input.shape)} has no channel dim 1; expected (N, C, ...)"
+    )
 
 
 def _vector(t: Tensor | None):
@@ -100,6 +123,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     _check(input, running_mean, running_var, weight, bias, training, momentum, eps)
     gamma, beta = _vector(weight), _vector(bias)
+    # What PyTorch saves for the backward (running statistics included, even in training).
+    saved = (input, weight, running_mean, running_var)
     if input.data.size == 0:
         # An empty batch: nothing to normalise, no statistics to learn from; γ and β get
         # zero gradients (as PyTorch).
@@ -107,10 +132,12 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
             return g, *(None if p is None else np.zeros_like(p.data) for p in (weight, bias))
 
         return from_op(input.data.copy(), (input, weight, bias), empty_backward,
-                       "NativeBatchNormBackward0")
+                       "NativeBatchNormBackward0", saved=saved)
     if training:
         out, cache = _kernel.batch_norm_train_forward(input.data, gamma, beta, eps)
         if running_mean is not None:
+            # Written behind the version counters' back, as PyTorch's kernel does: updating
+            # the running statistics is not an in-place operation a backward could observe.
             unbiased = cache.var * input.dtype.type(cache.count / (cache.count - 1))
             running_mean.data[...] = ((1 - momentum) * running_mean.data
                                       + momentum * cache.mean.reshape(running_mean.shape))
@@ -128,4 +155,5 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 None if dgamma is None else dgamma.reshape(weight.shape),
                 None if dbeta is None else dbeta.reshape(bias.shape))
 
-    return from_op(out, (input, weight, bias), backward, "NativeBatchNormBackward0")
+    return from_op(out, (input, weight, bias), backward, "NativeBatchNormBackward0",
+                   saved=saved)

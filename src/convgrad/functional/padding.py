@@ -9,9 +9,9 @@ H by 2.  The copying modes pad 1 to 3 trailing dimensions of a batched or unbatc
 from __future__ import annotations
 
 from .. import shapes
-from ..autograd import from_op
 from ..kernels import pool as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
+from .torch_errors import torch_errors
 
 _BACKWARD_NAMES = {"reflect": "ReflectionPad", "replicate": "ReplicationPad",
                    "circular": "CircularPad"}
@@ -27,10 +27,15 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
     Gradient: ∂L/∂x[i] = Σ_{j: src(j) = i} ∂L/∂y[j] — an element copied into the padding
     collects the gradient of every copy.
     """
-    pairs = shapes.pad_arguments(input.shape, pad, mode, value)
+    with torch_errors():
+        pairs = shapes.pad_arguments(input.shape, pad, mode, value)
     out, cache = _kernel.pad_forward(input.data, pairs, mode, value)
     if mode == "constant":
         name = "ConstantPadNdBackward0"
     else:
         name = f"{_BACKWARD_NAMES[mode]}{len(pairs)}DBackward0"
-    return from_op(out, (input,), lambda g: (_kernel.pad_backward(g, cache),), name)
+    # PyTorch's reflection and replication pads save their input; constant and circular
+    # padding (a copy into slices) save nothing.
+    saved = (input,) if mode in ("reflect", "replicate") else ()
+    return from_op(out, (input,), lambda g: (_kernel.pad_backward(g, cache),), name,
+                   saved=saved)

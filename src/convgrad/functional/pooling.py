@@ -13,9 +13,10 @@ The arithmetic lives in ``kernels/pool.py``, the argument checks in ``shapes.py`
 from __future__ import annotations
 
 from .. import shapes
-from ..autograd import from_op, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..kernels import pool as _kernel
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op
+from .torch_errors import torch_errors
 
 
 def _check_dtype(op: str, input: Tensor, integers: bool) -> None:
@@ -45,13 +46,14 @@ def _lift(values: tuple, spatial: int, fill: int) -> tuple:
 # ----------------------------------------------------------------------------- max pool
 def _max_pool(op: str, spatial: int, input: Tensor, kernel_size, stride, padding, dilation,
               ceil_mode: bool, return_indices: bool):
-    shapes.check_pool_input(op, input.shape, spatial)
-    # PyTorch's max_pool1d without indices has no integer kernel; the 2-D path (and the
-    # 1-D one with indices, which runs through it) has.
-    _check_dtype(op, input, integers=spatial == 2 or return_indices)
-    kernel, stride, padding, dilation = shapes.pool_window_arguments(
-        op, spatial, kernel_size, stride, padding, dilation)
-    shapes.pool_output_shape(op, input.shape, kernel, stride, padding, dilation, ceil_mode)
+    with torch_errors():
+        shapes.check_pool_input(op, input.shape, spatial)
+        # PyTorch's max_pool1d without indices has no integer kernel; the 2-D path (and the
+        # 1-D one with indices, which runs through it) has.
+        _check_dtype(op, input, integers=spatial == 2 or return_indices)
+        kernel, stride, padding, dilation = shapes.pool_window_arguments(
+            op, spatial, kernel_size, stride, padding, dilation)
+        shapes.pool_output_shape(op, input.shape, kernel, stride, padding, dilation, ceil_mode)
     # The argmaxes cost a third of the forward: only find them when someone will use them.
     with_indices = return_indices or (input.requires_grad and is_grad_enabled())
     out, cache = _kernel.max_pool2d_forward(
@@ -96,14 +98,14 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
 def _avg_pool(op: str, spatial: int, input: Tensor, kernel_size, stride, padding,
               ceil_mode: bool, count_include_pad: bool, divisor_override) -> Tensor:
     # PyTorch's avg_pool2d fails on a 1-D or 2-D input while indexing its dims: IndexError.
-    shapes.check_pool_input(op, input.shape, spatial,
-                            too_few_dims_error=IndexError if spatial == 2 else RuntimeError)
-    _check_dtype(op, input, integers=True)
-    kernel, stride, padding, _ = shapes.pool_window_arguments(
-        op, spatial, kernel_size, stride, padding)
-    shapes.check_divisor_override(op, divisor_override)
-    shapes.pool_output_shape(op, input.shape, kernel, stride, padding, (1,) * spatial,
-                             ceil_mode)
+    with torch_errors(too_few_dims=IndexError if spatial == 2 else RuntimeError):
+        shapes.check_pool_input(op, input.shape, spatial)
+        _check_dtype(op, input, integers=True)
+        kernel, stride, padding, _ = shapes.pool_window_arguments(
+            op, spatial, kernel_size, stride, padding)
+        shapes.check_divisor_override(op, divisor_override)
+        shapes.pool_output_shape(op, input.shape, kernel, stride, padding, (1,) * spatial,
+                                 ceil_mode)
     out, cache = _kernel.avg_pool2d_forward(
         _as_2d(input.data, spatial), _lift(kernel, spatial, 1), _lift(stride, spatial, 1),
         _lift(padding, spatial, 0), bool(ceil_mode), bool(count_include_pad),
@@ -139,10 +141,13 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 # ----------------------------------------------------------------------------- adaptive
 def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size) -> Tensor:
-    # PyTorch reads output_size before it looks at the input's rank (its errors come first).
-    size = shapes.adaptive_pool_output_size(op, spatial, output_size, input.shape)
-    shapes.check_pool_input(op, input.shape, spatial, empty_channels=True)
-    _check_dtype(op, input, integers=False)
+    # PyTorch reads output_size before it looks at the input's rank (its errors come first);
+    # a tuple longer than the input has dimensions is a ValueError there.
+    with torch_errors(too_few_dims=ValueError):
+        size = shapes.adaptive_pool_output_size(op, spatial, output_size, input.shape)
+    with torch_errors():
+        shapes.check_pool_input(op, input.shape, spatial, empty_channels=True)
+        _check_dtype(op, input, integers=False)
     out, cache = _kernel.adaptive_avg_pool2d_forward(_as_2d(input.data, spatial),
                                                      _lift(size, spatial, 1))
 
@@ -150,8 +155,11 @@ def _adaptive_avg_pool(op: str, spatial: int, input: Tensor, output_size) -> Ten
         return (_from_2d(_kernel.adaptive_avg_pool2d_backward(_as_2d(g, spatial), cache),
                          spatial),)
 
+    # PyTorch computes a global average pool (every output size 1) as a mean, which saves
+    # nothing for its backward; other sizes save the input.
     return from_op(_from_2d(out, spatial), (input,), backward,
-                   f"AdaptiveAvgPool{spatial}DBackward0")
+                   f"AdaptiveAvgPool{spatial}DBackward0",
+                   saved=() if set(size) == {1} else (input,))
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:

@@ -15,14 +15,18 @@ loaded, through ctypes:
 (unit inner stride).  When the library or symbol cannot be found (NumPy built against
 another BLAS), it falls back to ``np.matmul`` plus an addition: the same numbers, slower.
 
-:func:`use_one_thread` keeps OpenBLAS on one thread once convgrad's worker threads take
-over splitting the work between the cores.
+:func:`one_thread` keeps OpenBLAS on one thread while convgrad's own worker threads share
+out a product, and puts the process's thread count back afterwards: importing or running
+convgrad leaves how the rest of the process multiplies unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
+import threading
+
 import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -74,24 +78,64 @@ if _LIB is not None:
             _GEMM[np.dtype(_dtype)] = _fn
 _SET_THREADS = _symbol(_LIB, ["scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
                               "openblas_set_num_threads"]) if _LIB else None
-if _SET_THREADS is not None:
+_GET_THREADS = _symbol(_LIB, ["scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                              "openblas_get_num_threads"]) if _LIB else None
+if _SET_THREADS is not None and _GET_THREADS is not None:
     _SET_THREADS.argtypes, _SET_THREADS.restype = [ctypes.c_int], None
+    _GET_THREADS.argtypes, _GET_THREADS.restype = [], ctypes.c_int
+else:
+    _SET_THREADS = _GET_THREADS = None    # a count we cannot read we could not put back
 
 
 def can_control_threads() -> bool:
-    """Whether OpenBLAS's thread count can be set (NumPy's own OpenBLAS was found)."""
+    """Whether OpenBLAS's thread count can be read and set (NumPy's OpenBLAS was found)."""
     return _SET_THREADS is not None
 
 
-def use_one_thread() -> None:
-    """From now on OpenBLAS runs each product on the calling thread only.
+def thread_count() -> int | None:
+    """How many threads OpenBLAS uses for a product now (None: not NumPy's OpenBLAS)."""
+    return _GET_THREADS() if _GET_THREADS is not None else None
+
+
+class _OneThread:
+    """The context manager behind :func:`one_thread` (a class: it is entered for every
+    product a kernel splits, so it must cost next to nothing)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.users = 0          # blocks inside, across threads
+        self.before = None      # the count to put back when the last one leaves
+
+    def __enter__(self):
+        with self.lock:
+            if self.users == 0:
+                self.before = _GET_THREADS()
+                if self.before != 1:
+                    _SET_THREADS(1)
+            self.users += 1
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.before != 1:
+                _SET_THREADS(self.before)
+        return False
+
+
+_ONE_THREAD = _OneThread()
+
+
+def one_thread():
+    """OpenBLAS on one thread while the ``with`` block runs; its previous count restored after.
 
     convgrad's worker threads (``parallel.py``) share out the cores themselves; OpenBLAS's
     own helper threads, which spin for a while after every product they join, would only
     compete with them (measured: a ResNet-20 step took 260 ms with them, 200 ms without).
+    OpenBLAS's count is one number for the whole process, so it is lowered only while a
+    kernel runs: the first block to enter saves it, the last to leave puts it back (blocks
+    may overlap when several Python threads run kernels at once).
     """
-    if _SET_THREADS is not None:
-        _SET_THREADS(1)
+    return _ONE_THREAD if _SET_THREADS is not None else contextlib.nullcontext()
 
 
 def _fits(m: np.ndarray) -> bool:

@@ -3,15 +3,17 @@
 The heavy kernels cut their matrix products (and nothing else) into blocks of rows or
 columns and hand the blocks to a small pool of worker threads.  The products go through
 ``blas.gemm``, which releases the GIL, so the workers really run side by side, one block
-per core.  When the pool starts, OpenBLAS is set to one thread (``blas.use_one_thread``):
-its own helper threads keep spinning for a while after each product they join, and beside
+per core.  While they do, OpenBLAS is kept on one thread (``blas.one_thread``): its own
+helper threads keep spinning for a while after each product they join, and beside
 convgrad's workers they only steal cores (measured on a ResNet-20 step: 260 ms with them,
-200 ms without).  NumPy's matrix products elsewhere in the process then run on one core.
+200 ms without).  The count is put back when the kernel returns, so NumPy's matrix products
+elsewhere in the process run as they would without convgrad.
 
-``CONVGRAD_NUM_THREADS`` sets the number of workers (default: the number of CPUs, at most 8);
-``CONVGRAD_NUM_THREADS=1`` starts no pool and leaves OpenBLAS as it is: every block then
-runs in the calling thread, where OpenBLAS uses all the cores itself.  Where NumPy was built
-against another BLAS (one whose threads convgrad cannot set), the same happens.
+:func:`set_num_threads` (``convgrad.set_num_threads``, as ``torch.set_num_threads``) sets the
+number of workers; the default is ``CONVGRAD_NUM_THREADS`` or the number of CPUs, at most 8.
+One worker starts no pool and leaves OpenBLAS alone: every block then runs in the calling
+thread, where OpenBLAS uses all the cores itself.  Where NumPy was built against another
+BLAS (one whose threads convgrad cannot set), the same happens.
 """
 from __future__ import annotations
 
@@ -23,8 +25,15 @@ import numpy as np
 
 from . import blas
 
+_requested = None            # set_num_threads' count; None: the environment's or the default
+_pool = None                 # the executor; False when there is none to use; None: not made
+_pool_lock = threading.Lock()
 
-def worker_count() -> int:
+
+def get_num_threads() -> int:
+    """How many worker threads convgrad's kernels use (``convgrad.get_num_threads``)."""
+    if _requested is not None:
+        return _requested
     default = min(os.cpu_count() or 1, 8)
     try:
         return max(1, int(os.environ.get("CONVGRAD_NUM_THREADS", default)))
@@ -32,8 +41,19 @@ def worker_count() -> int:
         return default
 
 
-_pool = None
-_pool_lock = threading.Lock()
+def set_num_threads(count: int) -> None:
+    """Use ``count`` worker threads from now on (1: run every kernel in the calling thread).
+
+    Like ``torch.set_num_threads``, it affects convgrad only; the pool is remade when a
+    kernel next needs it.
+    """
+    global _requested, _pool
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"set_num_threads expects a positive integer, got {count!r}")
+    with _pool_lock:
+        old, _pool, _requested = _pool, None, count
+    if old:
+        old.shutdown(wait=False)
 
 
 def _get_pool():
@@ -42,10 +62,9 @@ def _get_pool():
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                workers = worker_count()
-                if blas.can_control_threads() and workers > 1:
-                    blas.use_one_thread()
-                    _pool = ThreadPoolExecutor(workers, thread_name_prefix="convgrad")
+                count = get_num_threads()
+                if blas.can_control_threads() and count > 1:
+                    _pool = ThreadPoolExecutor(count, thread_name_prefix="convgrad")
                 else:
                     _pool = False
     return _pool or None
@@ -66,7 +85,8 @@ def run_blocks(fn, blocks: list) -> list:
     pool = _get_pool()
     if pool is None or len(blocks) < 2 or threading.current_thread().name.startswith("convgrad"):
         return [fn(*block) for block in blocks]
-    return list(pool.map(lambda block: fn(*block), blocks))
+    with blas.one_thread():
+        return list(pool.map(lambda block: fn(*block), blocks))
 
 
 def split_range(start: int, stop: int, pieces: int) -> list:
@@ -95,9 +115,13 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
     if out is None:
         out = np.empty((rows, cols), dtype=np.result_type(a, b))
     pieces = workers()
-    if (pieces < 2 or rows * inner * cols < _SPLIT_WORK or out.dtype.kind != "f"
-            or not a.dtype == b.dtype == out.dtype):
+    if pieces < 2:
         np.matmul(left, right, out=out)
+        return out
+    if rows * inner * cols < _SPLIT_WORK or out.dtype.kind != "f" or not a.dtype == b.dtype \
+            == out.dtype:
+        with blas.one_thread():      # on this core, as each worker's block would be
+            np.matmul(left, right, out=out)
         return out
 
     def a_rows(lo, hi):    # rows lo:hi of op(a)

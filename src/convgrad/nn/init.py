@@ -1,6 +1,7 @@
 """Weight initialisation (``torch.nn.init``): in-place fills drawn from convgrad's generator.
 
-Every function overwrites ``tensor``'s values in place and returns it; random ones draw from
+Every function overwrites ``tensor``'s values in place under ``no_grad`` (as PyTorch's, so a
+Parameter can be initialised; its version counter moves on) and returns it; random ones draw from
 the global generator (``convgrad.manual_seed``) unless a NumPy ``generator`` is given, so a
 seeded model is reproducible bit for bit.  (The numbers are not PyTorch's: the two libraries
 use different generators; the distributions are the same.)
@@ -26,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -79,8 +81,8 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:
     """Write ``values`` into the tensor's own array (identity kept, dtype kept)."""
-    tensor.data[...] = values
-    return tensor
+    with no_grad():
+        return tensor.copy_(values)
 
 
 def _rng(generator):

@@ -23,13 +23,14 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..autograd import clear_grads, no_grad
-from ..tensor import Tensor, _as_array, float32, float64
+from ..tensor import Tensor, _as_array, check_cpu, float32, float64, to_arguments
 
 
 class Parameter(Tensor):
     """A Tensor that a Module registers as learnable; ``requires_grad=True`` by default.
 
-    As ``torch.nn.Parameter``, it shares memory with the tensor (or array) it is made from.
+    As ``torch.nn.Parameter``, it shares memory with the tensor (or array) it is made from,
+    and a tensor's version counter too.
 
     >>> Parameter(tensor([1.0, 2.0]))
     Parameter containing:
@@ -43,6 +44,8 @@ class Parameter(Tensor):
             data = np.empty((0,), dtype=float32)
         self.data = data.data if isinstance(data, Tensor) else _as_array(data)
         self._init_graph_fields()
+        if isinstance(data, Tensor):
+            self._version_counter = data._version_counter
         self.requires_grad = requires_grad
 
     def __repr__(self) -> str:
@@ -341,24 +344,13 @@ class Module:
         clear_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------------ dtype
-    def to(self, *args, **kwargs) -> "Module":
+    def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> "Module":
         """``to(dtype)`` casts floating parameters, gradients and buffers in place (integer
-        buffers such as ``num_batches_tracked`` stay int64).  A device argument is accepted
-        and must be 'cpu'."""
-        dtype = kwargs.pop("dtype", None)
-        device = kwargs.pop("device", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps"):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None and str(device).split(":")[0] != "cpu":
-            raise RuntimeError(f"convgrad runs on the CPU only; cannot move to {device!r}")
+        buffers such as ``num_batches_tracked`` stay int64).  A device is read as
+        ``Tensor.to`` reads it: 'cpu' is accepted, any other raises RuntimeError."""
+        dtype = to_arguments(args, dtype, device)
         if dtype is None:
             return self
-        dtype = np.dtype(dtype)
         if not _is_floating(dtype):
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got "
                             f"desired dtype={dtype}")
@@ -369,6 +361,9 @@ class Module:
                 tensor.data = tensor.data.astype(dtype, copy=False)
                 if tensor.grad is not None:
                     tensor.grad.data = tensor.grad.data.astype(dtype, copy=False)
+        return self
+
+    def cpu(self) -> "Module":
         return self
 
     def float(self) -> "Module":
@@ -442,7 +437,7 @@ class Module:
                                + "\n\t".join(errors))
         with no_grad():
             for target, array in copies:
-                target.data[...] = array
+                target.copy_(array)
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr
@@ -471,8 +466,8 @@ class Module:
 def factory_dtype(dtype=None, device=None) -> np.dtype:
     """The dtype a layer creates its parameters in (``dtype=``/``device=`` as PyTorch's
     constructors take them): float32 unless asked; only the CPU exists here."""
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"convgrad runs on the CPU only; got device={device!r}")
+    if device is not None:
+        check_cpu(device)
     dtype = float32 if dtype is None else np.dtype(dtype)
     if not _is_floating(dtype):
         raise TypeError(f"layers hold floating point parameters; got dtype={dtype}")

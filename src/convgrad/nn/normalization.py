@@ -68,7 +68,7 @@ class _BatchNorm(Module):
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.add_(1)
             if self.momentum is None:      # cumulative average of every batch so far
                 factor = 1.0 / float(self.num_batches_tracked.data)
         # Batch statistics when training, or in eval mode when there are no running ones.

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op, unbroadcast
-from ..tensor import Tensor
-from .arithmetic import _operands
+from ..autograd import unbroadcast
+from ..tensor import Tensor, from_op
+from .arithmetic import broadcast_shape, promoted, saved_crosswise
 
 
 def matmul(a, b) -> Tensor:
@@ -15,7 +15,7 @@ def matmul(a, b) -> Tensor:
     batch dims broadcast, so each operand's gradient is summed over the batch dims it was
     broadcast along.
     """
-    a, b = _operands(a, b)
+    a, b = promoted(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {a.ndim}D and {b.ndim}D"
@@ -27,6 +27,8 @@ def matmul(a, b) -> Tensor:
             f"mat1 and mat2 shapes cannot be multiplied ({_rows(a.shape)}x{k_a} and "
             f"{k_b}x{b.shape[-1] if b.ndim > 1 else 1}): inner sizes {k_a} and {k_b} differ"
         )
+    if a.ndim > 2 or b.ndim > 2:       # batch dims broadcast, with PyTorch's error if not
+        broadcast_shape(a.shape[:-2], b.shape[:-2])
     out = np.matmul(a.data, b.data)
 
     def backward(g):
@@ -42,7 +44,7 @@ def matmul(a, b) -> Tensor:
             gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(b.shape)
         return ga, gb
 
-    return from_op(out, (a, b), backward, "MmBackward0")
+    return from_op(out, (a, b), backward, "MmBackward0", saved=saved_crosswise(a, b))
 
 
 def _rows(shape: tuple) -> int:

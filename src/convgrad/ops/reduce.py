@@ -5,8 +5,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import from_op
-from ..tensor import Tensor, int64
+from ..tensor import Tensor, from_op, int64
+from .arithmetic import maximum, minimum
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
@@ -48,7 +48,15 @@ def sum(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     def backward(g):
         return (np.broadcast_to(_expand_back(g, x.shape, axes, keepdim), x.shape),)
 
-    return from_op(np.asarray(out), (x,), backward, "SumBackward1")
+    return from_op(np.asarray(out), (x,), backward, "SumBackward1", saved=())
+
+
+def _mean(a: np.ndarray, axes: tuple, keepdims: bool, count: int) -> np.ndarray:
+    """``np.mean``; a mean over no elements is NaN without NumPy's warning, as PyTorch's."""
+    if count:
+        return np.mean(a, axis=axes, keepdims=keepdims)
+    with np.errstate(invalid="ignore"):
+        return np.sum(a, axis=axes, keepdims=keepdims) / a.dtype.type(0)
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
@@ -60,12 +68,14 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
         )
     axes = normalize_dims(dim, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
-    out = np.mean(x.data, axis=axes, keepdims=keepdim)
+    out = _mean(x.data, axes, keepdim, count)
 
     def backward(g):
-        return (np.broadcast_to(_expand_back(g, x.shape, axes, keepdim) / count, x.shape),)
+        with np.errstate(divide="ignore", invalid="ignore"):   # count 0: nothing to reach
+            share = _expand_back(g, x.shape, axes, keepdim) / count
+        return (np.broadcast_to(share, x.shape),)
 
-    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "MeanBackward1")
+    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "MeanBackward1", saved=())
 
 
 def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None) -> Tensor:
@@ -78,7 +88,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     c = correction if correction is not None else (0 if unbiased is False else 1)
     axes = normalize_dims(dim, x.ndim)
     count = int(np.prod([x.shape[a] for a in axes]))
-    centred = x.data - x.data.mean(axis=axes, keepdims=True)
+    centred = x.data - _mean(x.data, axes, True, count)
     denominator = max(count - c, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.sum(centred * centred, axis=axes, keepdims=keepdim) / x.dtype.type(denominator)
@@ -88,17 +98,25 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
             scale = x.dtype.type(2) / x.dtype.type(denominator)
             return (_expand_back(g, x.shape, axes, keepdim) * centred * scale,)
 
-    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "VarBackward0")
+    return from_op(np.asarray(out, dtype=x.dtype), (x,), backward, "VarBackward0", saved=(x,))
 
 
 def amax(x: Tensor, dim=(), keepdim: bool = False, largest: bool = True) -> Tensor:
     """``max``/``min`` over ``dim`` (all dims when empty); ties share the gradient evenly."""
     axes = normalize_dims(None if dim == () else dim, x.ndim)
+    name = "amax" if largest else "amin"
     if x.data.size == 0:
-        raise RuntimeError(
-            f"{'amax' if largest else 'amin'}(): Expected reduction dim to be specified for "
-            f"input.numel() == 0, but the input has shape {tuple(x.shape)}"
-        )
+        if dim == ():
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0, but "
+                f"the input has shape {tuple(x.shape)}"
+            )
+        empty = [a for a in axes if x.shape[a] == 0]
+        if empty:
+            raise IndexError(
+                f"{name}(): Expected reduction dim {empty[0]} to have non-zero size, but the "
+                f"input has shape {tuple(x.shape)}"
+            )
     reducer = np.max if largest else np.min
     out = reducer(x.data, axis=axes, keepdims=True)
 
@@ -108,7 +126,8 @@ def amax(x: Tensor, dim=(), keepdim: bool = False, largest: bool = True) -> Tens
         return ((_expand_back(g, x.shape, axes, keepdim) * share).astype(x.dtype),)
 
     result = out if keepdim else np.squeeze(out, axis=axes)
-    return from_op(np.asarray(result), (x,), backward, "AmaxBackward0" if largest else "AminBackward0")
+    return from_op(np.asarray(result), (x,), backward,
+                   "AmaxBackward0" if largest else "AminBackward0", saved=(x,), save_output=True)
 
 
 def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
@@ -120,8 +139,6 @@ def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
     if dim is None:
         return amax(x, (), False, largest)
     if isinstance(dim, Tensor):  # torch.max(a, b) is element-wise
-        from .arithmetic import maximum, minimum
-
         return maximum(x, dim) if largest else minimum(x, dim)
     (axis,) = normalize_dims(dim, x.ndim) or (0,)
     if x.ndim == 0:
@@ -145,13 +162,20 @@ def extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True):
         indices = kept_indices
     else:
         values = np.squeeze(values, axis)
-    out = from_op(values, (x,), backward, "MaxBackward0" if largest else "MinBackward0")
+    # Only the indices are saved (PyTorch's MaxBackward0 too): x may change in place after.
+    out = from_op(values, (x,), backward, "MaxBackward0" if largest else "MinBackward0",
+                  saved=())
     return ValuesIndices(out, Tensor._wrap(indices.astype(int64)))
 
 
 def arg_extreme(x: Tensor, dim=None, keepdim: bool = False, largest: bool = True) -> Tensor:
     """Index of the first maximum (minimum); over the flattened tensor when ``dim`` is None."""
     if dim is None:
+        if x.data.size == 0:
+            raise IndexError(
+                f"{'argmax' if largest else 'argmin'}(): Expected reduction dim to be "
+                f"specified for input.numel() == 0 (the input has shape {tuple(x.shape)})"
+            )
         flat = x.data.reshape(-1)
         index = np.argmax(flat) if largest else np.argmin(flat)
         shape = (1,) * x.ndim if keepdim else ()

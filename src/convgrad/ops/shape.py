@@ -2,13 +2,19 @@
 
 Their backward rules move the gradient back the same way; indexing adds (``np.add.at``)
 because an index may pick the same element twice, and each pick is a reuse.
+
+Where PyTorch returns a view — reshape and flatten when the memory allows it, permute,
+transpose, squeeze, unsqueeze, expand, and basic indexing (integers, slices, None, ...) —
+so does convgrad (``tensor.view_of``): the result shares the input's memory and version
+counter, and an in-place change through either shows in both.  Advanced indexing (lists,
+arrays, tensors, booleans), ``cat``, ``stack`` and ``clone`` copy.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op
-from ..tensor import Tensor, as_tensor
+from ..autograd import unbroadcast
+from ..tensor import Tensor, as_tensor, from_op, view_of
 
 
 def shape_arg(args: tuple) -> tuple:
@@ -29,7 +35,7 @@ def _dim(d: int, ndim: int, name: str = "dim") -> int:
 
 
 def clone(x: Tensor) -> Tensor:
-    return from_op(x.data.copy(), (x,), lambda g: (g,), "CloneBackward0")
+    return from_op(x.data.copy(), (x,), lambda g: (g,), "CloneBackward0", saved=())
 
 
 def reshape(x: Tensor, shape: tuple) -> Tensor:
@@ -41,7 +47,14 @@ def reshape(x: Tensor, shape: tuple) -> Tensor:
         raise RuntimeError(
             f"shape '{list(shape)}' is invalid for input of size {x.data.size}"
         ) from None
-    return from_op(out, (x,), lambda g: (g.reshape(x.shape),), "ViewBackward0")
+    in_shape = x.shape
+
+    def backward(g):
+        return (g.reshape(in_shape),)
+
+    if np.may_share_memory(out, x.data):      # NumPy, as PyTorch, copies only when it must
+        return view_of(x, out, backward, "ViewBackward0", lambda a: a.reshape(shape))
+    return from_op(out, (x,), backward, "UnsafeViewBackward0", saved=())
 
 
 def permute(x: Tensor, dims: tuple) -> Tensor:
@@ -56,8 +69,8 @@ def permute(x: Tensor, dims: tuple) -> Tensor:
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"permute(): duplicate dims are not allowed, got {dims}")
     inverse = tuple(np.argsort(dims))
-    return from_op(x.data.transpose(dims), (x,), lambda g: (g.transpose(inverse),),
-                   "PermuteBackward0")
+    return view_of(x, x.data.transpose(dims), lambda g: (g.transpose(inverse),),
+                   "PermuteBackward0", lambda a: a.transpose(dims))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -103,9 +116,11 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 
 def expand(x: Tensor, sizes: tuple) -> Tensor:
-    """``x`` broadcast to ``sizes`` (−1 keeps a size); the gradient sums over the copies."""
-    from ..autograd import unbroadcast
+    """``x`` broadcast to ``sizes`` (−1 keeps a size); the gradient sums over the copies.
 
+    A view: the copies are the same memory (stride 0), so writing into it in place is
+    refused where it would write one element twice (``ops/inplace.py``).
+    """
     lead = len(sizes) - x.ndim
     if lead < 0:
         raise RuntimeError(
@@ -114,13 +129,19 @@ def expand(x: Tensor, sizes: tuple) -> Tensor:
         )
     target = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
     try:
-        out = np.broadcast_to(x.data, target)
+        strides = np.broadcast_to(x.data, target).strides
     except ValueError:
         raise RuntimeError(
             f"expand: the expanded size {list(target)} is not compatible with the tensor's "
             f"shape {list(x.shape)} (only size-1 dims can grow)"
         ) from None
-    return from_op(out, (x,), lambda g: (unbroadcast(g, x.shape),), "ExpandBackward0")
+    # as_strided, not broadcast_to's read-only array: an expand that repeats nothing may be
+    # written to in place, as in PyTorch.
+    out = np.lib.stride_tricks.as_strided(x.data, target, strides,
+                                          writeable=x.data.flags.writeable)
+    in_shape = x.shape
+    return view_of(x, out, lambda g: (unbroadcast(g, in_shape),), "ExpandBackward0",
+                   lambda a: np.broadcast_to(a, target))
 
 
 def _numpy_index(index):
@@ -130,14 +151,17 @@ def _numpy_index(index):
     for item in items:
         if isinstance(item, Tensor):
             item = item.data
-        if isinstance(item, (list, np.ndarray)):
+        if isinstance(item, (list, np.ndarray, bool, np.bool_)):
             advanced = True
         converted.append(item)
+    if not advanced and not any(item is Ellipsis for item in converted):
+        # A trailing `...` makes x[0, 1] a 0-d view, not a NumPy scalar (a copy).
+        converted.append(Ellipsis)
     return tuple(converted), advanced
 
 
 def getitem(x: Tensor, index) -> Tensor:
-    """``x[index]`` with NumPy/PyTorch indexing rules.
+    """``x[index]`` with NumPy/PyTorch indexing rules: a view for basic indexing.
 
     Backward scatters g back into a zero array; with integer-array indexing the same
     element may be picked twice, so contributions are added with ``np.add.at``.
@@ -147,46 +171,59 @@ def getitem(x: Tensor, index) -> Tensor:
         out = x.data[np_index]
     except IndexError as error:
         raise IndexError(f"{error} (tensor shape {tuple(x.shape)})") from None
+    shape, dtype = x.shape, x.dtype
 
     def backward(g):
-        grad = np.zeros_like(x.data)
+        grad = np.zeros(shape, dtype=dtype)
         if advanced:
             np.add.at(grad, np_index, g)
         else:
             grad[np_index] = g
         return (grad,)
 
-    # Basic indexing gives a view; copy so later in-place changes to x don't alter `out`.
-    out = np.array(out, copy=True) if not advanced else out
-    return from_op(np.asarray(out), (x,), backward, "IndexBackward0")
+    if not advanced and np.may_share_memory(out, x.data):
+        name = ("SliceBackward0" if any(isinstance(i, slice) for i in np_index)
+                else "SelectBackward0")
+        return view_of(x, out, backward, name, lambda a: a[np_index])
+    return from_op(np.asarray(out), (x,), backward, "IndexBackward0", saved=())
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    """Tensors joined along an existing dim; each gets back its own slice of the gradient."""
+    """Tensors joined along an existing dim; each gets back its own slice of the gradient.
+
+    As PyTorch (a legacy rule), a 1-D empty tensor, shape (0,), joins tensors of any shape:
+    it is skipped.
+    """
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
-    axis = _dim(dim, tensors[0].ndim)
-    for i, t in enumerate(tensors):
-        if t.ndim != tensors[0].ndim:
+    kept = [t.shape != (0,) for t in tensors]
+    if not any(kept):
+        kept = [True] * len(tensors)
+    joined = [(i, t) for i, t in enumerate(tensors) if kept[i]]
+    first = joined[0][1]
+    axis = _dim(dim, first.ndim)
+    for i, t in joined:
+        if t.ndim != first.ndim:
             raise RuntimeError(
-                f"Tensors must have same number of dimensions: got {tensors[0].ndim} and "
-                f"{t.ndim} (tensor 0 and tensor {i})"
+                f"Tensors must have same number of dimensions: got {first.ndim} and "
+                f"{t.ndim} (tensor {joined[0][0]} and tensor {i})"
             )
         for d in range(t.ndim):
-            if d != axis and t.shape[d] != tensors[0].shape[d]:
+            if d != axis and t.shape[d] != first.shape[d]:
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {axis}. Expected size "
-                    f"{tensors[0].shape[d]} but got size {t.shape[d]} for tensor number {i} "
+                    f"{first.shape[d]} but got size {t.shape[d]} for tensor number {i} "
                     f"in the list."
                 )
-    out = np.concatenate([t.data for t in tensors], axis=axis)
-    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    out = np.concatenate([t.data for _, t in joined], axis=axis)
+    bounds = np.cumsum([t.shape[axis] for _, t in joined])[:-1]
 
     def backward(g):
-        return tuple(np.split(g, bounds, axis=axis))
+        pieces = iter(np.split(g, bounds, axis=axis))
+        return tuple(next(pieces) if keep else np.zeros((0,), dtype=g.dtype) for keep in kept)
 
-    return from_op(out, tuple(tensors), backward, "CatBackward0")
+    return from_op(out, tuple(tensors), backward, "CatBackward0", saved=())
 
 
 def stack(tensors, dim: int = 0) -> Tensor:

@@ -3,35 +3,38 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import from_op
-from ..tensor import Tensor
+from ..tensor import Tensor, from_op, to_arguments
+from .shape import clone
 
 
 def neg(x: Tensor) -> Tensor:
     """``−x``;  ∂/∂x = −g."""
-    return from_op(-x.data, (x,), lambda g: (-g,), "NegBackward0")
+    return from_op(-x.data, (x,), lambda g: (-g,), "NegBackward0", saved=())
 
 
 def exp(x: Tensor) -> Tensor:
     """``eˣ``;  ∂/∂x = g·eˣ (the output itself)."""
     out = np.exp(x.data)
-    return from_op(out, (x,), lambda g: (g * out,), "ExpBackward0")
+    return from_op(out, (x,), lambda g: (g * out,), "ExpBackward0", saved=(),
+                   save_output=True)
 
 
 def log(x: Tensor) -> Tensor:
     """``ln x``;  ∂/∂x = g / x."""
-    return from_op(np.log(x.data), (x,), lambda g: (g / x.data,), "LogBackward0")
+    return from_op(np.log(x.data), (x,), lambda g: (g / x.data,), "LogBackward0", saved=(x,))
 
 
 def sqrt(x: Tensor) -> Tensor:
     """``√x``;  ∂/∂x = g / (2√x)."""
     out = np.sqrt(x.data)
-    return from_op(out, (x,), lambda g: (g / (2 * out),), "SqrtBackward0")
+    return from_op(out, (x,), lambda g: (g / (2 * out),), "SqrtBackward0", saved=(),
+                   save_output=True)
 
 
 def abs(x: Tensor) -> Tensor:
     """``|x|``;  ∂/∂x = g·sign(x), which is 0 at x = 0 as in PyTorch."""
-    return from_op(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),), "AbsBackward0")
+    return from_op(np.abs(x.data), (x,), lambda g: (g * np.sign(x.data),), "AbsBackward0",
+                   saved=(x,))
 
 
 def clamp(x: Tensor, min=None, max=None) -> Tensor:
@@ -45,7 +48,8 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
     def backward(g):
         return (g * ((x.data >= lo) & (x.data <= hi)),)
 
-    return from_op(out.astype(x.dtype, copy=False), (x,), backward, "ClampBackward1")
+    return from_op(out.astype(x.dtype, copy=False), (x,), backward, "ClampBackward1",
+                   saved=(x,))
 
 
 def relu(x: Tensor) -> Tensor:
@@ -58,7 +62,7 @@ def relu(x: Tensor) -> Tensor:
         np.multiply(g, ~(out <= 0), out=grad)
         return (grad,)
 
-    return from_op(out, (x,), backward, "ReluBackward0")
+    return from_op(out, (x,), backward, "ReluBackward0", saved=(), save_output=True)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -67,17 +71,32 @@ def sigmoid(x: Tensor) -> Tensor:
     Computed as ``½·(1 + tanh(x/2))``, which never overflows for large |x|.
     """
     out = 0.5 * (1 + np.tanh(0.5 * x.data))
-    return from_op(out, (x,), lambda g: (g * out * (1 - out),), "SigmoidBackward0")
+    return from_op(out, (x,), lambda g: (g * out * (1 - out),), "SigmoidBackward0",
+                   saved=(), save_output=True)
 
 
 def tanh(x: Tensor) -> Tensor:
     """``tanh x``;  ∂/∂x = g·(1 − tanh² x)."""
     out = np.tanh(x.data)
-    return from_op(out, (x,), lambda g: (g * (1 - out * out),), "TanhBackward0")
+    return from_op(out, (x,), lambda g: (g * (1 - out * out),), "TanhBackward0",
+                   saved=(), save_output=True)
 
 
 def cast(x: Tensor, dtype: np.dtype) -> Tensor:
     """``x`` converted to ``dtype``; the gradient is converted back."""
     if x.dtype == dtype:
         return x
-    return from_op(x.data.astype(dtype), (x,), lambda g: (g.astype(x.dtype),), "ToCopyBackward0")
+    return from_op(x.data.astype(dtype), (x,), lambda g: (g.astype(x.dtype),),
+                   "ToCopyBackward0", saved=())
+
+
+def to(x: Tensor, *args, dtype=None, device=None, non_blocking: bool = False,
+       copy: bool = False) -> Tensor:
+    """``x.to(dtype)``, ``x.to('cpu')``, ``x.to(device='cpu', dtype=...)``, ``x.to(other)``.
+
+    As PyTorch: the result is ``x`` itself when nothing changes (unless ``copy``), and a
+    device other than the CPU raises RuntimeError (``tensor.to_arguments``).
+    """
+    dtype = to_arguments(args, dtype, device)
+    out = x if dtype is None else cast(x, dtype)
+    return clone(out) if copy and out is x else out

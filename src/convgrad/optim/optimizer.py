@@ -16,7 +16,7 @@ import copy
 
 import numpy as np
 
-from ..autograd import clear_grads, enable_grad
+from ..autograd import clear_grads, enable_grad, increment_version
 from ..tensor import Tensor
 
 
@@ -79,6 +79,9 @@ class Optimizer:
             for param in group["params"]:
                 if param.grad is not None:
                     self._update(param, param.grad.data, group)
+                    # An in-place write (PyTorch's param.add_ under no_grad): a backward that
+                    # saved this parameter before the step now refuses to run.
+                    increment_version(param)
         return loss
 
     def _update(self, param: Tensor, grad: np.ndarray, group: dict) -> None:

@@ -55,6 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.errors import DataError, DataNotFoundError
+from ..data.files import file_size, open_regular_file, read_regular_file
 from .atomic import TMP_PREFIX, fsync_dir, json_text, remove_strays, replace_json, write_file
 from .faults import WriteHook
 from .meta import (FORMAT, FORMAT_VERSION, MODEL_FILE, OPTIMIZER_FILE, MetaError, check_meta,
@@ -64,6 +66,11 @@ CHECKPOINTS = "checkpoints"
 BEST = "best"
 LATEST = "latest.json"
 META_FILE = "meta.json"
+# Bounds on what is read before it is trusted: meta.json and latest.json are a few KiB;
+# a safetensors header lists names, dtypes, shapes and offsets (safetensors itself refuses
+# headers above 100 MB).
+JSON_MAX_BYTES = 16 * 1024 * 1024
+SAFETENSORS_HEADER_MAX_BYTES = 100_000_000
 _STEP_FOLDER = re.compile(r"^step-(\d+)$")
 
 
@@ -254,9 +261,9 @@ def _latest_in(folder: Path) -> Path | None:
 def _read_pointer(pointer: Path) -> tuple[str, int]:
     """``latest.json``'s folder name and step, checked to agree."""
     try:
-        value = json.loads(pointer.read_text())
+        value = json.loads(_read_bounded(pointer, JSON_MAX_BYTES))
         name, step = value["name"], value["step"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (CheckpointError, OSError, ValueError, KeyError, TypeError):
         raise CheckpointError(f"{pointer}: unreadable (not the JSON convgrad writes)") \
             from None
     if not isinstance(name, str) or not _STEP_FOLDER.match(name):
@@ -335,16 +342,58 @@ def _step_number(which) -> int:
 
 
 # ---------------------------------------------------------------------------- loading
+def _read_bounded(path: Path, max_bytes: int, expected: str = "that may be read here") -> bytes:
+    """The bytes of regular file ``path``, refused (before reading) past ``max_bytes``; a
+    FIFO, a device or a folder under the name is refused before a byte is read."""
+    try:
+        return read_regular_file(path, max_bytes, expected)
+    except DataNotFoundError:
+        raise CheckpointError(f"{path}: missing from the checkpoint") from None
+    except DataError as error:
+        raise CheckpointError(str(error)) from None
+
+
+def _read_as_promised(path: Path) -> bytes:
+    """A safetensors file no larger than its own header promises: 8 bytes of header length,
+    the JSON header, then the tensors' bytes up to the largest ``data_offsets`` end.
+
+    Used where no ``meta.json`` records the size (a bare model file).  What is malformed is
+    returned as read, for :func:`read_safetensors` to word the error; only a file larger
+    than its promise is refused here, before its body is read.
+    """
+    try:
+        with open_regular_file(path) as handle:
+            size = file_size(handle)
+            head = handle.read(8)
+            length = int.from_bytes(head, "little") if len(head) == 8 else None
+            if length is None or length > min(size - 8, SAFETENSORS_HEADER_MAX_BYTES):
+                return head
+            header_bytes = handle.read(length)
+            try:
+                header = json.loads(header_bytes)
+                end = max((entry["data_offsets"][1] for key, entry in header.items()
+                           if key != "__metadata__"), default=0)
+            except (ValueError, UnicodeDecodeError, TypeError, KeyError, IndexError,
+                    AttributeError):
+                return head + header_bytes
+            promised = 8 + length + int(end)
+            if size > promised:
+                raise CheckpointError(f"{path}: {size} bytes, but its header promises "
+                                      f"8 + {length} + {end} = {promised}; refusing to read it")
+            return head + header_bytes + handle.read(size - 8 - length)
+    except DataNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except DataError as error:
+        raise CheckpointError(str(error)) from None
+
+
 def read_safetensors(path: Path, data: bytes | None = None) -> tuple[dict, dict]:
     """``(arrays, header metadata)`` of a safetensors file, or a ``CheckpointError`` saying
     what is wrong with it."""
     from safetensors.numpy import load
 
     if data is None:
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
+        data = _read_as_promised(path)
     if len(data) < 8:
         raise CheckpointError(f"{path}: not a safetensors file ({len(data)} bytes, shorter "
                               f"than its 8-byte header length)")
@@ -378,13 +427,8 @@ def read_safetensors(path: Path, data: bytes | None = None) -> tuple[dict, dict]
 
 def _read_verified(folder: Path, file_name: str, meta: dict) -> tuple[dict, dict]:
     path = folder / file_name
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing from the checkpoint") from None
-    except OSError as error:
-        raise CheckpointError(f"{path}: cannot read ({error.strerror})") from None
     expected = meta["files"][file_name]           # check_meta made sure it is there
+    data = _read_bounded(path, expected["bytes"], f"{META_FILE} recorded")
     if len(data) != expected["bytes"]:
         raise CheckpointError(f"{path}: {len(data)} bytes, but {META_FILE} recorded "
                               f"{expected['bytes']} (truncated or overwritten)")
@@ -397,9 +441,7 @@ def _read_verified(folder: Path, file_name: str, meta: dict) -> tuple[dict, dict
 def read_meta(folder: Path) -> dict:
     path = folder / META_FILE
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing") from None
+        meta = json.loads(_read_bounded(path, JSON_MAX_BYTES).decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{path}: not valid JSON (truncated or corrupt)") from None
     except OSError as error:

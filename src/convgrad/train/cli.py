@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .._memory import keep_freed_memory
-from ..cli import UsageError
+from ..errors import UsageError
+from ..extras import install_command
 from ..data.errors import DataError
 from ..models import FAMILIES, MODELS
 from .atomic import json_text
@@ -62,7 +63,8 @@ def _require_train_extras(packages=_RUN_PACKAGES) -> None:
     import importlib.util
     missing = [name for name in packages if importlib.util.find_spec(name) is None]
     if missing:
-        raise UsageError(f"needs {', '.join(missing)}: pip install 'convgrad[train]'")
+        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
+                         f"{install_command('train')}")
 
 
 def _one_line(text: str) -> str:
@@ -210,7 +212,6 @@ def run_train(args) -> int:
     from .loop import Trainer
 
     _require_train_extras()
-    keep_freed_memory()         # a training step frees and allocates the same big arrays
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
             run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
@@ -230,10 +231,11 @@ def run_train(args) -> int:
     choices = None if args.resume is not None else \
         describe_choices(_given(args), config.model, config.dataset)
     progress = None if quiet else _download_progress
-    result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
-                     download_progress=progress, allow_nonfinite=args.allow_nonfinite,
-                     note=choices,
-                     write_hook=crash_hook_from_environment()).run()
+    with keep_freed_memory():   # malloc keeps each step's big arrays mapped (_memory.py)
+        result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
+                         download_progress=progress, allow_nonfinite=args.allow_nonfinite,
+                         note=choices,
+                         write_hook=crash_hook_from_environment()).run()
     diverged = result.diverged
     if args.json:
         from .loop import summary_record
@@ -366,7 +368,6 @@ def run_compare(args) -> int:
     from .compare import COMPARE_MODELS, format_table, reading, run_comparison
 
     _require_train_extras()
-    keep_freed_memory()
     models = [model_name(m) for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
     given = _given(args)
@@ -394,7 +395,8 @@ def run_compare(args) -> int:
             print(f"  {row.model}: test accuracy {row.test_accuracy:.1%} "
                   f"({row.train_time_s:.1f} s)", flush=True)
 
-    rows = run_comparison(base, out, models, quiet=quiet, on_result=announce)
+    with keep_freed_memory():   # malloc keeps each step's big arrays mapped (_memory.py)
+        rows = run_comparison(base, out, models, quiet=quiet, on_result=announce)
     if args.json:
         print(json_text({"rows": [r.to_dict() for r in rows], "reading": reading(rows),
                      "shuffled": base.shuffle_positions}, sort_keys=False))

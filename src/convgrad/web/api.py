@@ -11,21 +11,28 @@
     GET  /api/image/presets the preset kernels
     POST /api/image         an image through a kernel with convgrad.functional.conv2d
 
-Every error is ``{"detail": "<one line naming the field and the bound or constraint>"}``:
-422 for a request the models refuse, a body that is not valid JSON (the message gives the
-character where parsing stopped) or an impossible setting (the trace module's message);
-400 for a body that cannot be read at all (not UTF-8, a number too long to parse) and from
-``guard`` (nested too deep, a Content-Length that is not a number); 413/415 from ``guard``;
-never a 500 for anything a client sends.
+Every error is ``{"detail": "<one line naming the field and the bound or constraint>"}``
+(``answers`` has the models, which ``/openapi.json`` publishes): 422, with ``errors`` and
+``kind``, for a request the models refuse or a body that is not valid JSON (the message gives
+the character where parsing stopped) — ``invalid`` —, a setting PyTorch refuses
+(``convgrad.shapes``'s message) — ``impossible`` —, or a trace larger than the explorer's size
+bound — ``too_large``; 400 for a body that cannot be read at all (not UTF-8, a number too
+long to parse) and from ``guard`` (nested too deep, a Content-Length that is not a number, a
+Host this server does not answer to); 405 for a method a path does not serve; 413/415 from
+``guard``; never a 500 for anything a client sends.
 """
+import json
+
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import explain
-from ..explain.model import TraceError
+from ..explain.model import TraceError, TraceTooLarge
 from . import image, schemas
+from .answers import (COMMON_ERRORS, JSON_POST_ERRORS, ImageAnswer, ImageSample, Limits,
+                      Presets, TraceAnswer)
 from .counts import layer_counts
 from .engine import run_engine
 from .snippet import pytorch_snippet
@@ -34,43 +41,34 @@ router = APIRouter(prefix="/api")
 
 
 class ApiError(Exception):
-    """An answer other than 200, with its one-line message."""
+    """A 422 answer for a setting the request models accept: its one-line message, its
+    ``kind`` (``impossible`` or ``too_large``) and the field at fault."""
 
-    def __init__(self, status: int, detail: str):
+    def __init__(self, detail: str, kind: str, field: str | None):
         super().__init__(detail)
-        self.status = status
-        self.detail = detail
+        self.detail, self.kind, self.field = detail, kind, field or "body"
+
+
+def too_large(op: str, error: TraceTooLarge) -> ApiError:
+    """A trace bigger than the page draws: the explorer's bound, not the operation's."""
+    return ApiError(f"{op}: this trace would list {error.count} "
+                    f"{error.what}, more than the explorer's size bound of {error.bound} (a "
+                    f"limit of this page, which draws every one of them, not of the "
+                    f"operation, which PyTorch and convgrad compute at any size); use a "
+                    f"smaller input or kernel, or fewer channels", "too_large", error.argument)
 
 
 # ------------------------------------------------------------------ operations
-def _check_groups(op: str, body) -> None:
-    """groups must divide the channels: said in PyTorch's terms before the trace's shape checks
-    (the page sends a weight of C_in // groups channels when groups does not divide C_in)."""
-    if not op.startswith("conv"):
-        return
-    groups = body.groups
-    in_channels = len(body.input)
-    if in_channels % groups:
-        raise ApiError(422, f"{op}: groups={groups} must divide the input channels: C_in = "
-                            f"{in_channels} and {in_channels} mod {groups} = "
-                            f"{in_channels % groups}")
-    if not op.startswith("conv_transpose"):
-        out_channels = len(body.weight)
-        if out_channels % groups:
-            raise ApiError(422, f"{op}: groups={groups} must divide the output channels: "
-                                f"C_out = {out_channels} and {out_channels} mod {groups} = "
-                                f"{out_channels % groups}")
-
-
 def trace_operation(op: str, body) -> dict:
     """The whole answer for one operation: trace, counts, snippet, engine check."""
-    _check_groups(op, body)
     arguments = body.model_dump()
     try:
         trace = explain.trace(op, **arguments, backward=True,
                               max_products=schemas.MAX_TRACE_PRODUCTS)
+    except TraceTooLarge as error:
+        raise too_large(op, error) from None
     except TraceError as error:
-        raise ApiError(422, str(error)) from None
+        raise ApiError(str(error), "impossible", error.argument) from None
     return {
         "op": op,
         "trace": trace.to_dict(),
@@ -89,38 +87,46 @@ def _route(op: str, model):
     return handler
 
 
+def _answers(model, errors) -> dict:
+    """``responses=`` for a route: its 200 body and the errors it may send."""
+    return {200: {"model": model, "description": "the answer"}, **errors}
+
+
 for _op, _model in schemas.OP_MODELS.items():
-    router.add_api_route(f"/{_op}", _route(_op, _model), methods=["POST"], name=_op)
+    router.add_api_route(f"/{_op}", _route(_op, _model), methods=["POST"], name=_op,
+                         responses=_answers(TraceAnswer, JSON_POST_ERRORS))
 
 
-@router.get("/limits")
+@router.get("/limits", responses=_answers(Limits, COMMON_ERRORS))
 def limits() -> JSONResponse:
-    names = ["MAX_ABS_VALUE", "MAX_CHANNELS", "MAX_LENGTH_1D", "MAX_SIDE_2D", "MAX_KERNEL",
-             "MAX_STRIDE", "MAX_PADDING", "MAX_DILATION", "MAX_OUTPUT_PADDING",
-             "MAX_TRACE_PRODUCTS", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "IMAGE_MAX_SIDE",
-             "IMAGE_MAX_KERNEL", "IMAGE_MAX_STRIDE", "IMAGE_MAX_PADDING"]
-    return StrictJSONResponse({name.lower(): getattr(schemas, name) for name in names})
+    """The bounds of every request (the page's copies in state.js and image.js are checked
+    against them by the tests)."""
+    return StrictJSONResponse({name.lower(): getattr(schemas, name)
+                               for name in schemas.LIMIT_NAMES})
 
 
 # ------------------------------------------------------------------ image mode
-@router.get("/image/sample")
+@router.get("/image/sample", responses=_answers(ImageSample, COMMON_ERRORS))
 def image_sample() -> JSONResponse:
+    """The bundled image as gray levels in [0, 1]."""
     return StrictJSONResponse(image.sample_image())
 
 
-@router.get("/image/presets")
+@router.get("/image/presets", responses=_answers(Presets, COMMON_ERRORS))
 def image_presets() -> JSONResponse:
+    """The preset kernels (blur, sharpen, Sobel, Laplacian, ...)."""
     return StrictJSONResponse({"presets": [{"name": name, **preset}
                                            for name, preset in image.PRESETS.items()]})
 
 
-@router.post("/image")
+@router.post("/image", responses=_answers(ImageAnswer, JSON_POST_ERRORS))
 def image_convolve(body: schemas.ImageRequest) -> JSONResponse:
+    """An image through a kernel with convgrad.functional.conv2d, and its gray levels."""
     try:
         result = image.convolve(body.image, body.kernel, body.stride, body.padding,
                                 body.padding_mode, body.mapping)
     except image.ImageError as error:
-        raise ApiError(422, str(error)) from None
+        raise ApiError(str(error), "impossible", None) from None
     return StrictJSONResponse(result)
 
 
@@ -129,7 +135,6 @@ class StrictJSONResponse(JSONResponse):
     """JSON that any parser accepts: no NaN or Infinity (they are strings in a trace)."""
 
     def render(self, content) -> bytes:
-        import json
         return json.dumps(content, allow_nan=False, ensure_ascii=False,
                           separators=(",", ":")).encode("utf-8")
 
@@ -196,11 +201,14 @@ def install_error_handlers(app) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
         text, listed = validation_message(error.errors())
-        return StrictJSONResponse({"detail": text, "errors": listed[:20]}, status_code=422)
+        return StrictJSONResponse({"detail": text, "errors": listed[:20], "kind": "invalid"},
+                                  status_code=422)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError):
-        return StrictJSONResponse({"detail": error.detail}, status_code=error.status)
+        return StrictJSONResponse({"detail": error.detail, "kind": error.kind,
+                                   "errors": [{"field": error.field, "message": error.detail}]},
+                                  status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):

@@ -9,8 +9,12 @@
 Static files come from a fixed list made when the app is built: the regular files directly
 inside ``static/`` whose names are plain (letters, digits, ``-``, ``_``, one extension).  A
 request is looked up in that list, never joined onto a path, so ``..``, encoded slashes or
-absolute paths cannot reach anything else.  FastAPI's documentation pages are off (they load
-scripts from a CDN, and the page must load nothing from outside).
+absolute paths cannot reach anything else.  ``/openapi.json`` describes the API, its answers
+and its errors as they are sent (``answers``); FastAPI's interactive documentation pages are
+off, because they load their scripts from a CDN and nothing here may load from outside.
+
+``allowed_hosts`` (``guard.loopback_hosts(port)`` for a server on a loopback address) makes
+the server answer only requests addressed to it (see ``guard``).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 
+from .. import __version__
 from . import schemas
 from .api import install_error_handlers, router
 from .guard import RequestGuard
@@ -47,8 +52,15 @@ def static_files(directory: Path = STATIC_DIR) -> dict:
     return found
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="convgrad explore", docs_url=None, redoc_url=None, openapi_url=None)
+API_DESCRIPTION = """\
+The JSON API of `convgrad explore`: a step-by-step trace of a convolution or pooling (every
+window, product and gradient contribution), and image mode. Every error is one line in
+`detail`; a 422 also lists each problem's field in `errors` and says its `kind`."""
+
+
+def create_app(allowed_hosts: frozenset | None = None) -> FastAPI:
+    app = FastAPI(title="convgrad explore", description=API_DESCRIPTION, version=__version__,
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     files = static_files()
 
     def serve(name: str):
@@ -73,6 +85,9 @@ def create_app() -> FastAPI:
 
     app.include_router(router)
     install_error_handlers(app)
+    # the routes that take a JSON body: the API's POST routes (the page's are all GET)
+    json_paths = frozenset(route.path for route in router.routes if "POST" in route.methods)
     app.add_middleware(RequestGuard, max_body_bytes=schemas.MAX_BODY_BYTES,
-                       max_depth=schemas.MAX_JSON_DEPTH)
+                       max_depth=schemas.MAX_JSON_DEPTH, json_paths=json_paths,
+                       allowed_hosts=allowed_hosts)
     return app

@@ -6,13 +6,16 @@ between checking the port and taking it.
 """
 from __future__ import annotations
 
+import argparse
 import errno
+import ipaddress
 import socket
 import sys
 import threading
 import webbrowser
 
-from ..cli import UsageError
+from ..errors import UsageError
+from .guard import loopback_hosts
 
 DESCRIPTION = """\
 Open a local web page that shows convolution and pooling at work: 1D and 2D convolution
@@ -21,10 +24,16 @@ max and average pooling; each window's products and sum; every use of a shared w
 its gradient; the parameter count beside a dense layer; image filters; and the PyTorch code
 for what is on the screen. Every number is computed by convgrad."""
 
+EPILOG = """\
+examples:
+  convgrad explore                  # serve on http://127.0.0.1:8000 (this machine only)
+  convgrad explore --port 8001 --open   # another port, and open the page in the browser"""
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("explore", help="open the web explorer (a local server)",
-                                   description=DESCRIPTION)
+                                   description=DESCRIPTION, epilog=EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -80,7 +89,10 @@ def run(args) -> int:
               f"reach this one can open the page too", file=sys.stderr)
     if args.open:
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
+    # on a loopback address, answer only requests addressed to it (DNS rebinding)
+    address = ipaddress.ip_address(sock.getsockname()[0])
+    allowed = loopback_hosts(args.port) if address.is_loopback else None
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed), log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,10 +1,14 @@
 """ASGI middleware that checks every request before the app sees it, and headers for every reply.
 
-``RequestGuard``: a request body is read in full here, up to ``max_body_bytes`` (a larger one,
-announced by Content-Length or streamed, is answered 413 before it is all read); a POST to the
-API must be JSON (``Content-Type: application/json``, else 415) nested at most ``max_depth``
-levels (else 400: Python's JSON parser recurses, and the API needs only a few levels).  The body
-is then replayed to the app unchanged.
+``RequestGuard``: with ``allowed_hosts`` (a server on a loopback address), a request whose
+``Host`` header is not one of them is answered 400: a web page on another site cannot reach
+the explorer through a name it made resolve to 127.0.0.1 (DNS rebinding).  A request body is
+read in full here, up to ``max_body_bytes`` (a larger one, announced by Content-Length or
+streamed, is answered 413 before it is all read); a POST to a JSON route (``json_paths``) must
+be JSON (``Content-Type: application/json``, else 415) nested at most ``max_depth`` levels
+(else 400: Python's JSON parser recurses, and the API needs only a few levels); a POST
+anywhere else goes on to the app, which answers 405 (or 404).  The body is then replayed to
+the app unchanged.
 
 ``SECURITY_HEADERS``: the page may load nothing from anywhere but this server
 (Content-Security-Policy), and responses are not sniffed or framed.
@@ -47,12 +51,21 @@ async def _reply(send, status: int, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def loopback_hosts(port: int) -> frozenset:
+    """The Host headers of a request addressed to this machine's loopback on ``port``."""
+    names = ("127.0.0.1", "localhost", "[::1]")
+    return frozenset(f"{name}:{port}" for name in names) | (
+        frozenset(names) if port == 80 else frozenset())  # port 80 goes without
+
+
 class RequestGuard:
-    def __init__(self, app, max_body_bytes: int, max_depth: int, api_prefix: str = "/api/"):
+    def __init__(self, app, max_body_bytes: int, max_depth: int, json_paths: frozenset,
+                 allowed_hosts: frozenset | None = None):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_depth = max_depth
-        self.api_prefix = api_prefix
+        self.json_paths = json_paths
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -68,6 +81,13 @@ class RequestGuard:
             await send(message)
 
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
+        if self.allowed_hosts is not None:
+            host = headers.get(b"host", b"").decode("latin-1").lower()
+            if host not in self.allowed_hosts:
+                await _reply(send, 400, f"this server answers only requests addressed to "
+                                        f"{' or '.join(sorted(self.allowed_hosts))}, not to "
+                                        f"Host {host!r}")
+                return
         limit = self.max_body_bytes
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -96,7 +116,7 @@ class RequestGuard:
             more = message.get("more_body", False)
         body = b"".join(chunks)
 
-        if scope["method"] == "POST" and scope["path"].startswith(self.api_prefix):
+        if scope["method"] == "POST" and scope["path"] in self.json_paths:
             content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             if content_type != b"application/json":
                 await _reply(send, 415, "send the request body as JSON, with the header "

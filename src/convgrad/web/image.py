@@ -21,6 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+import convgrad as cg
+import convgrad.functional as F
+
+from .. import shapes
+from ..explain.arguments import conv_axis, pad_widths
+
 SAMPLE_PATH = Path(__file__).parent / "static" / "sample.png"
 SAMPLE_SIZE = 96
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -228,26 +234,19 @@ def _short(value: float) -> str:
 # ------------------------------------------------------------------ the convolution
 def convolve(image, kernel, stride, padding, padding_mode: str, mapping: str) -> dict:
     """``image`` (H×W) through ``kernel`` with the engine's ``F.conv2d``; output and display."""
-    import convgrad as cg
-    import convgrad.functional as F
-
-    from ..explain.arguments import (check_padding_mode, conv_axis, normalise_conv_padding,
-                                     pad_widths)
-    from ..explain.model import TraceError
-
     x = np.asarray(image, dtype=np.float64)
     w = np.asarray(kernel, dtype=np.float64)
-    stride = tuple(stride)
     try:
-        # the trace module's checks and formulas: the same messages as the layer view
-        pads = normalise_conv_padding("conv2d", padding, 2, w.shape, stride, (1, 1))
-        check_padding_mode("conv2d", padding_mode, pads, x.shape, ("H", "W"))
-        axes = [conv_axis("conv2d", name, n, k, s, before, after, 1,
-                          isinstance(padding, str) and padding == "same")
-                for name, n, k, s, (before, after) in zip(("H", "W"), x.shape, w.shape, stride,
-                                                          pads)]
-    except TraceError as error:
+        # the checks every front end shares: the same messages as the layer view
+        args = shapes.conv_arguments("conv2d", 2, x[None].shape, w[None, None].shape, None,
+                                     stride, padding, 1, 1)
+        shapes.check_conv_padding_mode("conv2d", padding_mode, args.padding, x.shape)
+    except shapes.ArgumentError as error:
         raise ImageError(str(error)) from None
+    stride, pads = args.stride, args.padding
+    same = isinstance(padding, str) and padding == "same"
+    axes = [conv_axis(name, n, k, s, before, after, 1, same)
+            for name, n, k, s, (before, after) in zip(("H", "W"), x.shape, w.shape, stride, pads)]
 
     xt = cg.tensor(x[None, None])
     wt = cg.tensor(w[None, None])

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, create_model,
-                      field_validator)
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema,
+                      create_model, field_validator)
 from pydantic_core import PydanticCustomError
+
+from ..shapes import CONV_PADDING_MODES
 
 # ------------------------------------------------------------------ bounds
 MAX_ABS_VALUE = 1e6          # every number: finite, |v| ≤ this
@@ -37,6 +39,12 @@ IMAGE_MAX_SIDE = 128         # an image for image mode: at most 128×128 pixels
 IMAGE_MAX_KERNEL = 7
 IMAGE_MAX_STRIDE = 4
 IMAGE_MAX_PADDING = 3
+
+# the bounds GET /api/limits serves (lower-cased), for programs and the page
+LIMIT_NAMES = ("MAX_ABS_VALUE", "MAX_CHANNELS", "MAX_LENGTH_1D", "MAX_SIDE_2D", "MAX_KERNEL",
+               "MAX_STRIDE", "MAX_PADDING", "MAX_DILATION", "MAX_OUTPUT_PADDING",
+               "MAX_TRACE_PRODUCTS", "MAX_BODY_BYTES", "MAX_JSON_DEPTH", "IMAGE_MAX_SIDE",
+               "IMAGE_MAX_KERNEL", "IMAGE_MAX_STRIDE", "IMAGE_MAX_PADDING")
 
 
 def _largest_output(side: int) -> int:
@@ -116,7 +124,12 @@ def per_axis(dims: int, low: int, high: int, words: tuple = ()):
             return values * dims if len(values) == 1 else values
         return [one(value, got)] * dims
 
-    return Annotated[Any, PlainValidator(check)]
+    integer = {"type": "integer", "minimum": low, "maximum": high}
+    schema = {"anyOf": [integer, {"type": "array", "items": integer, "minItems": 1,
+                                  "maxItems": dims}]
+              + ([{"type": "string", "enum": list(words)}] if words else []),
+              "description": f"{choices} (one integer, or a list of one, is every axis)"}
+    return Annotated[Any, PlainValidator(check), WithJsonSchema(schema)]
 
 
 def _short_repr(value) -> str:
@@ -125,7 +138,7 @@ def _short_repr(value) -> str:
 
 
 StrictBool = Annotated[bool, Field(strict=True)]
-PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
+PaddingMode = Literal[CONV_PADDING_MODES]
 
 
 class Request(BaseModel):
@@ -152,59 +165,61 @@ def _limits(dims: int):
     return spatial_in, spatial_out, kernel
 
 
-def _conv_model(dims: int):
+def _array(what: str, *sizes: int):
+    """A nested-list field: ``what`` it holds, and at most ``sizes`` entries per level."""
+    bounds = "×".join(map(str, sizes))
+    return Annotated[nested(*sizes), Field(description=f"{what}: nested lists of numbers, "
+                                                       f"rectangular, at most {bounds}")]
+
+
+def _request_model(name: str, doc: str, depths: dict, fields: dict):
+    model = create_model(name, __base__=Request, __doc__=doc, **fields)
+    model.depths = depths
+    return model
+
+
+def _conv_model(dims: int, transposed: bool):
     spatial_in, spatial_out, kernel = _limits(dims)
-
-    class ConvRequest(Request):
-        input: nested(MAX_CHANNELS, *spatial_in)
-        weight: nested(MAX_CHANNELS, MAX_CHANNELS, *kernel)
-        bias: Optional[nested(MAX_CHANNELS)] = None
-        stride: per_axis(dims, 1, MAX_STRIDE) = 1
-        padding: per_axis(dims, 0, MAX_PADDING, ("same", "valid")) = 0
-        dilation: per_axis(dims, 1, MAX_DILATION) = 1
-        groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = 1
-        padding_mode: PaddingMode = "zeros"
-        grad_output: Optional[nested(MAX_CHANNELS, *spatial_out)] = None
-
-    ConvRequest.depths = {"input": dims + 1, "weight": dims + 2, "grad_output": dims + 1}
-    ConvRequest.__name__ = ConvRequest.__qualname__ = f"Conv{dims}dRequest"
-    return ConvRequest
-
-
-def _transpose_model(dims: int):
-    spatial_in, spatial_out, kernel = _limits(dims)
-
-    class ConvTransposeRequest(Request):
-        input: nested(MAX_CHANNELS, *spatial_in)
-        weight: nested(MAX_CHANNELS, MAX_CHANNELS, *kernel)
-        bias: Optional[nested(MAX_CHANNELS)] = None
-        stride: per_axis(dims, 1, MAX_STRIDE) = 1
-        padding: per_axis(dims, 0, MAX_PADDING) = 0
-        output_padding: per_axis(dims, 0, MAX_OUTPUT_PADDING) = 0
-        groups: Annotated[int, Field(ge=1, le=MAX_CHANNELS)] = 1
-        dilation: per_axis(dims, 1, MAX_DILATION) = 1
-        grad_output: Optional[nested(MAX_CHANNELS, *spatial_out)] = None
-
-    ConvTransposeRequest.depths = {"input": dims + 1, "weight": dims + 2,
-                                    "grad_output": dims + 1}
-    ConvTransposeRequest.__name__ = ConvTransposeRequest.__qualname__ = (
-        f"ConvTranspose{dims}dRequest")
-    return ConvTransposeRequest
+    layout = "(C, L)" if dims == 1 else "(C, H, W)"
+    weight = ("(C_in, C_out/groups, *k)" if transposed else "(C_out, C_in/groups, *k)")
+    fields = {
+        "input": (_array(f"the input {layout}", MAX_CHANNELS, *spatial_in), ...),
+        "weight": (_array(f"the weight {weight}", MAX_CHANNELS, MAX_CHANNELS, *kernel), ...),
+        "bias": (Optional[_array("one value per output channel", MAX_CHANNELS)], None),
+        "stride": (per_axis(dims, 1, MAX_STRIDE), 1),
+        "padding": (per_axis(dims, 0, MAX_PADDING, () if transposed else ("same", "valid")),
+                    0),
+        "dilation": (per_axis(dims, 1, MAX_DILATION), 1),
+        "groups": (Annotated[int, Field(ge=1, le=MAX_CHANNELS)], 1),
+        "grad_output": (Optional[_array("the upstream gradient ∂L/∂y, the output's shape "
+                                        "(default all ones)", MAX_CHANNELS, *spatial_out)],
+                        None),
+    }
+    if transposed:
+        fields["output_padding"] = (per_axis(dims, 0, MAX_OUTPUT_PADDING), 0)
+        name, doc = f"ConvTranspose{dims}dRequest", f"F.conv_transpose{dims}d's arguments."
+    else:
+        fields["padding_mode"] = (PaddingMode, "zeros")
+        name, doc = f"Conv{dims}dRequest", (f"F.conv{dims}d's arguments, and nn.Conv{dims}d's "
+                                            f"padding_mode.")
+    return _request_model(name, doc, {"input": dims + 1, "weight": dims + 2,
+                                      "grad_output": dims + 1}, fields)
 
 
 def _pool_model(dims: int, kind: str):
-    spatial_in, spatial_out, kernel = _limits(dims)
-
-    class PoolRequest(Request):
-        input: nested(MAX_CHANNELS, *spatial_in)
-        kernel_size: per_axis(dims, 1, MAX_KERNEL)
+    spatial_in, spatial_out, _ = _limits(dims)
+    layout = "(C, L)" if dims == 1 else "(C, H, W)"
+    fields = {
+        "input": (_array(f"the input {layout}", MAX_CHANNELS, *spatial_in), ...),
+        "kernel_size": (per_axis(dims, 1, MAX_KERNEL), ...),
         # None: the kernel size, as in PyTorch
-        stride: Optional[per_axis(dims, 1, MAX_STRIDE)] = None
-        padding: per_axis(dims, 0, MAX_PADDING) = 0
-        ceil_mode: StrictBool = False
-        grad_output: Optional[nested(MAX_CHANNELS, *spatial_out)] = None
-
-    fields: dict = {}
+        "stride": (Optional[per_axis(dims, 1, MAX_STRIDE)], None),
+        "padding": (per_axis(dims, 0, MAX_PADDING), 0),
+        "ceil_mode": (StrictBool, False),
+        "grad_output": (Optional[_array("the upstream gradient ∂L/∂y, the output's shape "
+                                        "(default all ones)", MAX_CHANNELS, *spatial_out)],
+                        None),
+    }
     if kind == "max":
         fields["dilation"] = (per_axis(dims, 1, MAX_DILATION), 1)
     else:
@@ -213,17 +228,16 @@ def _pool_model(dims: int, kind: str):
             fields["divisor_override"] = (
                 Optional[Annotated[int, Field(ge=-MAX_DIVISOR, le=MAX_DIVISOR)]], None)
     name = f"{'Max' if kind == 'max' else 'Avg'}Pool{dims}dRequest"
-    model = create_model(name, __base__=PoolRequest, **fields)
-    model.depths = {"input": dims + 1, "grad_output": dims + 1}
-    return model
+    return _request_model(name, f"F.{kind}_pool{dims}d's arguments (stride null: the kernel "
+                                f"size).", {"input": dims + 1, "grad_output": dims + 1}, fields)
 
 
 # operation name (PyTorch's) -> its request model
 OP_MODELS = {
-    "conv1d": _conv_model(1),
-    "conv2d": _conv_model(2),
-    "conv_transpose1d": _transpose_model(1),
-    "conv_transpose2d": _transpose_model(2),
+    "conv1d": _conv_model(1, transposed=False),
+    "conv2d": _conv_model(2, transposed=False),
+    "conv_transpose1d": _conv_model(1, transposed=True),
+    "conv_transpose2d": _conv_model(2, transposed=True),
     "max_pool1d": _pool_model(1, "max"),
     "max_pool2d": _pool_model(2, "max"),
     "avg_pool1d": _pool_model(1, "avg"),

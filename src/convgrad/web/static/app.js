@@ -2,7 +2,7 @@
 // (the trace of convgrad.explain), and lets the user step, hover, pick and edit. Every number
 // on the page is a field of the API's answer; this file computes none of them.
 import {
-  applyPreset, conform, defaultState, flatIndex, flatten, fromQuery, hasWeights,
+  applyPreset, boundedMax, conform, defaultState, flatIndex, flatten, fromQuery, hasWeights,
   inputShape, LIMITS, opName, requestBody, toQuery, weightShape,
 } from './state.js';
 import {
@@ -24,6 +24,7 @@ let refreshTimer = null;
 let urlTimer = null;
 const registry = new Registry();
 let imageMode = null;
+let linkProblems = []; // settings of the opening link that could not be used, until a change
 
 // ------------------------------------------------------------------ talking to the API
 async function postJSON(path, body) {
@@ -36,7 +37,10 @@ async function postJSON(path, body) {
   try { data = await response.json(); } catch (e) { data = null; }
   if (!response.ok) {
     const detail = data && data.detail ? data.detail : `the server answered ${response.status}`;
-    throw new Error(typeof detail === 'string' ? detail : JSON.stringify(detail));
+    const error = new Error(typeof detail === 'string' ? detail : JSON.stringify(detail));
+    error.kind = data && data.kind; // 422: invalid, impossible or too_large
+    error.errors = (data && data.errors) || [];
+    throw error;
   }
   return data;
 }
@@ -53,31 +57,84 @@ async function load() {
   try {
     const data = await postJSON(`/api/${op}`, requestBody(state));
     if (seq !== requestSeq) return; // a newer request is on its way
-    showMessage(null);
+    showProblem(linkProblems.length ? { kind: 'link', message: linkProblems.map((p) => p.message).join('; '), errors: linkProblems } : null);
     render(data);
   } catch (error) {
     if (seq !== requestSeq) return;
-    showMessage(error.message === 'Failed to fetch'
-      ? 'Cannot reach the convgrad server: is `convgrad explore` still running?' : error.message);
+    showProblem(error.message === 'Failed to fetch'
+      ? { message: 'Cannot reach the convgrad server: is `convgrad explore` still running?', errors: [] }
+      : { kind: error.kind, message: error.message, errors: [...linkProblems, ...error.errors] });
+    if (!current && error.errors.length) await loadExample(seq);
   } finally {
     if (seq === requestSeq) document.body.classList.remove('busy');
     saveURL();
   }
 }
 
-function showMessage(text) {
+// A link whose settings cannot be shown still opens a page: the operation's example, dimmed
+// behind the message, as typing an impossible setting keeps the last valid view.
+async function loadExample(seq) {
+  try {
+    const data = await postJSON(`/api/${opName(state)}`, requestBody(defaultState(state.dims, state.family)));
+    if (seq !== requestSeq) return;
+    render(data);
+    $('view').classList.add('stale');
+    $('message').append(element('span', 'sub', " (the operation's example is shown dimmed)"));
+  } catch (e) { /* the message already says what is wrong */ }
+}
+
+const PREFIXES = {
+  impossible: 'Not possible: ', invalid: 'Not accepted: ', too_large: 'Too large to show: ',
+  link: 'From the link: ',
+};
+
+// The message above the view, and the controls it is about marked (as the API names them in
+// `errors`, or the link's settings that could not be used).
+function showProblem(problem) {
   const box = $('message');
-  if (text) {
-    box.replaceChildren(element('strong', '', 'Not possible: '), element('span', 'detail', text));
-    if (current) box.append(element('span', 'sub', ' (the last valid view is shown dimmed)'));
+  markFields(problem ? problem.errors : []);
+  if (problem) {
+    const blocking = problem.kind !== 'link';
+    box.replaceChildren(element('strong', '', PREFIXES[problem.kind] || 'Not possible: '), element('span', 'detail', problem.message));
+    if (current && blocking) box.append(element('span', 'sub', ' (the last valid view is shown dimmed)'));
     box.hidden = false;
-    $('view').classList.toggle('stale', Boolean(current));
+    box.classList.toggle('notice', !blocking);
+    $('view').classList.toggle('stale', Boolean(current) && blocking);
   } else {
     box.hidden = true;
     $('view').classList.remove('stale');
   }
   // before the first valid answer there is nothing to show but the message
   $('view').hidden = !current;
+}
+
+// API field (or the link's setting) -> the controls that set it
+const FIELD_CONTROLS = {
+  input: ['.axes[data-field=size] input', '#cin'], size: ['.axes[data-field=size] input'],
+  cin: ['#cin'], cout: ['#cout'], weight: ['.axes[data-field=kernel] input', '#cout', '#cin'],
+  kernel_size: ['.axes[data-field=kernel] input'], kernel: ['.axes[data-field=kernel] input'],
+  groups: ['#groups'], bias: ['#bias'], stride: ['.axes[data-field=stride] input', '#stride-auto'],
+  padding: ['.axes[data-field=padding] input', '#padding-kind'], padding_mode: ['#padding-mode'],
+  paddingMode: ['#padding-mode'], dilation: ['.axes[data-field=dilation] input'],
+  output_padding: ['.axes[data-field=outputPadding] input'],
+  outputPadding: ['.axes[data-field=outputPadding] input'],
+};
+
+function markFields(errors) {
+  for (const el of document.querySelectorAll('#settings .invalid')) {
+    el.classList.remove('invalid');
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('title');
+  }
+  for (const { field, message } of errors) {
+    for (const selector of FIELD_CONTROLS[field.split(/[.[]/)[0]] || []) {
+      for (const el of document.querySelectorAll(`#settings ${selector}`)) {
+        el.classList.add('invalid');
+        el.setAttribute('aria-invalid', 'true');
+        el.title = message;
+      }
+    }
+  }
 }
 
 // ------------------------------------------------------------------ the URL
@@ -92,14 +149,28 @@ function saveURL() {
 // ------------------------------------------------------------------ controls
 function axisNames(dims) { return dims === 2 ? ['H', 'W'] : ['L']; }
 
+// Each number the form offers: its range, the top of it lowered to what the explorer's size
+// bound allows with the other settings as they are (state.boundedMax), where the setting
+// makes the trace longer.
 const AXIS_FIELDS = {
-  size: { min: 1, max: () => (state.dims === 2 ? LIMITS.side2d : LIMITS.length1d) },
-  kernel: { min: 1, max: () => LIMITS.kernel },
-  stride: { min: 1, max: () => LIMITS.stride },
-  padding: { min: 0, max: () => LIMITS.padding },
-  dilation: { min: 1, max: () => LIMITS.dilation },
-  outputPadding: { min: 0, max: () => LIMITS.outputPadding },
+  size: { min: 1, limit: () => (state.dims === 2 ? LIMITS.side2d : LIMITS.length1d), bounded: true },
+  kernel: { min: 1, limit: () => LIMITS.kernel, bounded: true },
+  stride: { min: 1, limit: () => LIMITS.stride },
+  padding: { min: 0, limit: () => LIMITS.padding, bounded: true },
+  dilation: { min: 1, limit: () => LIMITS.dilation },
+  outputPadding: { min: 0, limit: () => LIMITS.outputPadding, bounded: true },
 };
+const CHANNEL_FIELDS = { cin: true, cout: true, groups: false };
+
+function fieldMax(field, axis) {
+  const spec = AXIS_FIELDS[field];
+  const limit = spec ? spec.limit() : LIMITS.channels;
+  const bounded = spec ? spec.bounded : CHANNEL_FIELDS[field];
+  if (!bounded) return limit;
+  // never below the value shown: a link may hold one the bound refuses (the API says so)
+  const current = axis === null ? state[field] : state[field][axis];
+  return Math.max(current, boundedMax(state, field, axis, spec ? spec.min : 1, limit));
+}
 
 function buildAxisInputs() {
   for (const row of document.querySelectorAll('.axes')) {
@@ -111,7 +182,6 @@ function buildAxisInputs() {
       const input = document.createElement('input');
       input.type = 'number';
       input.min = AXIS_FIELDS[field].min;
-      input.max = AXIS_FIELDS[field].max();
       input.step = 1;
       input.dataset.field = field;
       input.dataset.axis = axis;
@@ -129,7 +199,9 @@ function syncControls() {
   $('op-name').textContent = `F.${opName(s)}`;
   for (const input of document.querySelectorAll('.axes input')) {
     input.value = s[input.dataset.field][Number(input.dataset.axis)];
+    input.max = fieldMax(input.dataset.field, Number(input.dataset.axis));
   }
+  for (const id of Object.keys(CHANNEL_FIELDS)) $(id).max = fieldMax(id, null);
   $('cin').value = s.cin;
   $('cout').value = s.cout;
   $('groups').value = s.groups;
@@ -186,6 +258,7 @@ function readInt(input, low, high) {
 }
 
 function changeSettings(mutate, { rebuild = false } = {}) {
+  linkProblems = [];
   const previous = structuredClone(state);
   mutate(state);
   conform(state, previous);
@@ -203,7 +276,7 @@ function onControl(event) {
   if (event.type === 'input' && !typed) return;
   if (t.dataset.field) {
     const spec = AXIS_FIELDS[t.dataset.field];
-    const value = readInt(t, spec.min, spec.max());
+    const value = readInt(t, spec.min, fieldMax(t.dataset.field, Number(t.dataset.axis)));
     if (value === null) {
       if (event.type === 'change') syncControls(); // an emptied field shows the value again
       return;
@@ -228,7 +301,7 @@ function onControl(event) {
       changeFamily(state.family, Number(t.value));
       break;
     case 'cin': case 'cout': case 'groups': {
-      const value = readInt(t, 1, LIMITS.channels);
+      const value = readInt(t, 1, fieldMax(t.id, null));
       if (value === null && event.type === 'change') syncControls();
       if (value === null || state[t.id] === value) return;
       changeSettings((s) => { s[t.id] = value; });
@@ -264,6 +337,7 @@ function onControl(event) {
 function changeFamily(family, dims) {
   if (family === state.family && dims === state.dims) return;
   stop();
+  linkProblems = [];
   if (dims !== state.dims) {
     state = defaultState(dims, family);
   } else {
@@ -300,6 +374,7 @@ function onPreset(event) {
   const name = event.target.dataset.preset;
   if (!name) return;
   stop();
+  linkProblems = [];
   if (name === 'reset') {
     state = defaultState(state.dims, state.family);
   } else {
@@ -695,6 +770,8 @@ function setMode(mode) {
 function start() {
   const params = new URLSearchParams(location.search);
   state = params.has('op') ? fromQuery(location.search) : defaultState();
+  linkProblems = state.problems || [];
+  delete state.problems;
   document.body.dataset.click = 'inspect';
   imageMode = new ImageMode({ postJSON, saveURL, params });
   buildAxisInputs();

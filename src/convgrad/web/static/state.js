@@ -15,6 +15,11 @@ export const LIMITS = {
   outputPadding: 5,
 };
 
+// The explorer's size bound (schemas.MAX_TRACE_PRODUCTS, and convgrad.explain's MAX_ELEMENTS;
+// tests/test_web_api.py checks they agree): a trace lists every product, so the form offers only
+// settings whose trace stays within it (see boundedMax).
+export const TRACE_BOUND = { products: 4096, elements: 4096 };
+
 const NOTES_X = [[0, 0, 0, 0], [1, 0, 0, 1], [0, 1, 1, 0], [0, 0, 0, 0]];
 const NOTES_X2 = [[0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 2, 0]];
 const EDGE_W = [[1, 0, -1], [1, 0, -1], [1, 0, -1]];
@@ -133,6 +138,70 @@ export function conform(s, previous) {
   }
 }
 
+// ------------------------------------------------------------------ the size bound
+// How many products and elements the trace of these settings lists, as convgrad.explain
+// counts them (arguments.check_size); null when an output size is below 1 (then the API says
+// which constraint fails). These are PyTorch's output-size formulas, used here only to keep
+// the form within the bound: every number drawn still comes from the API.
+function outputSizes(s) {
+  const dims = s.dims;
+  const sizes = [];
+  for (let k = 0; k < dims; k++) {
+    const L = s.size[k], kern = s.kernel[k];
+    let out;
+    if (s.family === 'conv') {
+      const d = s.dilation[k], st = s.stride[k];
+      const pads = s.paddingKind === 'same' ? d * (kern - 1) : s.paddingKind === 'valid' ? 0 : 2 * s.padding[k];
+      out = s.paddingKind === 'same' ? L : Math.floor((L + pads - d * (kern - 1) - 1) / st) + 1;
+    } else if (s.family === 'transpose') {
+      out = (L - 1) * s.stride[k] - 2 * s.padding[k] + s.dilation[k] * (kern - 1)
+        + s.outputPadding[k] + 1;
+    } else {
+      const st = s.strideAuto ? kern : s.stride[k], p = s.padding[k];
+      const d = s.family === 'max' ? s.dilation[k] : 1;
+      const span = L + 2 * p - d * (kern - 1) - 1;
+      out = (s.ceilMode ? Math.ceil(span / st) : Math.floor(span / st)) + 1;
+      if (s.ceilMode && (out - 1) * st >= L + p) out -= 1;
+    }
+    sizes.push(out);
+  }
+  return sizes;
+}
+
+export function traceSize(s) {
+  const out = outputSizes(s);
+  if (out.some((n) => n < 1)) return null;
+  const kernel = count(s.kernel), inputs = s.cin * count(s.size);
+  let products, outputs;
+  if (s.family === 'conv') {
+    outputs = s.cout * count(out);
+    products = outputs * weightShape(s)[1] * kernel;
+  } else if (s.family === 'transpose') {
+    const perGroup = weightShape(s)[1];
+    outputs = perGroup * s.groups * count(out);
+    products = inputs * perGroup * kernel;
+  } else {
+    outputs = s.cin * count(out);
+    products = outputs * kernel;
+  }
+  return { products, elements: inputs + outputs };
+}
+
+export function withinBound(s) {
+  const size = traceSize(s);
+  return size === null || (size.products <= TRACE_BOUND.products && size.elements <= TRACE_BOUND.elements);
+}
+
+// The largest value of a setting (axis ``axis`` of a per-axis one) from ``low`` to ``high``
+// whose trace stays within the bound, the other settings as they are: the form offers no more.
+export function boundedMax(s, field, axis, low, high) {
+  for (let value = high; value > low; value--) {
+    const trial = { ...s, [field]: axis === null ? value : s[field].map((v, k) => (k === axis ? value : v)) };
+    if (withinBound(trial)) return value;
+  }
+  return low;
+}
+
 // ------------------------------------------------------------------ value presets
 export function applyPreset(s, name) {
   s.g = null;
@@ -224,6 +293,18 @@ function decodeInt(text, low, high) {
   return text !== null && Number.isInteger(v) && v >= low && v <= high ? v : null;
 }
 
+// A setting of a link: its value when the link's text is one, else the default and a problem
+// (the field it belongs to and why) for the page to show and mark.
+function fromLink(q, key, field, decode, fallback, what, problems,
+  shown = Array.isArray(fallback) ? fallback.join('×') : String(fallback)) {
+  const text = q.get(key);
+  if (text === null) return fallback;
+  const value = decode(text);
+  if (value !== null) return value;
+  problems.push({ field, message: `the link's ${key}=${text} is not ${what}; ${shown} is shown instead` });
+  return fallback;
+}
+
 // Values are written into the URL while it stays a reasonable length.
 const MAX_URL_VALUES = 1200;
 
@@ -263,26 +344,33 @@ export function fromQuery(text) {
   const family = { conv: 'conv', conv_transpose: 'transpose', max_pool: 'max', avg_pool: 'avg' }[match[1]];
   const dims = Number(match[2]);
   const s = defaultState(dims, family);
+  const problems = [];
+  s.problems = problems;
   const side = dims === 1 ? LIMITS.length1d : LIMITS.side2d;
-  s.size = decodeAxes(q.get('in'), dims, 1, side) || s.size;
-  s.cin = decodeInt(q.get('c'), 1, LIMITS.channels) || s.cin;
-  s.cout = decodeInt(q.get('cout'), 1, LIMITS.channels) || s.cout;
-  s.groups = decodeInt(q.get('g'), 1, LIMITS.channels) || s.groups;
+  const axesOf = (low, high) => (text) => decodeAxes(text, dims, low, high);
+  const range = (low, high) => `an integer from ${low} to ${high}${dims === 2 ? ' (or two, as HxW)' : ''}`;
+  const intIn = (low, high) => (text) => decodeInt(text, low, high);
+  s.size = fromLink(q, 'in', 'size', axesOf(1, side), s.size, range(1, side), problems);
+  s.cin = fromLink(q, 'c', 'cin', intIn(1, LIMITS.channels), s.cin, `from 1 to ${LIMITS.channels}`, problems);
+  s.cout = fromLink(q, 'cout', 'cout', intIn(1, LIMITS.channels), s.cout, `from 1 to ${LIMITS.channels}`, problems);
+  s.groups = fromLink(q, 'g', 'groups', intIn(1, LIMITS.channels), s.groups, `from 1 to ${LIMITS.channels}`, problems);
   s.bias = q.get('bias') === '1';
-  s.kernel = decodeAxes(q.get('k'), dims, 1, LIMITS.kernel) || s.kernel;
+  s.kernel = fromLink(q, 'k', 'kernel', axesOf(1, LIMITS.kernel), s.kernel, range(1, LIMITS.kernel), problems);
   const stride = q.get('s');
   if (stride === 'auto') s.strideAuto = true;
   else if (stride) {
-    const v = decodeAxes(stride, dims, 1, LIMITS.stride);
+    const v = fromLink(q, 's', 'stride', axesOf(1, LIMITS.stride), null, range(1, LIMITS.stride), problems,
+      !hasWeights(s) && s.strideAuto ? 'the kernel size' : s.stride.join('×'));
     if (v) { s.stride = v; s.strideAuto = false; }
   }
   const p = q.get('p');
   if (p === 'same' || p === 'valid') s.paddingKind = p;
-  else s.padding = decodeAxes(p, dims, 0, LIMITS.padding) || s.padding;
+  else s.padding = fromLink(q, 'p', 'padding', axesOf(0, LIMITS.padding), s.padding, range(0, LIMITS.padding), problems);
   const pm = q.get('pm');
   if (['zeros', 'reflect', 'replicate', 'circular'].includes(pm)) s.paddingMode = pm;
-  s.dilation = decodeAxes(q.get('d'), dims, 1, LIMITS.dilation) || s.dilation;
-  s.outputPadding = decodeAxes(q.get('op_'), dims, 0, LIMITS.outputPadding) || s.outputPadding;
+  else if (pm !== null) problems.push({ field: 'paddingMode', message: `the link's pm=${pm} is not a padding mode; zeros is shown instead` });
+  s.dilation = fromLink(q, 'd', 'dilation', axesOf(1, LIMITS.dilation), s.dilation, range(1, LIMITS.dilation), problems);
+  s.outputPadding = fromLink(q, 'op_', 'outputPadding', axesOf(0, LIMITS.outputPadding), s.outputPadding, range(0, LIMITS.outputPadding), problems);
   s.ceilMode = q.get('ceil') === '1';
   if (q.has('cip')) s.countIncludePad = q.get('cip') === '1';
   s.x = null; s.w = null; s.b = null;

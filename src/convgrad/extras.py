@@ -1,0 +1,49 @@
+"""The optional dependencies: which extra brings each, and the command that installs it here.
+
+The engine needs NumPy and SciPy only; the commands need more (``pyproject.toml``'s extras:
+``train`` for training, plots and printed traces, ``web`` for the explorer, ``all`` for both,
+which is what ``make train`` installs).  When one is missing, a command says which, and prints
+the exact command that installs it into the Python that is running.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import shlex
+import sys
+from urllib.parse import unquote, urlparse
+
+# top-level module -> the extra that installs it
+OPTIONAL_MODULES = {
+    "tqdm": "train", "matplotlib": "train", "safetensors": "train", "mnist1d": "train",
+    "sklearn": "train", "rich": "train",
+    "fastapi": "web", "uvicorn": "web", "starlette": "web", "pydantic": "web",
+    "pydantic_core": "web",
+}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The extra that provides the module ``error`` could not import; None if it is no
+    optional dependency (then the error is a bug, not a missing install)."""
+    return OPTIONAL_MODULES.get((error.name or "").split(".")[0])
+
+
+def install_command(extra: str) -> str:
+    """The command that installs ``extra`` into this Python: from the source folder convgrad
+    was installed from (``-e`` when editable, as ``make`` does), else from the package index."""
+    python = shlex.quote(sys.executable)
+    try:
+        origin = json.loads(importlib.metadata.distribution("convgrad")
+                            .read_text("direct_url.json") or "{}")
+    except importlib.metadata.PackageNotFoundError:
+        origin = {}
+    url = urlparse(origin.get("url", ""))
+    if url.scheme == "file":
+        editable = "-e " if origin.get("dir_info", {}).get("editable") else ""
+        return f"{python} -m pip install {editable}{shlex.quote(f'{unquote(url.path)}[{extra}]')}"
+    return f"{python} -m pip install {shlex.quote(f'convgrad[{extra}]')}"
+
+
+def missing_message(error: ModuleNotFoundError, extra: str) -> str:
+    return (f"needs {error.name.split('.')[0]}, which is not installed (it comes with convgrad's '{extra}' "
+            f"extra); install it with: {install_command(extra)}")
