@@ -19,7 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ..cli import UsageError
+from ..errors import UsageError
 from ..models import FAMILIES
 from ..train.atomic import json_text, replace_json
 from ..train.cli import RUNS_ROOT, _one_line_errors, _require_train_extras, _user_errors
