@@ -185,6 +185,7 @@ def test_the_lenet_family_trains_on_digits(tmp_path):
     (["--depths", "8,x"], ["expected depths separated by commas", "'8,x'"]),
     (["--dataset", "digits"], ["model plain1d-8 takes inputs of shape (1, 40) but digits"]),
     (["--lr", "-1"], ["--lr must be greater than 0"]),
+    (["--eval-every", "0"], ["--eval-every 0 (only at the end) would leave the study"]),
     (["--resume", "nowhere"], ["--resume nowhere: not a depth study's folder"]),
 ])
 def test_bad_input_is_one_line(tmp_path, args, fragments):

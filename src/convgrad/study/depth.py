@@ -147,6 +147,9 @@ def make_plan(family: str = DEFAULT_FAMILY, depths=None, quick: bool = False,
                   steps=defaults.quick_steps if quick else defaults.steps,
                   eval_every=defaults.quick_eval_every if quick else defaults.eval_every)
     values.update({name: value for name, value in options.items() if value is not None})
+    if values["eval_every"] == 0:
+        raise ConfigError("--eval-every 0 (only at the end) would leave the study without "
+                          "its curves and the gradients at initialisation; give N ≥ 1")
     values.setdefault("checkpoint_every", 4 * values["eval_every"])
     values.setdefault("keep_checkpoints", 1)
     config = TrainConfig(model=chosen.model_name(depths[0], False), **values)

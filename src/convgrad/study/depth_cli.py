@@ -74,7 +74,6 @@ def run_depth(args) -> int:
                         save_plan, study_dir_default)
 
     _require_train_extras()
-    keep_freed_memory()
     if args.resume is not None:
         given = [name for name in PLAN_OPTIONS if getattr(args, name) not in (None, False)]
         if given or args.out:
@@ -103,7 +102,8 @@ def run_depth(args) -> int:
     elif plan.quick:
         print(f"convgrad depth: {_smoke_label(plan)}", file=sys.stderr)
     try:
-        with _Progress(costs, disable=quiet) as progress:
+        # malloc keeps each step's big arrays mapped (_memory.py)
+        with keep_freed_memory(), _Progress(costs, disable=quiet) as progress:
             run_study(plan, study_dir, quiet=quiet, on_start=progress.start,
                       on_finish=progress.finish)
     except StudyInterrupted as stop:

@@ -70,11 +70,11 @@ def run_comparison(base: TrainConfig, out_dir: Path, models=COMPARE_MODELS,
 
 
 def format_table(rows: list[ComparisonRow]) -> str:
-    """One line per model; shuffled rows show the paper's shuffled and unshuffled figures."""
+    """One line per model; shuffled rows show the paper's shuffled figure ("paper") and its
+    unshuffled one."""
     shuffled = any(r.shuffled for r in rows)
-    header = ("model", "parameters", "test accuracy (shuffled)" if shuffled else
-              "test accuracy", "paper, shuffled" if shuffled else "paper") + \
-        (("paper, unshuffled",) if shuffled else ()) + ("training time",)
+    header = ("model", "parameters", "test accuracy", "paper") + \
+        (("paper unshuffled",) if shuffled else ()) + ("training time",)
 
     def percent(value):
         return "" if value is None else f"{value:.0%}"
