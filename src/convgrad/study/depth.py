@@ -61,7 +61,7 @@ class FamilyDefaults:
 DEFAULTS = {
     "resnet1d": FamilyDefaults((8, 14, 26, 50), 1200, 50, 100, (8, 14), 200, 50),
     "cifar": FamilyDefaults((20, 32, 44, 56), 2000, 200, 128, (8, 14), 60, 30, augment=True),
-    "lenet": FamilyDefaults((6, 10, 18, 34), 1500, 100, 100, (6, 10), 150, 50),
+    "lenet": FamilyDefaults((6, 10, 18, 34), 600, 50, 100, (6, 10), 150, 50),
 }
 # He et al.'s recipe (§4.2) but for the batch: SGD with momentum, weight decay, the learning
 # rate divided by 10 at 50% and 75% of the steps.
