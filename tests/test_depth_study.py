@@ -129,7 +129,7 @@ def _files(folder):
             if p.is_file() and p.name != ".lock"}
 
 
-ARGS = ["--depths", "8", "--steps", "200", "--eval-every", "10"]   # checkpoints every 40
+ARGS = ["--depths", "8", "--steps", "120", "--eval-every", "10"]   # checkpoints every 40
 
 
 def test_a_killed_study_resumes_without_retraining_finished_runs(tmp_path):

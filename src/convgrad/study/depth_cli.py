@@ -52,7 +52,7 @@ def _announce(plan, study_dir, costs, out) -> None:
     if plan.quick:
         print(_smoke_label(plan), file=out)
     milestones = c.milestones or [max(1, c.steps // 2), max(1, (3 * c.steps) // 4)]
-    print(f"depth study: {FAMILIES[plan.family].name} family on {c.dataset}, depths "
+    print(f"depth study: {plan.family} family on {c.dataset}, depths "
           f"{', '.join(map(str, plan.depths))}, plain and with shortcuts; {c.optimizer} lr "
           f"{c.lr:g}, momentum {c.momentum:g}, weight decay {c.weight_decay:g}, lr ÷10 at "
           f"steps {milestones[0]} and {milestones[1]}, batch {c.batch_size}, {c.steps} steps, "
