@@ -38,10 +38,11 @@ def free_socket() -> socket.socket:
 
 
 @contextmanager
-def running_server(app=None, runs=None):
+def running_server(app=None, landscapes=None, runs=None):
     """``create_app()`` served by uvicorn in a thread, answering only requests addressed to its
-    loopback address as ``convgrad explore`` does (``runs``: the run folders of its model
-    view, a ``convgrad.web.runs.RunFolders``); yields the base URL."""
+    loopback address as ``convgrad explore`` does (``landscapes``: its --landscapes folder;
+    ``runs``: the run folders of its model view, a ``convgrad.web.runs.RunFolders``); yields
+    the base URL."""
     import uvicorn
 
     from convgrad.web.app import create_app
@@ -49,7 +50,7 @@ def running_server(app=None, runs=None):
 
     sock = free_socket()
     port = sock.getsockname()[1]
-    app = app or create_app(loopback_hosts(port), runs=runs)
+    app = app or create_app(loopback_hosts(port), landscapes=landscapes, runs=runs)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -29,6 +29,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from .. import __version__
 from . import schemas
 from .api import install_error_handlers, router
+from . import landscape_api
 from .guard import RequestGuard
 from .model_api import router as model_router
 from .model_engine import ModelView
@@ -66,7 +67,10 @@ error is one line in `detail`; a 422 also lists each problem's field in `errors`
 
 
 def create_app(allowed_hosts: frozenset | None = None,
+               landscapes: str | Path | None = None,
                runs: RunFolders | None = None) -> FastAPI:
+    """The app; ``landscapes``: the folder of saved landscapes the landscape view reads;
+    ``runs``: the run folders the model view may show."""
     app = FastAPI(title="convgrad explore", description=API_DESCRIPTION, version=__version__,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     files = static_files()
@@ -94,6 +98,7 @@ def create_app(allowed_hosts: frozenset | None = None,
     app.include_router(router)
     app.include_router(model_router)
     app.state.model_view = ModelView(runs)
+    landscape_api.install(app, landscapes)
     install_error_handlers(app)
     # the routes that take a JSON body: the API's POST routes (the page's are all GET)
     json_paths = frozenset(route.path for api in (router, model_router)

@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import UsageError
@@ -22,10 +23,11 @@ DESCRIPTION = """\
 Open a local web page that shows convolution and pooling at work: 1D and 2D convolution
 with channels, groups, stride, padding (and its modes), dilation; transposed convolution;
 max and average pooling; each window's products and sum; every use of a shared weight and
-its gradient; the parameter count beside a dense layer; image filters; the PyTorch code for
-what is on the screen; and, with --run or --runs, the model view of a trained run: its
-network, an example's feature maps, filters and gradients, checkpoint by checkpoint. Every
-number is computed by convgrad."""
+its gradient; the parameter count beside a dense layer; image filters; and the PyTorch code
+for what is on the screen. With --run or --runs, the model view of a trained run: its
+network, an example's feature maps, filters and gradients, checkpoint by checkpoint. With
+--landscapes DIR, a Landscape tab draws the loss surfaces `convgrad landscape` saved there,
+two runs side by side. Every number is computed by convgrad."""
 
 EPILOG = """\
 examples:
@@ -50,13 +52,15 @@ def register(subparsers) -> None:
     parser.add_argument("--runs", metavar="DIR",
                         help="a folder of run folders (e.g. runs): the model view offers each "
                              "(nothing outside DIR and --run is ever read)")
+    parser.add_argument("--landscapes", metavar="DIR",
+                        help="folder of saved landscapes (convgrad landscape's --out, default "
+                             "landscapes/) for the Landscape tab; the page reads only the "
+                             "landscapes listed in it")
     parser.set_defaults(func=run)
 
 
 def run_folders(args):
     """The --run and --runs folders, checked to exist (a UsageError otherwise)."""
-    from pathlib import Path
-
     from .runs import RunFolders
 
     if args.run is None and args.runs is None:
@@ -109,6 +113,10 @@ def run(args) -> int:
     from .app import create_app
 
     folders = run_folders(args)
+    landscapes = args.landscapes
+    if landscapes is not None and not Path(landscapes).is_dir():
+        raise UsageError(f"--landscapes {landscapes}: not a folder (convgrad landscape "
+                         f"RUN --out DIR saves landscapes into one)")
     sock = bind(args.host, args.port)
     url = page_url(args.host, args.port)
     if folders is not None and folders.initial is not None:
@@ -124,7 +132,7 @@ def run(args) -> int:
     # on a loopback address, answer only requests addressed to it (DNS rebinding)
     address = ipaddress.ip_address(sock.getsockname()[0])
     allowed = loopback_hosts(args.port) if address.is_loopback else None
-    server = uvicorn.Server(uvicorn.Config(create_app(allowed, runs=folders),
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed, landscapes, runs=folders),
                                            log_level="warning"))
     try:
         server.run(sockets=[sock])

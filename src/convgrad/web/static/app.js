@@ -11,6 +11,7 @@ import {
 import { renderDense, renderEngine, renderGradient, renderSize, renderWindow } from './views.js';
 import { ImageMode } from './image.js';
 import { ModelMode } from './model.js';
+import { LandscapeMode } from './landscape.js';
 
 const $ = (id) => document.getElementById(id);
 const SPEEDS = [0.5, 1, 2, 3, 5, 8]; // outputs per second
@@ -26,6 +27,7 @@ let urlTimer = null;
 const registry = new Registry();
 let imageMode = null;
 let modelMode = null;
+let landscapeMode = null;
 let linkProblems = []; // settings of the opening link that could not be used, until a change
 
 // ------------------------------------------------------------------ talking to the API
@@ -143,7 +145,7 @@ function markFields(errors) {
 function saveURL() {
   clearTimeout(urlTimer);
   urlTimer = setTimeout(() => {
-    const other = [imageMode, modelMode].find((mode) => mode && mode.active);
+    const other = [imageMode, modelMode, landscapeMode].find((mode) => mode && mode.active);
     const query = other ? other.query() : toQuery(state);
     history.replaceState(null, '', `${location.pathname}?${query}`);
   }, 60);
@@ -759,10 +761,12 @@ async function copySnippet() {
 }
 
 // ------------------------------------------------------------------ modes
-// Each mode is a tab and a `${mode}-mode` panel; image and model mode are objects with
+const MODES = ['layer', 'image', 'model', 'landscape'];
+
+// Each mode is a tab and a `${mode}-mode` panel; image, model and landscape mode are objects with
 // activate() and deactivate(), the layer mode is this file.
 function setMode(mode) {
-  const others = { image: imageMode, model: modelMode };
+  const others = { image: imageMode, model: modelMode, landscape: landscapeMode };
   for (const tab of document.querySelectorAll('[data-mode]')) {
     const on = tab.dataset.mode === mode;
     $(`${tab.dataset.mode}-mode`).hidden = !on;
@@ -782,6 +786,7 @@ function start() {
   document.body.dataset.click = 'inspect';
   imageMode = new ImageMode({ postJSON, saveURL, params });
   modelMode = new ModelMode({ postJSON, saveURL, params });
+  landscapeMode = new LandscapeMode({ saveURL, params });
   buildAxisInputs();
   syncControls();
   showSpeed();
@@ -814,9 +819,12 @@ function start() {
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (current) render(current); }, 120);
+    resizeTimer = setTimeout(() => {
+      if (landscapeMode.active) landscapeMode.draw();
+      else if (current) render(current);
+    }, 120);
   });
-  setMode(['image', 'model'].includes(params.get('mode')) ? params.get('mode') : 'layer');
+  setMode(MODES.includes(params.get('mode')) ? params.get('mode') : 'layer');
 }
 
 // exposed for tests and the curious: the last answer, read-only
@@ -825,6 +833,7 @@ Object.defineProperty(window, 'convgradExplore', {
     answer: () => current,
     imageAnswer: () => (imageMode ? imageMode.answer : null),
     modelAnswer: () => (modelMode ? modelMode.snapshot() : null),
+    landscapeAnswers: () => (landscapeMode ? landscapeMode.answers : []),
     state: () => structuredClone(state),
   }),
 });
