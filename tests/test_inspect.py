@@ -58,6 +58,27 @@ def test_record_removes_its_hooks_when_the_block_raises_and_names_unknown_layers
             pass
 
 
+def test_each_call_of_a_module_that_runs_twice_is_its_own_layer():
+    model = get_model("reslenet-6").double()          # one MaxPool2d after each stage
+    x = cg.tensor(RNG.normal(size=(2, 1, 8, 8)))
+    calls = []
+    handle = model.pool.register_forward_hook(
+        lambda m, a, out: calls.append(out) or out.retain_grad())
+    with record(model) as seen:
+        F.cross_entropy(model(x), cg.tensor(np.array([1, 2]))).backward()
+    handle.remove()
+    assert [name for name in seen.activations if name.startswith("pool")] == ["pool", "pool#2"]
+    for name, out in zip(["pool", "pool#2"], calls):
+        np.testing.assert_array_equal(seen.activations[name], out.detach().numpy())
+        np.testing.assert_allclose(seen.gradients[name], out.grad.numpy(), rtol=0, atol=1e-15)
+    assert seen.inputs["pool#2"].shape == (2, 32, 4, 4)
+    pools = [(layer.name, layer.output_shape) for layer in model_layers(model, (1, 8, 8))
+             if layer.name.startswith("pool")]
+    assert pools == [("pool", (16, 4, 4)), ("pool#2", (32, 2, 2))]
+    stats = {s.name: s for s in examine(model, RNG.normal(size=(1, 8, 8)), 4).layers}
+    assert stats["pool#2"].output_shape == (32, 2, 2) and stats["pool#2"].type == "MaxPool2d"
+
+
 # ---------------------------------------------------------------------------- layers
 def test_the_layers_of_a_resnet_include_its_blocks_and_their_skips():
     layers = model_layers(get_model("resnet20"), (3, 32, 32))

@@ -30,7 +30,7 @@ import numpy as np
 from .. import functional as F
 from ..creation import from_numpy
 from ..nn import Module
-from .layers import layer_modules
+from .layers import layer_modules, module_name
 from .record import Recording, record
 
 
@@ -98,11 +98,12 @@ def examine(model: Module, x: np.ndarray, label: int | None = None) -> Examinati
     for name, output in seen.activations.items():     # in the order the layers finished
         if output is None:
             continue
-        own = [weight_grads.get(f"{name}.{p}")
-               for p, _ in modules[name].named_parameters(recurse=False)]
+        module = module_name(name)            # "pool" for its second call "pool#2"
+        own = [weight_grads.get(f"{module}.{p}")
+               for p, _ in modules[module].named_parameters(recurse=False)]
         own = [grad.ravel() for grad in own if grad is not None]
         layers.append(LayerStats(
-            name, type(modules[name]).__name__, tuple(output.shape[1:]),
+            name, type(modules[module]).__name__, tuple(output.shape[1:]),
             float(output.mean(dtype=np.float64)), float(output.std(dtype=np.float64)),
             _norm(seen.gradients.get(name)), _norm(np.concatenate(own)) if own else None))
     return Examination(logits.detach().numpy()[0], probabilities, predicted,

@@ -8,24 +8,24 @@
     seen.gradients["conv1"]        # ∂L/∂(conv1's output), the same shape
     seen.inputs["conv1"]           # what conv1 read (its first argument)
 
-A forward hook (``register_forward_hook``) copies each layer's output, and its input; a full
-backward hook (``register_full_backward_hook``) copies ``grad_output[0]``, the gradient of
-the loss with respect to that output.  The hooks are removed when the ``with`` block ends,
-whatever happens in it.  A layer that runs twice in one forward pass keeps its last call's.
+A forward hook (``register_forward_hook``) copies each layer's output and its input, and
+returns the output passed through an identity node (``nn.hooks.on_gradient``) whose backward
+copies ∂L/∂output as it goes by.  Each call of a module is its own entry: a module that runs
+twice in one forward pass (one pooling layer after two stages, say) is ``"pool"`` for its
+first call and ``"pool#2"`` for its second (``layers.call_name``), each with its own output
+and gradient.  The hooks are removed when the ``with`` block ends, whatever happens in it.
 """
 from __future__ import annotations
 
-import re
-import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..nn import Module
-from ..nn.hooks import NO_INPUT_GRAD_WARNING
+from ..nn.hooks import on_gradient
 from ..tensor import Tensor
-from .layers import layer_modules
+from .layers import call_name, layer_modules
 
 
 @dataclass
@@ -44,33 +44,33 @@ def _array(value) -> np.ndarray | None:
 @contextmanager
 def record(model: Module, layers=None):
     """Record the outputs (and, after a backward pass in the block, their gradients) of the
-    named ``layers`` of ``model`` (default: every layer); yields a :class:`Recording`."""
+    modules named in ``layers`` (default: every layer), every call of each; yields a
+    :class:`Recording`."""
     modules = layer_modules(model)
     if layers is not None:
-        unknown = [name for name in layers if name not in dict(model.named_modules())]
+        everything = dict(model.named_modules())
+        unknown = [name for name in layers if name not in everything]
         if unknown:
             raise KeyError(f"no layer named {unknown[0]!r} in {type(model).__name__}; its "
                            f"layers are {', '.join(modules)}")
-        everything = dict(model.named_modules())
         modules = {name: everything[name] for name in layers}
     seen = Recording()
+    calls = dict.fromkeys(modules, 0)
     handles = []
     for name, module in modules.items():
         def forward(module, args, output, name=name):
-            seen.activations[name] = _array(output)
-            seen.inputs[name] = _array(args)
-
-        def backward(module, grad_input, grad_output, name=name):
-            seen.gradients[name] = _array(grad_output)
+            calls[name] += 1
+            key = call_name(name, calls[name])
+            seen.activations[key] = _array(output)
+            seen.inputs[key] = _array(args)
+            if isinstance(output, Tensor):
+                return on_gradient(output, lambda grad: seen.gradients.__setitem__(
+                    key, grad.copy()))
+            return None
 
         handles.append(module.register_forward_hook(forward))
-        handles.append(module.register_full_backward_hook(backward))
     try:
-        with warnings.catch_warnings():
-            # a first layer's input needs no gradient: its hook then fires from its output
-            # (PyTorch warns each time); that is what is wanted here
-            warnings.filterwarnings("ignore", message=re.escape(NO_INPUT_GRAD_WARNING[:40]))
-            yield seen
+        yield seen
     finally:
         for handle in handles:
             handle.remove()

@@ -28,6 +28,8 @@ call's inputs reach the hook at once, as PyTorch's multi-output ``BackwardHookFu
 the node's gradient is the concatenation of the tensors' flattened gradients, and each tensor
 passed on is a "slice" of it whose backward puts its gradient in its place.  With one tensor
 (the usual case) the slice is the whole gradient, and nothing is copied.
+``on_gradient(tensor, callback)`` is one such identity node on its own, for a forward hook
+that wants the gradient of its own call's output (``convgrad.inspect.record``).
 """
 from __future__ import annotations
 
@@ -170,6 +172,20 @@ class BackwardHook:
             grad_inputs = tuple(replaced)
         self.grad_outputs = None
         return [grad_inputs[i] for i in self.input_positions]
+
+
+def on_gradient(tensor: Tensor, callback) -> Tensor:
+    """``tensor``'s values through one identity node whose backward calls ``callback(grad)``
+    (∂L/∂tensor, a NumPy array) and passes the gradient on unchanged: what a forward hook
+    returns to see the gradient of *that call's* output (a full backward hook cannot tell two
+    calls of one module apart).  A tensor that needs no gradient is returned as it is."""
+    def seen(grads: list) -> list:
+        if grads[0] is not None:
+            callback(grads[0].data)
+        return grads
+
+    (passed,), _ = _through_identity((tensor,), seen)
+    return passed
 
 
 def _pack(positions: list, values: list, size: int) -> tuple:

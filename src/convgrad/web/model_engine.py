@@ -28,6 +28,7 @@ from ..creation import from_numpy
 from ..data.errors import DataError
 from ..data.files import read_regular_file
 from ..inspect import examine, model_layers
+from ..inspect.layers import module_name
 from ..inspect.windows import (LayerError, check_conv, output_window, padding_pairs,
                                weight_contributions)
 from ..models import MODELS
@@ -254,7 +255,7 @@ class ModelView:
                                  f"{loaded.config.model} (its layers: {names}"
                                  f"{', …' if len(loaded.layers) > 12 else ''})",
                                  "impossible", "layer")
-        return modules[name]
+        return modules[module_name(name)]
 
     def layer(self, loaded: Loaded, example, values, label, name: str) -> dict:
         module = self._layer(loaded, name)
@@ -272,7 +273,7 @@ class ModelView:
             "conv": None,
         }
         if name in [layer.name for layer in loaded.layers if layer.is_conv]:
-            weight_grad = seen.weight_grads.get(f"{name}.weight")
+            weight_grad = seen.weight_grads.get(f"{module_name(name)}.weight")
             answer["conv"] = {
                 "weight_shape": list(module.weight.shape),
                 "weight": _bounded(module.weight.data, f"layer {name}'s weight", "layer"),
@@ -319,7 +320,8 @@ class ModelView:
         except LayerError as error:
             field = "weight" if "outside" in str(error) else "layer"
             raise ModelViewError(f"{field}: {error}", "impossible", field) from None
-        engine = float(seen.weight_grads[f"{name}.weight"][tuple(parts["weight_index"])])
+        engine = float(seen.weight_grads[f"{module_name(name)}.weight"]
+                       [tuple(parts["weight_index"])])
         difference = abs(parts["total"] - engine)
         return {"layer": name, "step": loaded.step, "weight_index": parts["weight_index"],
                 "weight": parts["weight"], "input_channel": parts["input_channel"],
