@@ -255,8 +255,8 @@ def test_inspect_and_predict_agree_with_each_other_and_with_the_python_api(tmp_p
     predicted = _json("predict", run, "--input", "seven.npy", cwd=tmp_path)
     assert predicted["probabilities"] == inspected["probabilities"]
     assert predicted["class"] == int(np.argmax(inspected["probabilities"]))
-    assert list(inspected)[:4] == ["example", "label", "probabilities", "layers"]
-    assert [list(layer)[:5] for layer in inspected["layers"]] == \
+    assert list(inspected) == ["example", "label", "probabilities", "layers"]
+    assert [list(layer) for layer in inspected["layers"]] == \
         [["name", "output_shape", "mean", "std", "grad_norm"]] * 4
     loaded = cg.load_run(run)
     seen = examine(loaded.model, loaded.data.test_x[7], int(loaded.data.test_y[7]))
@@ -267,20 +267,31 @@ def test_inspect_and_predict_agree_with_each_other_and_with_the_python_api(tmp_p
         [(s.name, list(s.output_shape), s.grad_norm) for s in seen.layers]
     # an earlier checkpoint gives other numbers, and the same in both commands
     early = _json("inspect", run, "--example", "7", "--checkpoint", "20", cwd=tmp_path)
-    assert early["step"] == 20 and early["probabilities"] != inspected["probabilities"]
+    assert early["probabilities"] != inspected["probabilities"]
+    at_20 = cg.load_run(run, checkpoint="20")
+    assert early["probabilities"] == \
+        [float(p) for p in examine(at_20.model, at_20.data.test_x[7]).probabilities]
     assert _json("predict", run, "--input", "seven.npy", "--checkpoint", "20",
                  cwd=tmp_path)["probabilities"] == early["probabilities"]
 
 
-def test_inspect_and_eval_make_the_same_predictions_on_the_whole_test_set(tmp_path):
+@pytest.mark.parametrize("checkpoint", ["last", "20"])
+def test_inspect_and_eval_make_the_same_predictions_on_the_whole_test_set(tmp_path, checkpoint):
+    """eval's confusion matrix is inspect's predictions counted, and eval's mean loss is the
+    mean of inspect's −log p(label): the same probabilities, example by example."""
     run = run_dir("cnn")
-    evaluated = _json("eval", run, cwd=tmp_path)
-    loaded = cg.load_run(run)
+    evaluated = _json("eval", run, "--checkpoint", checkpoint, "--batch-size", "1",
+                      cwd=tmp_path)
+    loaded = cg.load_run(run, checkpoint=checkpoint)
     x, y = loaded.data.test_x, loaded.data.test_y
-    predicted = np.array([examine(loaded.model, x[i]).predicted for i in range(len(y))])
+    seen = [examine(loaded.model, x[i], int(y[i])) for i in range(len(y))]
     confusion = np.zeros((10, 10), dtype=int)
-    np.add.at(confusion, (y, predicted), 1)
+    np.add.at(confusion, (y, [s.predicted for s in seen]), 1)
     assert confusion.tolist() == evaluated["confusion"]
+    assert evaluated["loss"] == pytest.approx(np.mean([s.loss for s in seen]), rel=1e-6)
+    assert evaluated["loss"] == pytest.approx(
+        -np.mean([np.log(np.float64(s.probabilities[label])) for s, label in zip(seen, y)]),
+        rel=1e-5)
     with cg.no_grad():
         batched = F.softmax(loaded.model(cg.from_numpy(x[:50])), dim=1).numpy()
     one_by_one = np.stack([examine(loaded.model, x[i]).probabilities for i in range(50)])

@@ -24,6 +24,8 @@ import numpy as np
 from ..errors import UsageError
 from ..extras import install_command
 
+JSON_LAYER_KEYS = ("name", "output_shape", "mean", "std", "grad_norm")
+
 
 def _user_errors(command):
     """The errors a user can fix, as one line (``UsageError``)."""
@@ -129,14 +131,12 @@ def run_inspect(args) -> int:
         _save_example(args.save_input, np.asarray(x))
     layers = [s for s in seen.layers if args.layer is None or s.name == args.layer]
     if args.json:
+        # exactly the keys the issue names; the text form says the rest
         _print_json({
             "example": args.example if args.input is None else None,
             "label": seen.label,
             "probabilities": [float(p) for p in seen.probabilities],
-            "layers": [s.to_dict() for s in layers],
-            "predicted": seen.predicted, "target": seen.target, "loss": seen.loss,
-            "classes": [str(c) for c in classes], "run": os.fspath(run.run_dir),
-            "checkpoint": os.fspath(run.checkpoint.path), "step": run.step, "input": where,
+            "layers": [{key: s.to_dict()[key] for key in JSON_LAYER_KEYS} for s in layers],
         })
         return 0
     channels = None

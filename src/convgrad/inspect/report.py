@@ -1,11 +1,10 @@
 """What ``convgrad inspect`` and ``convgrad predict`` print: aligned text, or one JSON record.
 
-``inspect --json`` (the keys the issue names, then the context)::
+``inspect --json`` (exactly these keys; ``example`` is null for an ``--input`` file, whose
+``label`` is null too)::
 
     {"example": 7, "label": 3, "probabilities": [...],
-     "layers": [{"name", "output_shape", "mean", "std", "grad_norm", "type",
-                 "weight_grad_norm"}],
-     "predicted", "target", "loss", "classes", "run", "checkpoint", "step", "input"}
+     "layers": [{"name", "output_shape", "mean", "std", "grad_norm"}]}
 
 ``predict --json``::
 
