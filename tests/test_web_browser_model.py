@@ -172,6 +172,14 @@ def test_the_checkpoint_slider_changes_the_filters_and_the_prediction(browser, s
     assert first["example"]["probabilities"] != last["example"]["probabilities"]
     assert page.get_attribute("#model-curves .plot-marker", "x1") != marker
     assert "step 20" in page.text_content("#model-checkpoint-label")
+    # the curves sit under the slider; a click on a kept checkpoint's dot picks it
+    slider, curves = (page.locator(s).bounding_box() for s in ("#model-checkpoint",
+                                                                "#model-curves"))
+    assert 0 <= curves["y"] - (slider["y"] + slider["height"]) < 80
+    act(page, lambda: page.locator("#model-curves circle.plot-checkpoint").nth(1).click(
+        force=True))
+    assert shown(page)["layer"]["step"] == 40 and state_in_url(page)["ckpt"] == "40"
+    assert page.input_value("#model-checkpoint") == "1"
     recorder.check()
     context.close()
 
@@ -257,7 +265,7 @@ def test_screenshots_and_nothing_overlaps(browser, server, run, example, layer, 
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, animations="disabled")
     overlaps = _overlaps(_boxes(page, ["header.top", "#model-mode > .controls",
                                        "#model-prediction-card", "#model-network-card",
-                                       "#model-layer-card", "#model-training-card"]))
+                                       "#model-layer-card"]))
     assert not overlaps, f"{name}: overlapping {overlaps}"
     assert not _overlaps(_boxes(page, ["#model-layer-card .layer-part", "#model-window",
                                        "#model-contrib"]))

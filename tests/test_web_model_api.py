@@ -125,6 +125,30 @@ def test_an_example_layer_window_and_weight_are_inspects_numbers(client, api):
     assert len(parts["products"]) == 10                       # conv2's 10 output positions
 
 
+def test_requests_answered_at_once_on_several_threads_get_their_own_numbers(server):
+    """The server answers on a pool of threads, and one model serves them all: its hooks
+    (and the caches) are taken by one request at a time, so no answer mixes two examples."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    loaded = cg.load_run(run_dir("resnet1d"))
+    examples = list(range(200, 216))               # not examined before: no cached answers
+
+    def ask(example):
+        with httpx.Client(base_url=server, timeout=120) as own:
+            return own.post("/api/model/layer", json={"run": "resnet1d", "example": example,
+                                                      "layer": "layer2.0.conv1"})
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, examples))
+    for example, answer in zip(examples, answers):
+        assert answer.status_code == 200, answer.text
+        seen = examine(loaded.model, loaded.data.test_x[example],
+                       int(loaded.data.test_y[example]))
+        np.testing.assert_array_equal(np.array(answer.json()["output"]),
+                                      seen.recording.activations["layer2.0.conv1"][0])
+        np.testing.assert_array_equal(np.array(answer.json()["grad_output"]),
+                                      seen.recording.gradients["layer2.0.conv1"][0])
+
+
 def test_a_drawn_input_and_the_examples_of_a_class_or_misclassified(client, api):
     drawn = np.linspace(-1, 1, 64).round(3).tolist()
     answer = post(client, api, "example", {"run": "lenet", "input": drawn, "label": 3})

@@ -143,7 +143,8 @@ export function svg(tag, attributes = {}) {
 
 // Lines over a shared x axis: series [{name, points: [[x, y]], className}], an optional
 // vertical marker at x = marker, and dots at xs = ticks. Returns the <svg>.
-export function linePlot({ series, width = 320, height = 150, marker = null, ticks = [], yLabel = '', yRange = null }) {
+// ``onPick(x)``: a click on the plot, at the x of the data it points to.
+export function linePlot({ series, width = 320, height = 150, marker = null, ticks = [], yLabel = '', yRange = null, onPick = null }) {
   const plot = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'plot', role: 'img' });
   const points = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   if (!points.length) {
@@ -189,6 +190,14 @@ export function linePlot({ series, width = 320, height = 150, marker = null, tic
       points: good.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' '),
       class: `plot-line ${s.className || ''}`,
     }));
+  }
+  if (onPick) {
+    plot.classList.add('pickable');
+    plot.addEventListener('click', (event) => {
+      const box = plot.getBoundingClientRect();
+      const at = ((event.clientX - box.left) / box.width) * width;
+      onPick(x0 + ((at - pad.left) / (width - pad.left - pad.right)) * (x1 - x0));
+    });
   }
   return plot;
 }

@@ -135,14 +135,7 @@ export class ModelMode {
         label: null, layer: null, cell: null, weight: null, cls: null, wrong: false };
       this.refresh('run');
     });
-    $('model-checkpoint').addEventListener('input', (event) => {
-      const kept = this.info ? this.info.checkpoints : [];
-      const chosen = kept[Number(event.target.value)];
-      if (!chosen) return;
-      this.state.ckpt = String(chosen.step);
-      this.showCheckpoint();
-      this.refresh('example');
-    });
+    $('model-checkpoint').addEventListener('input', (event) => this.chooseCheckpoint(Number(event.target.value)));
     $('model-example').addEventListener('change', (event) => {
       const value = Number(event.target.value);
       if (!Number.isInteger(value) || value < 0) return;
@@ -189,6 +182,15 @@ export class ModelMode {
         this.drawSkips();
       }, 150);
     });
+  }
+
+  // the k-th kept checkpoint (the slider's position)
+  chooseCheckpoint(k) {
+    const chosen = this.info ? this.info.checkpoints[k] : null;
+    if (!chosen || String(chosen.step) === this.state.ckpt) return;
+    this.state.ckpt = String(chosen.step);
+    this.showCheckpoint();
+    this.refresh('example');
   }
 
   chooseExample(index) {
@@ -461,17 +463,20 @@ export class ModelMode {
       holder.append(element('p', 'hint', 'This run has no metrics.jsonl rows to draw.'));
       return;
     }
+    // a click on a curve picks the kept checkpoint nearest to it
+    const nearest = (x) => ticks.reduce((best, t, k) => (Math.abs(t - x) < Math.abs(ticks[best] - x) ? k : best), 0);
     for (const [title, names, range] of [['loss', ['train_loss', 'test_loss'], null],
       ['accuracy', ['train_acc', 'test_acc'], [0, 1]]]) {
       const figure = element('figure', 'curve');
       figure.append(element('figcaption', '', title));
       figure.append(linePlot({ series: names.map((n) => series(n, n.startsWith('train') ? 'train' : 'test')),
-        marker: step, ticks, yRange: range }));
+        marker: step, ticks, yRange: range, width: 280, height: 104,
+        onPick: ticks.length > 1 ? (x) => this.chooseCheckpoint(nearest(x)) : null }));
       holder.append(figure);
     }
     const legend = element('p', 'hint curve-legend');
     legend.append(element('span', 'key train', 'training'), ' ', element('span', 'key test', 'test'),
-      ` · dots: kept checkpoints · line: step ${step}, shown above`);
+      ` from metrics.jsonl · dots: kept checkpoints (click one) · line: step ${step}, the one shown`);
     holder.append(legend);
   }
 
