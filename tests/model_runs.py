@@ -5,7 +5,8 @@
 into one temporary folder — the MNIST-1D CNN (several kept checkpoints), LeNet-5 on the 8×8
 digits, the 1-D ResNet and its plain twin (residual blocks with and without skips), and on
 small random stand-ins for MNIST and CIFAR-10 (``data/``, beside the runs) LeNet-5 at 28×28
-and ResNet-20 — and returns it; the folder goes when the process ends.  ``data_environment()`` points
+and ResNet-20, and a residual LeNet stack of the depth study (one pooling module run twice)
+— and returns it; the folder goes when the process ends.  ``data_environment()`` points
 ``CONVGRAD_HOME`` at the shared MNIST-1D cache for as long as a test module needs it.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ RECIPES = {
                         data_dir="data/mnist"),
     "resnet20": dict(model="resnet20", steps=2, batch_size=16, eval_every=0,
                      data_dir="data/cifar"),
+    "reslenet": dict(model="reslenet-6", steps=2, batch_size=16, eval_every=0),
 }
 
 

@@ -193,6 +193,27 @@ def test_lenet_on_28x28_digits_and_a_cifar_resnet(client, api, folder):
     assert np.array(parts["products"]).shape == (8, 8)
 
 
+def test_a_depth_family_run_whose_pooling_runs_twice(client, api, folder):
+    """reslenet-6 (the depth study's LeNet stack) pools after each stage with one module:
+    two layers, pool and pool#2, each its own call's output and gradient."""
+    if not (folder / "reslenet").exists():
+        shutil.copytree(run_dir("reslenet"), folder / "reslenet")
+    info = post(client, api, "run", {"run": "reslenet"})
+    pools = [(layer["name"], layer["output_shape"]) for layer in info["layers"]
+             if layer["name"].startswith("pool")]
+    assert pools == [("pool", [16, 4, 4]), ("pool#2", [32, 2, 2])]
+    assert sum(layer["skip"] for layer in info["layers"]) == 2
+    loaded = cg.load_run(run_dir("reslenet"))
+    seen = examine(loaded.model, loaded.data.test_x[4], int(loaded.data.test_y[4]))
+    for name in ("pool", "pool#2"):
+        layer = post(client, api, "layer", {"run": "reslenet", "example": 4, "layer": name})
+        assert layer["type"] == "MaxPool2d" and layer["conv"] is None
+        np.testing.assert_array_equal(np.array(layer["output"]),
+                                      seen.recording.activations[name][0])
+        np.testing.assert_array_equal(np.array(layer["grad_output"]),
+                                      seen.recording.gradients[name][0])
+
+
 # ------------------------------------------------------------------ hostile requests
 OUTSIDE = "/etc"
 
