@@ -90,7 +90,18 @@ def main(argv=None) -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        emit(worker(args.warmup, args.repeats))
+        import contextlib
+
+        import convgrad
+
+        # Both trees under the malloc settings `convgrad train` runs with: newer trees set
+        # them only inside the context keep_freed_memory() returns; older ones when imported
+        # (their keep_freed_memory() returned a bool).
+        settings = convgrad.keep_freed_memory()
+        if not hasattr(settings, "__enter__"):
+            settings = contextlib.nullcontext()
+        with settings:
+            emit(worker(args.warmup, args.repeats))
         return
     if args.base is None:
         parser.error("give the base tree's src folder")

@@ -179,6 +179,30 @@ def test_the_lenet_family_trains_on_digits(tmp_path):
         "dataset"] == "digits"
 
 
+def write_cifar_batches(folder, images_per_file=12, seed=0):
+    """CIFAR-10's binary format, small: each record a label byte and 3,072 pixel bytes."""
+    folder.mkdir()
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        labels = rng.integers(0, 10, (images_per_file, 1), dtype=np.uint8)
+        pixels = rng.integers(0, 256, (images_per_file, 3072), dtype=np.uint8)
+        (folder / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
+
+
+def test_the_cifar_family_trains_on_cifar_files(tmp_path):
+    write_cifar_batches(tmp_path / "cifar")
+    process = _study("--family", "cifar", "--depths", "20", "--steps", "2", "--batch-size",
+                     "8", "--eval-every", "2", "--data-dir", "cifar", "--out", "study",
+                     "--json", cwd=tmp_path)
+    assert process.returncode == 0, process.stderr
+    record = strict_json(process.stdout)
+    assert [(r["depth"], r["residual"], r["parameters"]) for r in record["runs"]] == \
+        [(20, False, 269722), (20, True, 269722)]   # ResNet-20: 0.27M in He et al.
+    for run, model in [("plain20", "plain20"), ("resnet20", "resnet20")]:
+        config = json.loads((tmp_path / "study" / run / "config.json").read_text())
+        assert (config["model"], config["dataset"]) == (model, "cifar10")
+
+
 @pytest.mark.parametrize("args, fragments", [
     (["--family", "vgg"], ["--family 'vgg': unknown family; families: resnet1d, cifar, lenet"]),
     (["--depths", "8,9"], ["--depths: the resnet1d family has depths 6n + 2", "not 9"]),

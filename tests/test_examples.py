@@ -233,6 +233,14 @@ def test_help_texts_have_examples():
     assert any(argv[2] == "avg_pool2d" for _, argv in HELP_EXAMPLES if argv[1] == "explain")
 
 
+@pytest.mark.parametrize("command", [(), *sorted({(name,) for name in COMMANDS})],
+                         ids=lambda command: " ".join(("convgrad",) + command))
+def test_help_text_shows_no_format_escapes(command):
+    """argparse %-formats option help but not descriptions: a '%%' written for one in the
+    other shows up doubled."""
+    assert "%%" not in help_text(*command)
+
+
 @pytest.mark.parametrize("where, argv", HELP_EXAMPLES,
                          ids=[f"{w}: {' '.join(a[1:4])}" for w, a in HELP_EXAMPLES])
 def test_help_example(tmp_path, home, capsys, where, argv):

@@ -206,7 +206,7 @@ def register(subparsers) -> None:
                     "draw the training-error curves and the gradient norm of every layer. "
                     "Default: the 1-D ResNets and their plain twins at depths 8, 14, 26, 50 "
                     "on MNIST-1D; SGD lr 0.1, momentum 0.9, weight decay 1e-4, lr ÷10 at "
-                    "50%% and 75%% of 1200 steps, batch 100, seed 0."))
+                    "50% and 75% of 1200 steps, batch 100, seed 0."))
     plan = parser.add_argument_group("the study")
     plan.add_argument("--family", metavar="NAME",
                       help=f"depth family: {', '.join(FAMILIES)} (default: resnet1d); "
