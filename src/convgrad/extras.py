@@ -8,10 +8,13 @@ the exact command that installs it into the Python that is running.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import json
 import shlex
 import sys
 from urllib.parse import unquote, urlparse
+
+from .errors import UsageError
 
 # top-level module -> the extra that installs it
 OPTIONAL_MODULES = {
@@ -47,3 +50,15 @@ def install_command(extra: str) -> str:
 def missing_message(error: ModuleNotFoundError, extra: str) -> str:
     return (f"needs {error.name.split('.')[0]}, which is not installed (it comes with convgrad's '{extra}' "
             f"extra); install it with: {install_command(extra)}")
+
+# What a command that trains or draws imports as it goes (lazily, to keep --help fast).
+RUN_PACKAGES = ("tqdm", "safetensors", "matplotlib")
+
+
+def require_installed(packages: tuple[str, ...], extra: str = "train") -> None:
+    """Checked before a command writes anything, so that a missing package cannot leave a
+    half-made folder behind a traceback."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
+                         f"{install_command(extra)}")

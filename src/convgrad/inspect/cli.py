@@ -14,45 +14,19 @@ the test set, an unknown layer — is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import functools
 import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import UsageError
-from ..extras import install_command
+from ..data.errors import DataError
+from ..errors import UsageError, one_line_errors, user_errors
+from ..extras import require_installed
+from ..train import CheckpointError, ConfigError, RunError
+from .inputs import InputError, read_input
 
 JSON_LAYER_KEYS = ("name", "output_shape", "mean", "std", "grad_norm")
-
-
-def _user_errors(command):
-    """The errors a user can fix, as one line (``UsageError``)."""
-    @functools.wraps(command)
-    def wrapper(args):
-        from ..data.errors import DataError
-        from ..train import CheckpointError, ConfigError, RunError
-        from .inputs import InputError
-
-        try:
-            return command(args)
-        except (CheckpointError, ConfigError, RunError, DataError, InputError) as error:
-            raise UsageError(" ".join(str(error).split())) from None
-        except OSError as error:
-            if isinstance(error, BrokenPipeError):
-                raise
-            where = f"{error.filename}: " if error.filename else ""
-            raise UsageError(f"{where}{error.strerror or error}") from None
-    return wrapper
-
-
-def _require(packages=("safetensors",)) -> None:
-    import importlib.util
-    missing = [name for name in packages if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
-                         f"{install_command('train')}")
 
 
 def _load(args, with_data: bool):
@@ -80,7 +54,6 @@ def _example(run, index: int):
 
 
 def _read(args, run):
-    from .inputs import read_input
     first = next(run.model.parameters())
     return read_input(args.input, _input_shape(run), dtype=first.dtype, invert=args.invert,
                       dataset=run.config.dataset)
@@ -104,12 +77,12 @@ def _print_json(record: dict) -> None:
 
 
 # ---------------------------------------------------------------------------- inspect
-@_user_errors
+@user_errors(CheckpointError, ConfigError, RunError, DataError, InputError)
 def run_inspect(args) -> int:
     from .examine import examine
     from .report import channel_rows, inspect_text
 
-    _require()
+    require_installed(("safetensors",))
     if args.example is None and args.input is None:
         args.example = 0
     run = _load(args, with_data=args.input is None)
@@ -150,12 +123,12 @@ def run_inspect(args) -> int:
 
 
 # ---------------------------------------------------------------------------- predict
-@_user_errors
+@user_errors(CheckpointError, ConfigError, RunError, DataError, InputError)
 def run_predict(args) -> int:
     from .examine import examine
     from .report import predict_text
 
-    _require()
+    require_installed(("safetensors",))
     run = _load(args, with_data=False)
     classes = _classes(run)
     read = _read(args, run)
@@ -184,13 +157,6 @@ def _example_index(text: str) -> int:
     return value
 
 
-def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    def error(message):
-        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
-    parser.error = error
-    return parser
-
-
 def _common(parser) -> None:
     parser.add_argument("run", metavar="RUN", help="a run folder (convgrad train --out)")
     parser.add_argument("--checkpoint", metavar="best|last|STEP", default="last",
@@ -203,7 +169,7 @@ def _common(parser) -> None:
 
 
 def register(subparsers) -> None:
-    inspect = _one_line_errors(subparsers.add_parser(
+    inspect = one_line_errors(subparsers.add_parser(
         "inspect", help="one example through a trained run: every layer's output and gradient",
         description="Run one example through a trained run's model and back: each layer's "
                     "output shape, the mean and spread of its values, the norm of the loss "
@@ -222,7 +188,7 @@ def register(subparsers) -> None:
                          help="also write the example to FILE as .npy (for predict --input)")
     inspect.set_defaults(func=run_inspect)
 
-    predict = _one_line_errors(subparsers.add_parser(
+    predict = one_line_errors(subparsers.add_parser(
         "predict", help="a trained run's class and probabilities for an input file",
         description="Classify one input with a trained run: a .npy array, a text of numbers, "
                     "or an image for a 2-D model (made gray or RGB, resized to the model's "

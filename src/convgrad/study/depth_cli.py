@@ -19,10 +19,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-from ..errors import UsageError
+from ..data.errors import DataError
+from ..errors import UsageError, one_line_errors, user_errors
+from ..extras import RUN_PACKAGES, require_installed
 from ..models import FAMILIES
 from ..train.atomic import json_text, replace_json
-from ..train.cli import RUNS_ROOT, _one_line_errors, _require_train_extras, _user_errors
+from ..train.checkpoint import CheckpointError
+from ..train.cli import RUNS_ROOT
+from ..train.config import ConfigError
+from ..train.runfolder import RunError
 
 # Options that make the plan (refused with --resume: a resumed study keeps its own).
 PLAN_OPTIONS = ("family", "depths", "quick", "dataset", "steps", "lr", "batch_size", "seed",
@@ -65,7 +70,7 @@ def _announce(plan, study_dir, costs, out) -> None:
               f"it)", file=out, flush=True)
 
 
-@_user_errors
+@user_errors(ConfigError, RunError, CheckpointError, DataError)
 def run_depth(args) -> int:
     from .._memory import keep_freed_memory
     from ..train.setup import load_data
@@ -73,7 +78,7 @@ def run_depth(args) -> int:
     from .depth import (StudyDiverged, StudyInterrupted, load_plan, make_plan, run_study,
                         save_plan, study_dir_default)
 
-    _require_train_extras()
+    require_installed(RUN_PACKAGES)
     if args.resume is not None:
         given = [name for name in PLAN_OPTIONS if getattr(args, name) not in (None, False)]
         if given or args.out:
@@ -198,7 +203,7 @@ class _Progress:
 
 
 def register(subparsers) -> None:
-    parser = _one_line_errors(subparsers.add_parser(
+    parser = one_line_errors(subparsers.add_parser(
         "depth", help="the degradation study: plain vs residual networks of several depths",
         description="Train plain and residual networks of several depths with the same data, "
                     "recipe and seed (He et al. 2016, Fig. 1 and 6), each an ordinary run "

@@ -11,8 +11,6 @@ table at the end.  Everything the user can fix is one line on stderr and exit st
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import os
 import sys
 import textwrap
@@ -21,8 +19,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from ..data.errors import DataError
-from ..errors import UsageError
-from ..extras import install_command
+from ..errors import UsageError, one_line_errors, user_errors
+from ..extras import RUN_PACKAGES, require_installed
 from ..train.atomic import json_text, replace_file
 from ..train.checkpoint import CheckpointError
 from ..train.config import ConfigError
@@ -54,25 +52,6 @@ DESCRIPTION = "\n\n".join(textwrap.fill(paragraph, 88) for paragraph in (
     "--json prints {\"x\": [...], \"y\": [...], \"loss\": [[...]], \"accuracy\": [[...]]} "
     "(loss[i][j] at x[j], y[i]: rows follow y; null for a non-finite loss); for several "
     "runs, a list of such objects in the order of the RUNs."))
-_PACKAGES = ("tqdm", "safetensors", "matplotlib")
-
-
-def _user_errors(command):
-    """The errors a user can fix as ``UsageError`` (one line, exit 2)."""
-    @functools.wraps(command)
-    def wrapper(args):
-        try:
-            return command(args)
-        except (LandscapeError, ConfigError, RunError, CheckpointError, DataError) as error:
-            raise UsageError(" ".join(str(error).split())) from None
-        except BrokenPipeError:
-            raise
-        except OSError as error:      # a read-only --out, a full disk
-            where = f"{error.filename}: " if error.filename else ""
-            raise UsageError(f"{where}{error.strerror or error}") from None
-    return wrapper
-
-
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
@@ -220,12 +199,9 @@ def grid_record(landscape: Landscape) -> dict:
     return {"x": a["x"], "y": a["y"], "loss": a["loss"], "accuracy": a["accuracy"]}
 
 
-@_user_errors
+@user_errors(LandscapeError, ConfigError, RunError, CheckpointError, DataError)
 def run_landscape(args) -> int:
-    missing = [name for name in _PACKAGES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
-                         f"{install_command('train')}")
+    require_installed(RUN_PACKAGES)
     settings, hessian = _settings(args)
     landscapes = _landscapes(args, settings, hessian)
     started = time.perf_counter()
@@ -267,12 +243,10 @@ def _pair(text: str) -> float:
 
 def register(subparsers) -> None:
     d, h = LandscapeSettings(), HessianSettings()
-    parser = subparsers.add_parser(
+    parser = one_line_errors(subparsers.add_parser(
         "landscape", help="the loss surface around trained networks (Li et al. 2018) and "
                           "the Hessian's extreme eigenvalues",
-        formatter_class=argparse.RawDescriptionHelpFormatter, description=DESCRIPTION)
-    parser.error = lambda message: parser.exit(
-        2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=DESCRIPTION))
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s)")
     parser.add_argument("--checkpoint", default="last", metavar="last|best|STEP",
                         help="which checkpoint of each run (default: last)")
