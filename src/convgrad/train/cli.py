@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +28,13 @@ from ..models import MODELS
 from .atomic import json_text
 from .checkpoint import (CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights,
                          run_folder_of, select_checkpoint)
-from .config import (DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
-                     model_name)
+from .config import (BACKENDS, DEFAULT_STEPS, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES,
+                     ConfigError, TrainConfig, model_name)
 from .faults import crash_hook_from_environment
 from .recipes import RESNET, describe_choices
 from .runfolder import (RELOCATABLE, RunError, check_against_run_config, check_new_run_dir,
                         default_run_dir, saved_config)
+from .team import ALONE, Team, TeamError, started_by_torchrun
 
 RUNS_ROOT = Path("runs")
 
@@ -138,6 +140,14 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
         add("--augment", action=argparse.BooleanOptionalAction, default=None,
             help="random crop (and flip where it keeps the label) for image data sets "
                  "(default: no; yes)")
+        add("--normalize", action=argparse.BooleanOptionalAction, default=None,
+            help="normalise each input channel by the training set's mean and standard "
+                 "deviation (default: no)")
+        add("--recipe", choices=RECIPES,
+            help="a published recipe: he2016, He et al.'s for the CIFAR ResNets (SGD lr 0.1, "
+                 "momentum 0.9, weight decay 1e-4, batch 128, lr /10 at 32k and 48k steps, "
+                 "64k steps, crop and flip, per-channel normalisation); the options given "
+                 "still win")
     add("--eval-every", metavar="N", type=int,
         help=f"steps between test evaluations (default: {d.eval_every}; 0: at the end only)")
     add("--eval-samples", metavar="N", type=int,
@@ -201,14 +211,25 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
                               f"({was}); a resumed run keeps its recipe — start a new run "
                               f"to change it")
     relocated = {name: given[name] for name in RELOCATABLE if name in given}
+    if relocated.get("backend") == "numpy":     # back to one process on the CPU
+        relocated.setdefault("device", "auto")
+        relocated.setdefault("nproc", 1)
     return dataclasses.replace(config, **relocated)
 
 
 @_user_errors
 def run_train(args) -> int:
-    from .loop import Trainer
-
     _require_train_extras()
+    if started_by_torchrun():
+        return _train_in_team(args)
+    config, run_dir = _run_plan(args)
+    if config.nproc > 1:
+        return _launch(args, config, run_dir)
+    return _train(args, config, run_dir)
+
+
+def _run_plan(args) -> tuple[TrainConfig, Path]:
+    """The run the command line asks for: its config and its folder."""
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
             run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
@@ -220,38 +241,126 @@ def run_train(args) -> int:
                 raise ConfigError("--resume RUN_DIR continues the run in RUN_DIR; --out "
                                   "cannot move it elsewhere")
             run_dir = Path(args.resume)
-        config = _resumed_config(run_dir, args)
-    else:
-        config = config_from_args(args)
-        run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
+        return _resumed_config(run_dir, args), run_dir
+    config = config_from_args(args)
+    return config, Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
+
+
+def _train(args, config: TrainConfig, run_dir: Path, team: Team = ALONE) -> int:
+    """Train the run in this process (one of a team's, or alone) and report it."""
+    from .loop import Trainer
+
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
     choices = None if args.resume is not None else \
-        describe_choices(_given(args), config.model, config.dataset)
+        describe_choices(_given(args), config.model, config.dataset, config.recipe)
     progress = None if quiet else _download_progress
     with keep_freed_memory():   # malloc keeps each step's big arrays mapped (_memory.py)
         result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
                          download_progress=progress, allow_nonfinite=args.allow_nonfinite,
-                         note=choices,
-                         write_hook=crash_hook_from_environment()).run()
+                         note=choices, write_hook=crash_hook_from_environment(),
+                         team=team).run()
     diverged = result.diverged
-    if args.json:
-        from .loop import summary_record
-        record = summary_record(result, config.dataset)
-        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted,
-                      diverged=None if diverged is None else {
-                          "step": diverged.step, "loss": str(diverged.loss),
-                          "lr": diverged.lr})
-        print(json_text(record, sort_keys=False))
-    else:
-        print(format_result(result))
+    if team.writes:
+        if args.json:
+            from .loop import summary_record
+            record = summary_record(result, config.dataset)
+            record.update(run_dir=str(result.run_dir), interrupted=result.interrupted,
+                          diverged=None if diverged is None else {
+                              "step": diverged.step, "loss": str(diverged.loss),
+                              "lr": diverged.lr})
+            print(json_text(record, sort_keys=False))
+        else:
+            print(format_result(result))
     if result.interrupted:
-        print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
-              f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
+        if team.writes:
+            print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
+                  f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
         return 130
     if diverged is not None:
-        print(f"convgrad train: {divergence_line(result)}", file=sys.stderr)
+        if team.writes:
+            print(f"convgrad train: {divergence_line(result)}", file=sys.stderr)
         return 1
     return 0
+
+
+# ---------------------------------------------------------------------------- processes
+def _launch(args, config: TrainConfig, run_dir: Path) -> int:
+    """``--nproc N``: this command again in N processes on this machine, started by
+    torchrun's elastic launcher; each then runs ``_train_in_team``."""
+    from .loop import backend_class
+
+    backend_class(config)             # PyTorch and the device, checked before they start
+    if args.resume is None:
+        check_new_run_dir(run_dir)
+    from .torch_backend.launch import launch
+
+    where = ["--resume" if args.resume is not None else "--out", str(run_dir)]
+    flags = [f"--{name.replace('_', '-')}" for name in ("quiet", "json", "allow_nonfinite")
+             if getattr(args, name)]
+    return launch(["train", *_as_options(_given(args)), *where, *flags], config.nproc,
+                  run_dir)
+
+
+def _as_options(given: dict) -> list[str]:
+    """The command-line options that give ``given`` (``_given``'s result) again."""
+    options = []
+    for name, value in given.items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            options.append(option if value else f"--no-{option[2:]}")
+        elif isinstance(value, list):
+            options.append(f"{option}={','.join(map(str, value))}")
+        else:
+            options.append(f"{option}={value}")
+    return options
+
+
+def _train_in_team(args) -> int:
+    """One of the processes torchrun started (by ``--nproc``, or by the user on one or
+    several machines): process 0 plans the run, every process trains its share."""
+    from .torch_backend.team import join_team
+
+    run_dir = None
+    team = join_team()
+    try:
+        plan = _shared_plan(args, team)
+        if plan is None:
+            return 2                  # process 0 could not start the run, and said why
+        config, run_dir = plan
+        return _train(args, config, run_dir, team)
+    except TeamError as error:
+        who = "" if team.writes else f"process {team.rank} of {team.size}: "
+        resume = "" if run_dir is None else f"; continue it from its latest checkpoint " \
+                                            f"with: convgrad train --resume {run_dir}"
+        print(f"convgrad train: error: {who}{error}; the run stopped{resume}",
+              file=sys.stderr)
+        return 1
+    finally:
+        team.close()
+
+
+def _shared_plan(args, team: Team) -> tuple[TrainConfig, Path] | None:
+    """Process 0 plans the run from its command line and shares the plan; the others take
+    it (their machines may not have the run folder).  None: process 0 failed."""
+    if not team.writes:
+        shared = team.share(None)
+        if not shared:
+            return None
+        plan = json.loads(shared)
+        return TrainConfig.from_dict(plan["config"]), Path(plan["run_dir"])
+    try:
+        config, run_dir = _run_plan(args)
+        if args.nproc is not None and args.nproc != team.size:
+            raise ConfigError(f"--nproc {args.nproc}, but torchrun started {team.size} "
+                              f"processes (WORLD_SIZE)")
+        if config.backend != "torch":
+            raise ConfigError("processes started by torchrun train with --backend torch")
+        config = dataclasses.replace(config, nproc=team.size)
+    except BaseException:
+        team.share(b"")
+        raise
+    team.share(json_text({"config": config.to_dict(), "run_dir": str(run_dir)}).encode())
+    return config, run_dir
 
 
 def divergence_line(result) -> str:
@@ -304,7 +413,7 @@ def format_result(result) -> str:
 def run_eval(args) -> int:
     from ..data import load_dataset
     from .evaluate import evaluate, format_evaluation
-    from .setup import build_model, check_not_empty
+    from .setup import build_model, check_not_empty, normalized
 
     _require_train_extras(("safetensors",))
     path = args.path
@@ -332,6 +441,8 @@ def run_eval(args) -> int:
     dataset_name = args.dataset or meta.get("dataset") or MODELS[saved_model].dataset
     data_dir = args.data_dir if args.data_dir is not None else config.get("data_dir")
     data = load_dataset(dataset_name, root=data_dir)
+    if config.get("normalize"):          # as the run saw its inputs
+        data = normalized(data)
     model = build_model(saved_model, data.num_classes)
     load_model_weights(model, checkpoint, saved_model)
     run_dir = run_folder_of(checkpoint.path)
@@ -460,6 +571,19 @@ def register(subparsers) -> None:
                     "checkpoints. With no options: the MNIST-1D paper's CNN, Adam, lr 1e-2, "
                     "batch 100, 6000 steps."))
     _add_recipe_options(train)
+    compute = train.add_argument_group(
+        "where it computes (recorded in config.json; --resume may change it)")
+    compute.add_argument("--backend", choices=BACKENDS,
+                         help="numpy: convgrad's engine (the default); torch: PyTorch, for "
+                              "GPUs and several processes (pip install 'convgrad[torch]')")
+    compute.add_argument("--device", choices=DEVICES,
+                         help="torch: auto (a GPU if PyTorch sees one; the default), cpu, "
+                              "or cuda")
+    compute.add_argument("--nproc", metavar="N", type=int,
+                         help="torch: N data-parallel processes on this machine "
+                              "(DistributedDataParallel, started by torchrun), each taking "
+                              "batch-size/N samples of every batch; several machines: "
+                              "torchrun ... -m convgrad.cli train (README, Scaling out)")
     run = train.add_argument_group("run")
     run.add_argument("--out", metavar="RUN_DIR",
                      help="run folder (default: runs/<model>-<dataset>-<time>)")
