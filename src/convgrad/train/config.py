@@ -190,6 +190,7 @@ def _resolved(c: TrainConfig) -> dict:
 def _normalised(c: TrainConfig) -> dict:
     """Every field of ``c`` checked and in its canonical form (ConfigError otherwise)."""
     dataset = dataset_name(c.dataset)
+    check_recipe_model(c.recipe, model_name(c.model), ConfigError)
     values = {
         "dataset": dataset,
         "model": model_name(c.model),
@@ -239,7 +240,6 @@ def _normalised(c: TrainConfig) -> dict:
         raise ConfigError(f"--augment (random crop and flip) is for image data sets "
                           f"({', '.join(AUGMENTABLE)}), not {dataset}")
     values.update(_where_it_computes(c, values["batch_size"]))
-    check_recipe_model(c.recipe, values["model"], ConfigError)
     return values
 
 

@@ -50,6 +50,7 @@ import numpy as np
 
 from ..data import DataLoader
 from ..data.dataset import Dataset
+from ..extras import install_command
 from .atomic import plain, remove_strays, replace_json
 from .backend import EngineState, NumpyBackend
 from .checkpoint import (Checkpoint, CheckpointError, best_checkpoint, clean_checkpoints,
@@ -165,8 +166,9 @@ def backend_class(config: TrainConfig):
     if config.backend == "numpy":
         return NumpyBackend
     if importlib.util.find_spec("torch") is None:
-        raise ConfigError("--backend torch needs PyTorch, which is not installed: pip install "
-                          "'convgrad[torch]'")
+        raise ConfigError(f"--backend torch needs PyTorch, which is not installed; install it "
+                          f"with: {install_command('torch')} (any torch from 2.13, CPU or "
+                          f"CUDA build; make train TORCH=1 pins the CPU wheel)")
     from .torch_backend import TorchBackend
     TorchBackend.check(config)
     return TorchBackend

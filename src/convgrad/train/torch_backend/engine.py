@@ -72,8 +72,11 @@ class TorchBackend:
         resolve_device(config.device)
 
     def __init__(self, config: TrainConfig, num_classes: int, total_steps: int,
-                 team: Team = ALONE):
+                 team: Team = ALONE, dtype: torch.dtype = torch.float32):
+        """``dtype``: the model's floating type; runs train in float32, and float64 makes
+        the engines' arithmetic comparable to the last bits (as the parity tests do)."""
         self.device = device = resolve_device(config.device, team.local_rank)
+        self.dtype = dtype
         cg_random.manual_seed(config.seed)          # convgrad's initial weights, drawn
         start = build_model(config.model, num_classes)   # as the NumPy engine draws them
         self.parameters = sum(p.numel() for p in start.parameters())
@@ -82,7 +85,7 @@ class TorchBackend:
                                                                        num_classes))
         if team.size > 1:
             module = synced_batch_norm(module, device)
-        self.model = module.to(device)
+        self.model = module.to(device=device, dtype=dtype)
         self.network = self.model
         if team.size > 1:
             with peers_lost_as_team_error():        # DDP starts by syncing the weights
@@ -102,7 +105,7 @@ class TorchBackend:
         """``loss = cross_entropy(model(x), y)``, backward (gradients averaged over the
         processes), one optimizer and schedule step; the batch's mean loss and its number
         of correct predictions."""
-        inputs = torch.from_numpy(x).to(self.device)
+        inputs = torch.from_numpy(x).to(self.device, self.dtype)
         targets = torch.from_numpy(y).to(self.device)
         with peers_lost_as_team_error():
             logits = self.network(inputs)
@@ -132,7 +135,7 @@ class TorchBackend:
             with torch.no_grad():
                 for start in range(0, len(x), batch_size):
                     out = self.model(torch.from_numpy(x[start:start + batch_size])
-                                     .to(self.device))
+                                     .to(self.device, self.dtype))
                     target = torch.from_numpy(y[start:start + batch_size]).to(self.device)
                     loss_sum += float(F.cross_entropy(out, target, reduction="sum"))
                     predictions.append(out.argmax(dim=1).cpu().numpy())

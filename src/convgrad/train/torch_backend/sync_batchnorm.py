@@ -71,9 +71,15 @@ class _SyncedBatchNorm(torch.autograd.Function):
         return grad_input, grad_weight, grad_bias, None, None, None, None, None
 
 
-class CPUSyncBatchNorm(torch.nn.SyncBatchNorm):
-    """``SyncBatchNorm`` whose training-mode forward also syncs CPU tensors (gloo); in eval
-    mode it is batch norm with the running statistics, as every batch norm."""
+class CPUSyncBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
+    """Batch norm of any rank (``BatchNorm1d``'s and ``2d``'s parameters and buffers)
+    whose training-mode forward syncs over the processes (gloo); in eval mode, batch norm
+    with the running statistics.  Not a ``torch.nn.SyncBatchNorm``, which
+    DistributedDataParallel refuses on the CPU."""
+
+    def _check_input_dim(self, x: torch.Tensor) -> None:
+        if x.dim() < 2:
+            raise ValueError(f"expected at least 2D input (got {x.dim()}D input)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -83,8 +89,7 @@ class CPUSyncBatchNorm(torch.nn.SyncBatchNorm):
         momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None \
             else self.momentum
         return _SyncedBatchNorm.apply(x, self.weight, self.bias, self.running_mean,
-                                      self.running_var, self.eps, momentum,
-                                      self.process_group or dist.group.WORLD)
+                                      self.running_var, self.eps, momentum, dist.group.WORLD)
 
 
 def synced_batch_norm(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
