@@ -12,6 +12,8 @@ steps.  A backend is the small interface between the two:
     backend.load_state(state)                      the inverse (ValueError/KeyError/TypeError
                                                    when the state does not fit)
     backend.model, backend.parameters              the network and its parameter count
+    backend.where                                  where it computes, for the run's header
+                                                   (None: convgrad's engine, on the CPU)
 
 ``NumpyBackend`` is convgrad's own engine.  Another engine (PyTorch, for ``--backend
 torch``: ``torch_backend/``) implements the same methods and saves the same
@@ -52,6 +54,7 @@ class NumpyBackend:
     """convgrad's engine: a registry model, ``convgrad.optim``, autograd."""
 
     name = "numpy"
+    where = None
 
     def __init__(self, config: TrainConfig, num_classes: int, total_steps: int,
                  team: Team = ALONE):

@@ -320,23 +320,24 @@ def _train_in_team(args) -> int:
     several machines): process 0 plans the run, every process trains its share."""
     from .torch_backend.team import join_team
 
-    run_dir = None
-    team = join_team()
+    team, run_dir = None, None
     try:
+        team = join_team()
         plan = _shared_plan(args, team)
         if plan is None:
             return 2                  # process 0 could not start the run, and said why
         config, run_dir = plan
         return _train(args, config, run_dir, team)
     except TeamError as error:
-        who = "" if team.writes else f"process {team.rank} of {team.size}: "
+        who = "" if team is None or team.writes else f"process {team.rank} of {team.size}: "
         resume = "" if run_dir is None else f"; continue it from its latest checkpoint " \
                                             f"with: convgrad train --resume {run_dir}"
         print(f"convgrad train: error: {who}{error}; the run stopped{resume}",
               file=sys.stderr)
         return 1
     finally:
-        team.close()
+        if team is not None:
+            team.close()
 
 
 def _shared_plan(args, team: Team) -> tuple[TrainConfig, Path] | None:

@@ -77,6 +77,8 @@ class TorchBackend:
         the engines' arithmetic comparable to the last bits (as the parity tests do)."""
         self.device = device = resolve_device(config.device, team.local_rank)
         self.dtype = dtype
+        self.where = f"PyTorch on {device.type}" + \
+            (f", {team.size} processes" if team.size > 1 else "")
         cg_random.manual_seed(config.seed)          # convgrad's initial weights, drawn
         start = build_model(config.model, num_classes)   # as the NumPy engine draws them
         self.parameters = sum(p.numel() for p in start.parameters())
