@@ -300,6 +300,7 @@ class _Session:
         recipe += [f"batch {c.batch_size}", f"{self.plan.total_steps} steps"]
         recipe += ["augmented"] if c.augment else []
         recipe += ["normalised"] if c.normalize else []
+        recipe += ["positions shuffled"] if c.shuffle_positions else []
         recipe += [self.backend.where] if self.backend.where else []
         return (f"{verb} {c.model} on {data.name} ({data.num_train} train / {data.num_test} "
                 f"test samples) in {self.run_dir}/  {', '.join(recipe)}, seed {c.seed}")

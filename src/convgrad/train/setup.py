@@ -12,6 +12,7 @@ import numpy as np
 from ..data import load_dataset
 from ..data.dataset import Dataset
 from ..data.errors import DataFormatError
+from ..data.permutation import shuffle_positions
 from ..data.transforms import random_crop, random_horizontal_flip
 from ..models import MODELS
 from .. import optim as convgrad_optim
@@ -19,10 +20,12 @@ from .config import AUGMENTATIONS, ConfigError, TrainConfig
 
 
 def load_data(config: TrainConfig, progress=None) -> Dataset:
-    """The config's data set (``DataError`` subclasses for missing, corrupt or empty
-    files)."""
+    """The config's data set, its positions shuffled and its channels normalised if the
+    config says so (``DataError`` subclasses for missing, corrupt or empty files)."""
     data = load_dataset(config.dataset, root=config.data_dir, download=config.download,
                         progress=progress)
+    if config.shuffle_positions:
+        data = shuffle_positions(data, config.seed)
     check_not_empty(data)
     wanted = tuple(MODELS[config.model].input_shape)
     if data.input_shape != wanted:
@@ -58,8 +61,9 @@ def normalization_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def normalized(data: Dataset) -> Dataset:
     """``data`` with both splits normalised per channel by the training split's statistics
     (``--normalize``): ``(x − mean[c]) / std[c]`` in float32, computed in the loaded arrays
-    themselves (a copy of CIFAR-10 would be 600 MB more).  Padding a random crop afterwards pads with the mean image colour, as He et
-    al. (2016) padded their mean-subtracted images."""
+    themselves (a copy of CIFAR-10 would be 600 MB more).  Padding a random crop afterwards
+    pads with the mean image colour, as He et al. (2016) padded their mean-subtracted
+    images."""
     mean, std = normalization_stats(data.train_x)
     shape = (1, -1) + (1,) * (data.train_x.ndim - 2)
     mean32 = mean.astype(np.float32).reshape(shape)
