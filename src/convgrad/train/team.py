@@ -89,6 +89,11 @@ class Team:
     def close(self) -> None:
         """Leave the team (nothing to do alone)."""
 
+    def leave_broken(self, status: int) -> int:
+        """Leave a team another process has left (after a ``TeamError``); ``status`` is the
+        exit status (alone: nothing to leave, so it is only returned)."""
+        return status
+
 
 ALONE = Team()
 
