@@ -16,7 +16,7 @@ import torch
 from convgrad.data import DataLoader
 from convgrad.train import TrainConfig
 from convgrad.train.setup import load_data
-from convgrad.train.team import ALONE
+from convgrad.train.team import ALONE, end_team_process
 from convgrad.train.torch_backend import TorchBackend
 
 EXACT_STEPS = 12       # in float64: the same computation as one process
@@ -50,3 +50,4 @@ if __name__ == "__main__":
             json.dump({"float64": exact, "float32": rounded, "weights": weights,
                        "size": team.size}, handle)
     team.close()
+    end_team_process(0)

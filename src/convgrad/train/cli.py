@@ -337,8 +337,6 @@ def _train_in_team(args) -> int:
                                             f"with: convgrad train --resume {run_dir}"
         print(f"convgrad train: error: {who}{error}; the run stopped{resume}",
               file=sys.stderr)
-        if team is not None:
-            team.leave_broken(1)      # exits: a broken team cannot be closed
         return 1
     finally:
         if team is not None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 
 import torch
 import torch.distributed as dist
@@ -58,16 +57,6 @@ class ProcessTeam(Team):
     def close(self) -> None:
         if dist.is_initialized():
             dist.destroy_process_group()
-
-    def leave_broken(self, status: int) -> int:
-        """Exit at once with ``status``, what was printed flushed.  A process group
-        whose peer is gone cannot be torn down cleanly: about one exit in five, a thread
-        of it is still running when the interpreter shuts down, and C++ aborts the process
-        ("terminate called without an active exception") — which the launcher would then
-        report as this process's death, not the lost peer's."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
 
 
 def join_team() -> ProcessTeam:
