@@ -66,6 +66,7 @@ def _worker(options) -> None:
     if options.worker == "ddp":
         import torch
 
+        from convgrad.train.team import end_team_process
         from convgrad.train.torch_backend.team import join_team
 
         torch.set_num_threads(max(1, options.threads // 2))
@@ -74,7 +75,7 @@ def _worker(options) -> None:
         if team.writes:
             emit(result)
         team.close()
-        return
+        end_team_process(0)     # as every process of a team ends (train/team.py)
     if options.worker in ("torch", "cuda"):
         import torch
 

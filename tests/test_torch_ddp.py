@@ -3,13 +3,15 @@
 N processes with B/N samples each follow the single process with batch B (batch norm synced
 over the whole batch, gradients averaged): in float64 to ~1e-12, in float32 over the first
 steps; a run of 2 processes is evaluated by the NumPy engine as the run evaluated itself;
-a Ctrl-C stops every process after the same step with a checkpoint, a SIGKILL of one
+a Ctrl-C stops every process after the same step with a checkpoint, a SIGKILL of either
 process ends the job in one line, and ``--resume`` continues to the same weights as the
-uninterrupted run, byte for byte.
+uninterrupted run, byte for byte; README's several-machines torchrun command, run as two
+"machines" on loopback, makes that same run.
 """
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -106,7 +108,7 @@ def _process_of_rank(launcher_pid, rank):
     raise AssertionError(f"no process of rank {rank} under {launcher_pid}")
 
 
-def test_ctrl_c_and_a_killed_process_then_resume_reach_the_same_weights(make_train, tmp_path):
+def test_ctrl_c_and_killed_processes_then_resume_reach_the_same_weights(make_train, tmp_path):
     args = [*MAKE_TRAIN, "--checkpoint-every", "50"]
     # Ctrl-C (the launcher forwards it): every process stops after the same step, and
     # process 0 saves that step.
@@ -119,26 +121,60 @@ def test_ctrl_c_and_a_killed_process_then_resume_reach_the_same_weights(make_tra
     stopped = json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())
     assert f"interrupted at step {stopped['step']}; checkpoint saved" in err
     assert stopped["step"] < 300
-    # A SIGKILL of process 1: the job ends, in one line from the launcher and one from
-    # process 0, which lost its partner.
-    launcher = start("train", "--resume", "run", "--quiet", cwd=tmp_path, env=env())
-    _wait_for_checkpoint(tmp_path / "run", stopped["step"] + 50, launcher)
-    victim = _process_of_rank(launcher.pid, 1)
-    os.kill(victim, signal.SIGKILL)
-    out, err = launcher.communicate(timeout=120)
-    assert launcher.returncode == 128 + signal.SIGKILL, err
-    assert "Traceback" not in err
-    assert f"convgrad train: process 1 of 2 (pid {victim}) was killed by SIGKILL" in err
-    assert "convgrad train: error: lost contact with another process of the run" in err
-    assert "continue the run from its latest checkpoint with: convgrad train --resume run" \
-        in err
-    killed_at = json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())
-    assert killed_at["step"] < 300
+    # A SIGKILL of process 1, then of process 0 (the one that writes): each time the job
+    # ends, in one line from the launcher and one from the process that lost its partner.
+    for victim_rank in (1, 0):
+        launcher = start("train", "--resume", "run", "--quiet", cwd=tmp_path, env=env())
+        _wait_for_checkpoint(tmp_path / "run", stopped["step"], launcher)   # it goes on
+        victim = _process_of_rank(launcher.pid, victim_rank)
+        os.kill(victim, signal.SIGKILL)
+        out, err = launcher.communicate(timeout=120)
+        assert launcher.returncode == 128 + signal.SIGKILL, err
+        assert "Traceback" not in err and "terminate called" not in err, err
+        assert f"convgrad train: process {victim_rank} of 2 (pid {victim}) was killed by " \
+               f"SIGKILL" in err
+        partner = "" if victim_rank else "process 1 of 2: "
+        assert f"convgrad train: error: {partner}lost contact with another process of the " \
+               f"run" in err
+        assert "continue the run from its latest checkpoint with: convgrad train --resume " \
+               "run" in err
+        stopped = json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())
+        assert stopped["step"] < 300
     # --resume continues (2 processes again: the run's config says so).
     process = convgrad("train", "--resume", "run", "--quiet", cwd=tmp_path, env=env())
     assert process.returncode == 0, process.stderr
     assert checkpoint_bytes(tmp_path / "run") == checkpoint_bytes(make_train)
     assert rows_without_timing(tmp_path / "run") == rows_without_timing(make_train)
+
+
+def test_two_machines_as_readme_starts_them(make_train, tmp_path):
+    """README's several-machines command, each "machine" a torchrun of one process in its
+    own folder on loopback: the run folder is on node 0's alone, and it is the run
+    ``--nproc 2`` makes on one machine, byte for byte."""
+    # torchrun counts the processes (--nnodes × --nproc-per-node), and would take
+    # convgrad's --nproc for an abbreviation of its own --nproc-per-node.
+    at = MAKE_TRAIN.index("--nproc")
+    PER_MACHINE = MAKE_TRAIN[:at] + MAKE_TRAIN[at + 2:]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    nodes = []
+    for rank in (0, 1):
+        (tmp_path / f"machine{rank}").mkdir()
+        nodes.append(subprocess.Popen(
+            [str(Path(sys.executable).with_name("torchrun")), "--nnodes", "2",
+             "--nproc-per-node", "1", "--node-rank", str(rank), "--master-addr", "127.0.0.1",
+             "--master-port", str(port), "-m", "convgrad.cli", *PER_MACHINE, "--out", "run"],
+            cwd=tmp_path / f"machine{rank}", env=env(), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    for node in nodes:
+        out, err = node.communicate(timeout=300)
+        assert node.returncode == 0, err
+    assert list((tmp_path / "machine1").iterdir()) == []
+    run = tmp_path / "machine0" / "run"
+    assert json.loads((run / "config.json").read_text())["nproc"] == 2
+    assert checkpoint_bytes(run) == checkpoint_bytes(make_train)
+    assert rows_without_timing(run) == rows_without_timing(make_train)
 
 
 def test_make_train_installs_the_pinned_cpu_torch_for_the_torch_backend(tmp_path):
