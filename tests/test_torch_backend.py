@@ -33,7 +33,8 @@ from convgrad.train.setup import build_model, build_optimizer, build_scheduler, 
 from convgrad.train.torch_backend import TorchBackend
 from convgrad.web.app import create_app
 from test_train_support import (assert_one_line_error, checkpoint_bytes, cli_env, convgrad,
-                                data_home, rows_without_timing, strict_json)
+                                data_home, random_cifar_folder, rows_without_timing,
+                                strict_json)
 
 
 @pytest.fixture(autouse=True)
@@ -221,20 +222,9 @@ def test_the_he2016_preset_is_the_published_recipe():
         TrainConfig(recipe="he2016", model="cnn")
 
 
-def _cifar_folder(folder, train_per_batch, test):
-    """CIFAR-10's six binary batch files of random images: one label byte + 3072 pixels."""
-    rng = np.random.default_rng(0)
-    folder.mkdir()
-    for name, count in [(f"data_batch_{i}.bin", train_per_batch) for i in range(1, 6)] + \
-            [("test_batch.bin", test)]:
-        records = rng.integers(0, 256, (count, 3073), np.uint8)
-        records[:, 0] = rng.integers(0, 10, count)
-        (folder / name).write_bytes(records.tobytes())
-
-
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_he2016_trains_on_cifar_files_with_either_backend(tmp_path, backend):
-    _cifar_folder(tmp_path / "cifar", train_per_batch=26, test=40)
+    random_cifar_folder(tmp_path / "cifar", train_per_batch=26, test=40)
     process = convgrad("train", "--recipe", "he2016", "--data-dir", "cifar", "--steps", "4",
                        "--eval-every", "2", "--backend", backend, "--out", "run",
                        cwd=tmp_path, env=cli_env(OMP_NUM_THREADS=1), timeout=300)
