@@ -6,6 +6,11 @@ BIN    := $(VENV)/bin
 # Extra arguments: `make test PYTEST_ARGS="-k conv"`, `make train ARGS="--model mlp"`.
 PYTEST_ARGS ?=
 ARGS ?=
+# `--backend torch` in ARGS (or TORCH=1, e.g. to resume a torch run) installs PyTorch too,
+# pinned to this version: an unpinned torch pulls the newest CUDA build, gigabytes.  Give
+# your own (TORCH_PIN='torch==2.13.0+cu128 --index-url ...') or none (TORCH_PIN=).
+TORCH ?= $(if $(filter torch --backend=torch,$(ARGS)),1)
+TORCH_PIN ?= torch==2.13.0
 
 .PHONY: train test bench clean
 
@@ -18,11 +23,15 @@ $(VENV)/.train-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	touch $@
 
+$(VENV)/.torch-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all,torch]' $(TORCH_PIN)
+	touch $@
+
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[all,test]'
 	touch $@
 
-train: $(VENV)/.train-installed
+train: $(VENV)/$(if $(TORCH),.torch-installed,.train-installed)
 	$(BIN)/convgrad train $(ARGS)
 
 test: $(VENV)/.test-installed

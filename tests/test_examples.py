@@ -33,8 +33,9 @@ SCRIPT = Path(sys.executable).parent / "convgrad"
 
 # Commands that are not run here, and why.
 NOT_RUN = {
-    ("make", "train"): "installs into .venv, then runs `convgrad train` with no options, "
-                       "which test_train_default runs in full",
+    ("make", "train"): "installs into .venv, then runs `convgrad train ARGS`: with no ARGS, "
+                       "test_train_default's run in full; with the torch ARGS, "
+                       "test_torch_ddp's make_train (and `make -n` for what it installs)",
     ("make", "test"): "is this test suite",
     ("make", "bench"): "benchmarks time for minutes; speed lives in benchmarks/, never in tests",
 }

@@ -6,7 +6,8 @@ Every import counts — at the top of a file, inside a function, or
 
 * layers, lowest first (``LAYERS``): a module imports only its own layer and lower ones —
   kernels import no Tensor; autograd below tensor below ops below functional below nn below
-  models and optim; then train, then the tools (explain, interop, ...), then cli and web;
+  models and optim; then interop (to and from PyTorch), train, the tools (explain, ...),
+  then cli and web;
 * data stands alone: it imports nothing of convgrad outside ``convgrad.data``;
 * torch is imported only in ``convgrad.interop`` and the torch backend;
 * no import cycle anywhere.
@@ -34,11 +35,13 @@ LAYERS = [
     ("functional", ["convgrad.functional"]),
     ("nn", ["convgrad.nn"]),
     ("models and optim", ["convgrad.models", "convgrad.optim", "convgrad.summary"]),
+    # Weights and the registry's twin models to and from PyTorch: nn and tensor are all it
+    # needs, and the torch backend (convgrad.train.torch_backend) builds on it.
+    ("interop", ["convgrad.interop"]),
     ("train", ["convgrad.train"]),
     # The package itself re-exports everything up to here (``convgrad.load_run`` included).
     ("package", ["convgrad"]),
-    ("tools", ["convgrad.study", "convgrad.inspect", "convgrad.explain", "convgrad.interop",
-               "convgrad.backend"]),
+    ("tools", ["convgrad.study", "convgrad.inspect", "convgrad.explain", "convgrad.backend"]),
     ("commands", ["convgrad.cli", "convgrad.web"]),
 ]
 STANDALONE = ["convgrad.data"]

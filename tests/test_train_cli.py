@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from convgrad.train.checkpoint import load_checkpoint
-from test_train_support import assert_one_line_error, convgrad, strict_json
+from test_train_support import (assert_one_line_error, convgrad, random_cifar_folder,
+                                strict_json)
 
 QUICK = ["--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
 
@@ -459,19 +460,8 @@ def test_the_best_checkpoint_is_kept_and_evaluated(tmp_path):
 
 
 # ---------------------------------------------------------------------------- a model's own
-def _cifar_folder(folder, train_per_batch: int, test: int):
-    """CIFAR-10's six binary batch files of random images: one label byte + 3072 pixels."""
-    rng = np.random.default_rng(0)
-    folder.mkdir()
-    for name, count in [(f"data_batch_{i}.bin", train_per_batch) for i in range(1, 6)] + \
-            [("test_batch.bin", test)]:
-        records = rng.integers(0, 256, (count, 3073), np.uint8)
-        records[:, 0] = rng.integers(0, 10, count)
-        (folder / name).write_bytes(records.tobytes())
-
-
 def test_a_model_alone_trains_on_its_own_data_set_with_its_recipe(tmp_path):
-    _cifar_folder(tmp_path / "cifar", train_per_batch=30, test=20)
+    random_cifar_folder(tmp_path / "cifar", train_per_batch=30, test=20)
     process = convgrad("train", "--model", "resnet20", "--data-dir", "cifar", "--steps", "2",
                        "--eval-every", "0", "--out", "run", cwd=tmp_path, timeout=300)
     assert process.returncode == 0, process.stderr

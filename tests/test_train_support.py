@@ -87,6 +87,17 @@ def assert_one_line_error(process: subprocess.CompletedProcess, *fragments: str)
         assert fragment in lines[0], lines[0]
 
 
+def random_cifar_folder(folder: Path, train_per_batch: int, test: int) -> None:
+    """CIFAR-10's six binary batch files of random images: one label byte + 3072 pixels."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for name, count in [(f"data_batch_{i}.bin", train_per_batch) for i in range(1, 6)] + \
+            [("test_batch.bin", test)]:
+        records = rng.integers(0, 256, (count, 3073), np.uint8)
+        records[:, 0] = rng.integers(0, 10, count)
+        (folder / name).write_bytes(records.tobytes())
+
+
 def strict_json(text: str):
     """``json.loads`` that fails on NaN and Infinity (not JSON, though Python writes them)."""
     def refuse(constant):
@@ -95,5 +106,5 @@ def strict_json(text: str):
 
 
 __all__ = ["CONVGRAD", "assert_one_line_error", "checkpoint_bytes", "cli_env", "convgrad",
-           "data_home", "final_checkpoint", "np", "rows_without_timing", "start",
-           "strict_json"]
+           "data_home", "final_checkpoint", "np", "random_cifar_folder", "rows_without_timing",
+           "start", "strict_json"]

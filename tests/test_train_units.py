@@ -161,10 +161,10 @@ def test_data_dir_may_be_a_path(tmp_path):
 def test_a_missing_extra_is_named_before_anything_runs():
     from convgrad.errors import UsageError
     from convgrad.extras import install_command
-    from convgrad.train.cli import _require_train_extras
-    _require_train_extras()                                   # installed here
+    from convgrad.extras import RUN_PACKAGES, require_installed
+    require_installed(RUN_PACKAGES)                           # installed here
     with pytest.raises(UsageError) as caught:
-        _require_train_extras(("tqdm", "no_such_package_x"))
+        require_installed(("tqdm", "no_such_package_x"))
     assert str(caught.value).startswith("needs no_such_package_x, not installed")
     assert str(caught.value).endswith(install_command("train"))
 

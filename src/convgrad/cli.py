@@ -114,4 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    from .train.team import end_team_process, started_by_torchrun
+    if started_by_torchrun():     # one of the processes of `train --nproc N` (or torchrun)
+        end_team_process(status)
+    sys.exit(status)

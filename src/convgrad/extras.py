@@ -2,7 +2,7 @@
 
 The engine needs NumPy and SciPy only; the commands need more (``pyproject.toml``'s extras:
 ``train`` for training, plots and printed traces, ``web`` for the explorer, ``all`` for both,
-which is what ``make train`` installs).  When one is missing, a command says which, and prints
+which is what ``make train`` installs; ``torch`` for ``convgrad train --backend torch``).  When one is missing, a command says which, and prints
 the exact command that installs it into the Python that is running.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ OPTIONAL_MODULES = {
     "sklearn": "train", "rich": "train", "PIL": "train",
     "fastapi": "web", "uvicorn": "web", "starlette": "web", "pydantic": "web",
     "pydantic_core": "web",
+    "torch": "torch",
 }
 
 

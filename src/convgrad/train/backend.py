@@ -12,12 +12,17 @@ steps.  A backend is the small interface between the two:
     backend.load_state(state)                      the inverse (ValueError/KeyError/TypeError
                                                    when the state does not fit)
     backend.model, backend.parameters              the network and its parameter count
+    backend.where                                  where it computes, for the run's header
+                                                   (None: convgrad's engine, on the CPU)
 
 ``NumpyBackend`` is convgrad's own engine.  Another engine (PyTorch, for ``--backend
-torch``) implements the same methods and saves the same ``EngineState``: the model's state
-dict under PyTorch's keys, so that either engine can read the other's checkpoints.  A run
-builds its backend in one place, ``loop._Session.__init__``; ``load_run`` and ``convgrad
-eval`` always read a checkpoint back into the NumPy engine's model.
+torch``: ``torch_backend/``) implements the same methods and saves the same
+``EngineState``: the model's state dict under PyTorch's keys, the optimizer's and the
+schedule's state in convgrad's layout, so that either engine can read the other's
+checkpoints.  A run builds its backend in one place, ``loop._Session.__init__``, as
+``Backend(config, num_classes, total_steps, team)`` (``team``: the processes training the
+run together, ``team.py``); ``load_run`` and ``convgrad eval`` always read a checkpoint
+back into the NumPy engine's model.
 """
 from __future__ import annotations
 
@@ -29,9 +34,10 @@ from .. import functional as F
 from .. import random as cg_random
 from ..creation import from_numpy
 from ..optim import join_state_dict, split_state_dict
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .evaluate import Evaluation, evaluate
 from .setup import build_model, build_optimizer, build_scheduler
+from .team import ALONE, Team
 
 
 @dataclass
@@ -48,8 +54,13 @@ class NumpyBackend:
     """convgrad's engine: a registry model, ``convgrad.optim``, autograd."""
 
     name = "numpy"
+    where = None
 
-    def __init__(self, config: TrainConfig, num_classes: int, total_steps: int):
+    def __init__(self, config: TrainConfig, num_classes: int, total_steps: int,
+                 team: Team = ALONE):
+        if team.size > 1:
+            raise ConfigError(f"the NumPy engine trains in one process, not {team.size}: "
+                              f"give --backend torch")
         cg_random.manual_seed(config.seed)      # initialisation draws from it
         self.model = build_model(config.model, num_classes)
         self.parameters = sum(p.numel() for p in self.model.parameters())

@@ -472,6 +472,31 @@ def load_checkpoint(path: str | os.PathLike, with_optimizer: bool = True) -> Che
     return Checkpoint(path, meta, model_state, optimizer_arrays)
 
 
+# ---------------------------------------------------------------------------- sharing
+def pack_checkpoint(checkpoint: Checkpoint | None) -> bytes:
+    """A loaded checkpoint as one safetensors blob (the arrays under ``model/`` and
+    ``optimizer/``, the metadata and the folder's name in its header), for the processes
+    of a team (``team.py``); no checkpoint packs to no bytes."""
+    if checkpoint is None:
+        return b""
+    arrays = {f"model/{name}": value for name, value in checkpoint.model_state.items()}
+    arrays.update({f"optimizer/{name}": value
+                   for name, value in (checkpoint.optimizer_arrays or {}).items()})
+    return safetensors_bytes(arrays, {"path": str(checkpoint.path), "meta": checkpoint.meta})
+
+
+def unpack_checkpoint(data: bytes) -> Checkpoint | None:
+    """The inverse of ``pack_checkpoint``."""
+    if not data:
+        return None
+    arrays, header = read_safetensors(Path("<the checkpoint shared by process 0>"), data)
+    parts = {"model": {}, "optimizer": {}}
+    for key, value in arrays.items():
+        part, _, name = key.partition("/")
+        parts[part][name] = value
+    return Checkpoint(Path(header["path"]), header["meta"], parts["model"], parts["optimizer"])
+
+
 def load_model_weights(model, checkpoint: Checkpoint, model_name: str) -> None:
     """``model.load_state_dict`` of the checkpoint's weights; a mismatch (missing or
     unexpected keys, other shapes) is a CheckpointError naming the file and the model."""

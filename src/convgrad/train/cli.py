@@ -14,69 +14,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
 
 from .._memory import keep_freed_memory
-from ..errors import UsageError
-from ..extras import install_command
+from ..errors import UsageError, one_line, one_line_errors, user_errors
+from ..extras import RUN_PACKAGES, require_installed
 from ..data.errors import DataError
 from ..models import FAMILIES, MODELS
 from .atomic import json_text
 from .checkpoint import (CHECKPOINTS, CheckpointError, load_checkpoint, load_model_weights,
                          run_folder_of, select_checkpoint)
-from .config import (DEFAULT_STEPS, OPTIMIZERS, SCHEDULES, ConfigError, TrainConfig,
-                     model_name)
+from .config import (BACKENDS, DEFAULT_STEPS, DEVICES, OPTIMIZERS, RECIPES, SCHEDULES,
+                     ConfigError, TrainConfig, model_name)
 from .faults import crash_hook_from_environment
 from .recipes import RESNET, describe_choices
 from .runfolder import (RELOCATABLE, RunError, check_against_run_config, check_new_run_dir,
                         default_run_dir, saved_config)
+from .team import ALONE, Team, TeamError, started_by_torchrun
 
 RUNS_ROOT = Path("runs")
-
-
-def _user_errors(command):
-    """Turn the errors a user can fix into ``UsageError`` (one line, exit 2)."""
-    @functools.wraps(command)
-    def wrapper(args):
-        try:
-            return command(args)
-        except (ConfigError, RunError, CheckpointError, DataError) as error:
-            raise UsageError(_one_line(str(error))) from None
-        except BrokenPipeError:    # the reader went away: cli.main stops quietly
-            raise
-        except OSError as error:   # e.g. a read-only --out, a full disk
-            where = f"{error.filename}: " if error.filename else ""
-            raise UsageError(f"{where}{error.strerror or error}") from None
-    return wrapper
-
-
-# What a training run imports as it goes (lazily, to keep `convgrad --help` fast).
-_RUN_PACKAGES = ("tqdm", "safetensors", "matplotlib")
-
-
-def _require_train_extras(packages=_RUN_PACKAGES) -> None:
-    """Checked before anything is written, so a missing extra cannot leave a half-made run
-    folder behind a traceback."""
-    import importlib.util
-    missing = [name for name in packages if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UsageError(f"needs {', '.join(missing)}, not installed; install with: "
-                         f"{install_command('train')}")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """argparse's own errors (a non-number for --lr, a bad choice) as one line too."""
-    def error(message):
-        parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
-    parser.error = error
-    return parser
 
 
 def _comma_ints(text: str) -> list[int]:
@@ -141,6 +100,14 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
         add("--shuffle-positions", action="store_true", default=None,
             help="reorder every sample's positions by one fixed permutation drawn from the "
                  "seed, train and test alike (the MNIST-1D paper's test of locality)")
+        add("--normalize", action=argparse.BooleanOptionalAction, default=None,
+            help="normalise each input channel by the training set's mean and standard "
+                 "deviation (default: no)")
+        add("--recipe", choices=RECIPES,
+            help="a published recipe: he2016, He et al.'s for the CIFAR ResNets (SGD lr 0.1, "
+                 "momentum 0.9, weight decay 1e-4, batch 128, lr /10 at 32k and 48k steps, "
+                 "64k steps, crop and flip, per-channel normalisation); the options given "
+                 "still win")
     add("--eval-every", metavar="N", type=int,
         help=f"steps between test evaluations (default: {d.eval_every}; 0: at the end only)")
     add("--eval-samples", metavar="N", type=int,
@@ -204,14 +171,25 @@ def _resumed_config(run_dir: Path, args) -> TrainConfig:
                               f"({was}); a resumed run keeps its recipe — start a new run "
                               f"to change it")
     relocated = {name: given[name] for name in RELOCATABLE if name in given}
+    if relocated.get("backend") == "numpy":     # back to one process on the CPU
+        relocated.setdefault("device", "auto")
+        relocated.setdefault("nproc", 1)
     return dataclasses.replace(config, **relocated)
 
 
-@_user_errors
+@user_errors(ConfigError, RunError, CheckpointError, DataError)
 def run_train(args) -> int:
-    from .loop import Trainer
+    require_installed(RUN_PACKAGES)
+    if started_by_torchrun():
+        return _train_in_team(args)
+    config, run_dir = _run_plan(args)
+    if config.nproc > 1:
+        return _launch(args, config, run_dir)
+    return _train(args, config, run_dir)
 
-    _require_train_extras()
+
+def _run_plan(args) -> tuple[TrainConfig, Path]:
+    """The run the command line asks for: its config and its folder."""
     if args.resume is not None:
         if args.resume is True:   # --resume without a folder
             run_dir = Path(args.out) if args.out else _newest_run(RUNS_ROOT)
@@ -223,38 +201,127 @@ def run_train(args) -> int:
                 raise ConfigError("--resume RUN_DIR continues the run in RUN_DIR; --out "
                                   "cannot move it elsewhere")
             run_dir = Path(args.resume)
-        config = _resumed_config(run_dir, args)
-    else:
-        config = config_from_args(args)
-        run_dir = Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
+        return _resumed_config(run_dir, args), run_dir
+    config = config_from_args(args)
+    return config, Path(args.out) if args.out else default_run_dir(config, RUNS_ROOT)
+
+
+def _train(args, config: TrainConfig, run_dir: Path, team: Team = ALONE) -> int:
+    """Train the run in this process (one of a team's, or alone) and report it."""
+    from .loop import Trainer
+
     quiet = args.quiet or args.json    # stdout must hold nothing but the JSON
     choices = None if args.resume is not None else \
-        describe_choices(_given(args), config.model, config.dataset)
+        describe_choices(_given(args), config.model, config.dataset, config.recipe)
     progress = None if quiet else _download_progress
     with keep_freed_memory():   # malloc keeps each step's big arrays mapped (_memory.py)
         result = Trainer(config, run_dir, resume=args.resume is not None, quiet=quiet,
                          download_progress=progress, allow_nonfinite=args.allow_nonfinite,
-                         note=choices,
-                         write_hook=crash_hook_from_environment()).run()
+                         note=choices, write_hook=crash_hook_from_environment(),
+                         team=team).run()
     diverged = result.diverged
-    if args.json:
-        from .loop import summary_record
-        record = summary_record(result, config.dataset)
-        record.update(run_dir=str(result.run_dir), interrupted=result.interrupted,
-                      diverged=None if diverged is None else {
-                          "step": diverged.step, "loss": str(diverged.loss),
-                          "lr": diverged.lr})
-        print(json_text(record, sort_keys=False))
-    else:
-        print(format_result(result))
+    if team.writes:
+        if args.json:
+            from .loop import summary_record
+            record = summary_record(result, config.dataset)
+            record.update(run_dir=str(result.run_dir), interrupted=result.interrupted,
+                          diverged=None if diverged is None else {
+                              "step": diverged.step, "loss": str(diverged.loss),
+                              "lr": diverged.lr})
+            print(json_text(record, sort_keys=False))
+        else:
+            print(format_result(result))
     if result.interrupted:
-        print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
-              f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
+        if team.writes:
+            print(f"convgrad train: interrupted at step {result.steps}; checkpoint saved; "
+                  f"continue with: convgrad train --resume {result.run_dir}", file=sys.stderr)
         return 130
     if diverged is not None:
-        print(f"convgrad train: {divergence_line(result)}", file=sys.stderr)
+        if team.writes:
+            print(f"convgrad train: {divergence_line(result)}", file=sys.stderr)
         return 1
     return 0
+
+
+# ---------------------------------------------------------------------------- processes
+def _launch(args, config: TrainConfig, run_dir: Path) -> int:
+    """``--nproc N``: this command again in N processes on this machine, started by
+    torchrun's elastic launcher; each then runs ``_train_in_team``."""
+    from .loop import backend_class
+
+    backend_class(config)             # PyTorch and the device, checked before they start
+    if args.resume is None:
+        check_new_run_dir(run_dir)
+    from .torch_backend.launch import launch
+
+    where = ["--resume" if args.resume is not None else "--out", str(run_dir)]
+    flags = [f"--{name.replace('_', '-')}" for name in ("quiet", "json", "allow_nonfinite")
+             if getattr(args, name)]
+    return launch(["train", *_as_options(_given(args)), *where, *flags], config.nproc,
+                  run_dir)
+
+
+def _as_options(given: dict) -> list[str]:
+    """The command-line options that give ``given`` (``_given``'s result) again."""
+    options = []
+    for name, value in given.items():
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            options.append(option if value else f"--no-{option[2:]}")
+        elif isinstance(value, list):
+            options.append(f"{option}={','.join(map(str, value))}")
+        else:
+            options.append(f"{option}={value}")
+    return options
+
+
+def _train_in_team(args) -> int:
+    """One of the processes torchrun started (by ``--nproc``, or by the user on one or
+    several machines): process 0 plans the run, every process trains its share."""
+    from .torch_backend.team import join_team
+
+    team, run_dir = None, None
+    try:
+        team = join_team()
+        plan = _shared_plan(args, team)
+        if plan is None:
+            return 2                  # process 0 could not start the run, and said why
+        config, run_dir = plan
+        return _train(args, config, run_dir, team)
+    except TeamError as error:
+        who = "" if team is None or team.writes else f"process {team.rank} of {team.size}: "
+        resume = "" if run_dir is None else f"; continue it from its latest checkpoint " \
+                                            f"with: convgrad train --resume {run_dir}"
+        print(f"convgrad train: error: {who}{error}; the run stopped{resume}",
+              file=sys.stderr)
+        return 1
+    finally:
+        if team is not None:
+            team.close()
+
+
+def _shared_plan(args, team: Team) -> tuple[TrainConfig, Path] | None:
+    """Process 0 plans the run from its command line and shares the plan; the others take
+    it (their machines may not have the run folder).  None: process 0 failed."""
+    if not team.writes:
+        shared = team.share(None)
+        if not shared:
+            return None
+        plan = json.loads(shared)
+        return TrainConfig.from_dict(plan["config"]), Path(plan["run_dir"])
+    try:
+        config, run_dir = _run_plan(args)
+        if args.nproc is not None and args.nproc != team.size:
+            raise ConfigError(f"--nproc {args.nproc}, but torchrun started {team.size} "
+                              f"processes (WORLD_SIZE)")
+        if config.backend != "torch":
+            raise ConfigError("processes started by torchrun train with --backend torch")
+        config = dataclasses.replace(config, nproc=team.size)
+    except BaseException:
+        team.share(b"")
+        raise
+    team.share(json_text({"config": config.to_dict(), "run_dir": str(run_dir)}).encode())
+    return config, run_dir
 
 
 def divergence_line(result) -> str:
@@ -303,13 +370,13 @@ def format_result(result) -> str:
 
 
 # ---------------------------------------------------------------------------- eval
-@_user_errors
+@user_errors(ConfigError, RunError, CheckpointError, DataError)
 def run_eval(args) -> int:
     from ..data import load_dataset, shuffle_positions
     from .evaluate import evaluate, format_evaluation
-    from .setup import build_model, check_not_empty
+    from .setup import build_model, check_not_empty, normalized
 
-    _require_train_extras(("safetensors",))
+    require_installed(("safetensors",))
     path = args.path
     if args.checkpoint is not None:
         if not Path(path, CHECKPOINTS).is_dir():
@@ -337,6 +404,8 @@ def run_eval(args) -> int:
     data = load_dataset(dataset_name, root=data_dir)
     if config.get("shuffle_positions"):      # trained on shuffled positions: evaluated alike
         data = shuffle_positions(data, int(config.get("seed", 0)))
+    if config.get("normalize"):              # as the run saw its inputs
+        data = normalized(data)
     model = build_model(saved_model, data.num_classes)
     load_model_weights(model, checkpoint, saved_model)
     run_dir = run_folder_of(checkpoint.path)
@@ -363,11 +432,11 @@ def run_eval(args) -> int:
 
 
 # ---------------------------------------------------------------------------- compare
-@_user_errors
+@user_errors(ConfigError, RunError, CheckpointError, DataError)
 def run_compare(args) -> int:
     from .compare import COMPARE_MODELS, format_table, reading, run_comparison
 
-    _require_train_extras()
+    require_installed(RUN_PACKAGES)
     models = [model_name(m) for m in args.models.split(",") if m.strip()] \
         if args.models else list(COMPARE_MODELS)
     given = _given(args)
@@ -433,7 +502,7 @@ def model_list() -> str:
     return f"{table}\nand any depth of a family, with shortcuts / without: {families}"
 
 
-@_user_errors
+@user_errors(ConfigError, RunError, CheckpointError, DataError)
 def run_summary(args) -> int:
     from .. import random as cg_random
     from ..summary import summary
@@ -451,7 +520,7 @@ def run_summary(args) -> int:
         table = summary(model, shape)
     except Exception as error:  # a model that cannot run at this shape is a bug to report
         raise UsageError(f"summary of {name} at input {shape} failed: "
-                         f"{type(error).__name__}: {_one_line(str(error))}") from None
+                         f"{type(error).__name__}: {one_line(str(error))}") from None
     if args.json:
         print(json_text(table.to_dict(), sort_keys=False))
     else:
@@ -462,13 +531,26 @@ def run_summary(args) -> int:
 
 # ---------------------------------------------------------------------------- parsers
 def register(subparsers) -> None:
-    train = _one_line_errors(subparsers.add_parser(
+    train = one_line_errors(subparsers.add_parser(
         "train", help="train a model (default: the MNIST-1D paper's CNN and recipe)",
         description="Train a registry model on a data set, with periodic evaluation, "
                     "metrics (JSON lines, CSV), a plot of the curves and atomic "
                     "checkpoints. With no options: the MNIST-1D paper's CNN, Adam, lr 1e-2, "
                     "batch 100, 6000 steps."))
     _add_recipe_options(train)
+    compute = train.add_argument_group(
+        "where it computes (recorded in config.json; --resume may change it)")
+    compute.add_argument("--backend", choices=BACKENDS,
+                         help="numpy: convgrad's engine (the default); torch: PyTorch, for "
+                              "GPUs and several processes (pip install 'convgrad[torch]')")
+    compute.add_argument("--device", choices=DEVICES,
+                         help="torch: auto (a GPU if PyTorch sees one; the default), cpu, "
+                              "or cuda")
+    compute.add_argument("--nproc", metavar="N", type=int,
+                         help="torch: N data-parallel processes on this machine "
+                              "(DistributedDataParallel, started by torchrun), each taking "
+                              "batch-size/N samples of every batch; several machines: "
+                              "torchrun ... -m convgrad.cli train (README, Scaling out)")
     run = train.add_argument_group("run")
     run.add_argument("--out", metavar="RUN_DIR",
                      help="run folder (default: runs/<model>-<dataset>-<time>)")
@@ -482,7 +564,7 @@ def register(subparsers) -> None:
                           "stops at the first such step, keeping its last good checkpoint)")
     train.set_defaults(func=run_train)
 
-    evaluate = _one_line_errors(subparsers.add_parser(
+    evaluate = one_line_errors(subparsers.add_parser(
         "eval", help="evaluate a checkpoint: accuracy, per-class accuracy, confusion matrix",
         description="Evaluate a checkpoint (a run folder, a checkpoint folder or a "
                     "model.safetensors file) on its data set's test set."))
@@ -498,7 +580,7 @@ def register(subparsers) -> None:
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
     evaluate.set_defaults(func=run_eval)
 
-    compare = _one_line_errors(subparsers.add_parser(
+    compare = one_line_errors(subparsers.add_parser(
         "compare", help="logistic regression, MLP and CNN on MNIST-1D beside the paper",
         description="Train the MNIST-1D paper's logistic regression, MLP and CNN with the "
                     "same recipe and seed; print parameters, test accuracy and training time "
@@ -517,7 +599,7 @@ def register(subparsers) -> None:
     compare.add_argument("--json", action="store_true")
     compare.set_defaults(func=run_compare)
 
-    summary = _one_line_errors(subparsers.add_parser(
+    summary = one_line_errors(subparsers.add_parser(
         "summary", help="a model's layers: output shapes, parameters, mult-adds",
         description="Print convgrad.summary for a registry model at its input shape."))
     summary.add_argument("model", nargs="?", metavar="MODEL")

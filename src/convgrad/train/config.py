@@ -15,6 +15,10 @@ config, checked again: ``dataclasses.replace(config, model="mlp")``.
 Two runs with equal configs (seed included) produce the same weights bit for bit, so the
 config is saved with every checkpoint and ``--resume`` refuses options that contradict it.
 Where the run's files go (``--out``) and how it reports (``--quiet``) are not part of it.
+Where it computes is recorded but not part of the recipe (``RELOCATABLE`` in
+``runfolder.py``): ``backend`` (convgrad's NumPy engine, or PyTorch), ``device`` and
+``nproc`` (data-parallel processes, torch only, each taking ``batch_size / nproc`` samples
+of every batch) — a resumed run may move between them.
 
 Every check raises ``ConfigError`` with one line that names the option and the value.
 """
@@ -31,9 +35,12 @@ from ..data.errors import UnknownDatasetError
 from ..data.registry import canonical_name
 from ..models import MODELS
 from .recipes import FIELDS as RECIPE_FIELDS
-from .recipes import fill
+from .recipes import check_recipe_model, fill, recipe_dataset, recipe_steps
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+BACKENDS = ("numpy", "torch")
+DEVICES = ("auto", "cpu", "cuda")
+RECIPES = ("he2016",)
 SCHEDULES = ("constant", "step", "multistep", "cosine")
 DEFAULT_STEPS = 6000
 
@@ -97,6 +104,11 @@ class TrainConfig:
     augment: bool | None = None        # random crop (+ flip) for image data sets; False
     shuffle_positions: bool = False    # every sample's positions reordered by one fixed
                                        # permutation drawn from the seed, train and test alike
+    normalize: bool | None = None      # per-channel (x − mean) / std, the training set's; False
+    recipe: str | None = None          # a named preset (recipes.py: he2016); None: the model's
+    backend: str = "numpy"             # the engine: convgrad's NumPy engine, or torch
+    device: str = "auto"               # torch: cuda when there is a GPU, else cpu
+    nproc: int = 1                     # torch: data-parallel processes (batch_size / nproc each)
     extra: dict = field(default_factory=dict)  # reserved for options added later
 
     def __post_init__(self):
@@ -165,16 +177,22 @@ class TrainConfig:
 
 def _resolved(c: TrainConfig) -> dict:
     """The model, the data set and the recipe options, each given or chosen."""
+    recipe = None if c.recipe is None else _choice("recipe", c.recipe, RECIPES)
     dataset = None if c.dataset is None else dataset_name(c.dataset)
     model = model_name(c.model) if c.model is not None else \
-        DEFAULT_MODEL_FOR_DATASET[dataset or "mnist1d"]
+        DEFAULT_MODEL_FOR_DATASET[dataset or recipe_dataset(recipe) or "mnist1d"]
     given = {name: getattr(c, name) for name in RECIPE_FIELDS}
-    return dict(fill(given, model), model=model, dataset=dataset or MODELS[model].dataset)
+    values = dict(fill(given, model, recipe), model=model, recipe=recipe,
+                  dataset=dataset or MODELS[model].dataset)
+    if c.steps is None and c.epochs is None:
+        values["steps"] = recipe_steps(recipe)
+    return values
 
 
 def _normalised(c: TrainConfig) -> dict:
     """Every field of ``c`` checked and in its canonical form (ConfigError otherwise)."""
     dataset = dataset_name(c.dataset)
+    check_recipe_model(c.recipe, model_name(c.model), ConfigError)
     values = {
         "dataset": dataset,
         "model": model_name(c.model),
@@ -211,7 +229,7 @@ def _normalised(c: TrainConfig) -> dict:
         if values["milestones"][0] <= values["warmup_steps"]:
             raise ConfigError(f"--milestones {values['milestones']} must come after the "
                               f"{values['warmup_steps']} warm-up steps")
-    for name in ("download", "augment", "shuffle_positions"):
+    for name in ("download", "augment", "shuffle_positions", "normalize"):
         if not isinstance(getattr(c, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(c, name)!r}")
     data_dir = os.fspath(c.data_dir) if isinstance(c.data_dir, os.PathLike) else c.data_dir
@@ -223,7 +241,25 @@ def _normalised(c: TrainConfig) -> dict:
     if c.augment and dataset not in AUGMENTABLE:
         raise ConfigError(f"--augment (random crop and flip) is for image data sets "
                           f"({', '.join(AUGMENTABLE)}), not {dataset}")
+    values.update(_where_it_computes(c, values["batch_size"]))
     return values
+
+
+def _where_it_computes(c: TrainConfig, batch_size: int) -> dict:
+    """``backend``, ``device`` and ``nproc`` checked: the last two are torch's, and every
+    process takes an equal share of each batch."""
+    backend = _choice("backend", c.backend, BACKENDS)
+    device = _choice("device", c.device, DEVICES)
+    nproc = _integer("nproc", c.nproc, 1)
+    if backend == "numpy" and (device != "auto" or nproc != 1):
+        option = f"--device {device}" if device != "auto" else f"--nproc {nproc}"
+        raise ConfigError(f"{option} applies to --backend torch (the NumPy engine runs in one "
+                          f"process on the CPU)")
+    if batch_size % nproc:
+        raise ConfigError(f"--batch-size {batch_size} does not split evenly over --nproc "
+                          f"{nproc} processes: each process takes batch-size / nproc samples "
+                          f"of every batch (try --batch-size {batch_size // nproc * nproc or nproc})")
+    return {"backend": backend, "device": device, "nproc": nproc}
 
 
 def _shape(shape: tuple) -> str:

@@ -63,10 +63,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 100
              ) -> Evaluation:
     """Loss, accuracy and confusion matrix of ``model`` on ``(x, y)`` (ValueError when
     there is nothing to evaluate: an accuracy of 0 samples is no number)."""
-    if len(y) == 0:
-        raise ValueError("evaluate: no samples (x and y are empty)")
-    classes = tuple(classes)
-    num_classes = len(classes)
+    check_samples(y)
     was_training = model.training
     model.eval()
     loss_sum, predictions = 0.0, []
@@ -79,9 +76,23 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, classes, batch_size: int = 100
                 predictions.append(out.numpy().argmax(axis=1))
     finally:
         model.train(was_training)
-    predicted = np.concatenate(predictions)
-    if out.shape[1] != num_classes:
-        raise ValueError(f"the model gives {out.shape[1]} class scores, the data set has "
+    return tally(loss_sum, np.concatenate(predictions), out.shape[1], y, classes)
+
+
+def check_samples(y: np.ndarray) -> None:
+    if len(y) == 0:
+        raise ValueError("evaluate: no samples (x and y are empty)")
+
+
+def tally(loss_sum: float, predicted: np.ndarray, scores: int, y: np.ndarray, classes
+          ) -> Evaluation:
+    """The ``Evaluation`` of a model that gave ``scores`` class scores per sample, the
+    summed cross-entropy ``loss_sum`` and the predictions ``predicted`` on labels ``y``
+    (whichever engine computed them)."""
+    classes = tuple(classes)
+    num_classes = len(classes)
+    if scores != num_classes:
+        raise ValueError(f"the model gives {scores} class scores, the data set has "
                          f"{num_classes} classes")
     confusion = np.bincount(y * num_classes + predicted,
                             minlength=num_classes * num_classes).reshape(num_classes,

@@ -11,7 +11,13 @@ metrics, checkpoints and a progress bar.
 ``Trainer`` holds what the caller chose (config, run folder, resume, output); ``run()``
 loads the data, locks the folder and hands over to a ``_Session``, which builds every
 object of the run in its ``__init__`` — the backend (model, optimizer, schedule: the
-engine), the DataLoader, the run state, the metrics log — and runs ``_train``, the loop.
+engine; ``config.backend`` names it), the DataLoader, the run state, the metrics log — and
+runs ``_train``, the loop.
+
+Several processes.  A run of ``--nproc N`` is N processes, a ``Team`` (``team.py``): each
+builds the same session, takes its share of every batch and adds up the step's loss with
+the others; process 0 alone touches the run folder, and the others are ``_Follower``
+sessions that only train.
 
 Reproducibility.  Everything random draws from generators seeded by ``config.seed``:
 the engine's (initialisation, dropout), the DataLoader's own (shuffling), and the
@@ -32,6 +38,7 @@ accuracy counted from the logits already computed, evaluation only every 250 ste
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import time
@@ -43,11 +50,12 @@ import numpy as np
 
 from ..data import DataLoader
 from ..data.dataset import Dataset
+from ..extras import install_command
 from .atomic import plain, remove_strays, replace_json
 from .backend import EngineState, NumpyBackend
-from .checkpoint import (CheckpointError, best_checkpoint, clean_checkpoints,
+from .checkpoint import (Checkpoint, CheckpointError, best_checkpoint, clean_checkpoints,
                          latest_checkpoint, load_checkpoint, save_checkpoint, weights_error)
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .faults import WriteHook
 from .interrupt import StopRequest
 from .measurements import Measurements, RunView
@@ -59,6 +67,7 @@ from .runfolder import (CONFIG_FILE, CURVES_FILE, SUMMARY_FILE, RunLock,
                         make_run_dir, recipe_differences, versions)
 from .setup import augmentation_generator, build_augmentation, load_data
 from .state import Best, RunPlan, RunState, Window
+from .team import ALONE, Team
 
 PLOT_INTERVAL_S = 20.0  # at a checkpoint, redraw the curves if this long since the last
 
@@ -106,13 +115,15 @@ class Trainer:
     ``measurements`` add columns to the metrics rows (see ``measurements.py``);
     ``allow_nonfinite`` trains on through NaN or infinite losses instead of stopping;
     ``note`` is a line printed before the header (what the command line chose);
-    ``write_hook`` is the crash tests' seam (``faults.py``).
+    ``write_hook`` is the crash tests' seam (``faults.py``); ``team`` the processes
+    training the run together (``team.py``; the others print nothing).
     """
 
     def __init__(self, config: TrainConfig, run_dir: str | os.PathLike, resume: bool = False,
                  quiet: bool = False, out=None, download_progress=None,
                  report_rows: bool = True, measurements=(), allow_nonfinite: bool = False,
-                 note: str | None = None, write_hook: WriteHook | None = None):
+                 note: str | None = None, write_hook: WriteHook | None = None,
+                 team: Team = ALONE):
         if not isinstance(config, TrainConfig):
             raise TypeError(f"Trainer: config must be a TrainConfig, got "
                             f"{type(config).__name__}")
@@ -124,14 +135,21 @@ class Trainer:
         self.allow_nonfinite = allow_nonfinite
         self.note = note
         self.write_hook = write_hook
-        self.reporter = Reporter(quiet, out, report_rows)
+        self.team = team
+        self.reporter = Reporter(quiet or not team.writes, out, report_rows)
 
     def run(self) -> RunResult:
         wall_start = time.perf_counter()
+        engine = backend_class(self.config)   # torch missing, no GPU: before any file
+        if not self.team.writes:
+            self.team.share(None)                # process 0 has the data (downloaded once)
+            data = load_data(self.config)
+            return _Follower(self, data, None, engine).run(wall_start)
         if not self.resume:
             check_new_run_dir(self.run_dir)   # never train over another run's files
         # The data first: a missing or corrupt data set must not leave an empty run folder.
         data = load_data(self.config, self.download_progress)
+        self.team.share(b"")
         make_run_dir(self.run_dir)
         with RunLock(self.run_dir):
             remove_strays(self.run_dir)          # metrics/config temporaries of a killed run
@@ -139,28 +157,45 @@ class Trainer:
             checkpoint = latest_checkpoint(self.run_dir) if self.resume else None
             if self.resume and checkpoint is None:
                 check_restart(self.run_dir, self.config)
-            return _Session(self, data, checkpoint).run(wall_start)
+            return _Session(self, data, checkpoint, engine).run(wall_start)
+
+
+def backend_class(config: TrainConfig):
+    """The engine ``config.backend`` names: ``NumpyBackend``, or the torch backend, imported
+    only then; a ConfigError (one line) when PyTorch or the device asked for is missing."""
+    if config.backend == "numpy":
+        return NumpyBackend
+    if importlib.util.find_spec("torch") is None:
+        raise ConfigError(f"--backend torch needs PyTorch, which is not installed; install it "
+                          f"with: {install_command('torch')} (any torch from 2.13, CPU or "
+                          f"CUDA build; make train TORCH=1 pins the CPU wheel)")
+    from .torch_backend import TorchBackend
+    TorchBackend.check(config)
+    return TorchBackend
 
 
 class _Session:
     """Everything of one process's share of a run, built in ``__init__``."""
 
-    def __init__(self, trainer: Trainer, data: Dataset, checkpoint: Path | None):
+    def __init__(self, trainer: Trainer, data: Dataset, checkpoint: Path | None, engine):
         config = self.config = trainer.config
         self.run_dir, self.data, self.reporter = trainer.run_dir, data, trainer.reporter
+        self.team = trainer.team
         self.write_hook, self.allow_nonfinite = trainer.write_hook, trainer.allow_nonfinite
         self.note = trainer.note
         self.loader = DataLoader(data.train_x, data.train_y, config.batch_size, shuffle=True,
                                  seed=config.seed, drop_last=True)
         self.plan = RunPlan.of(config, len(self.loader))
-        self.backend = NumpyBackend(config, data.num_classes, self.plan.total_steps)
+        self.backend = engine(config, data.num_classes, self.plan.total_steps, self.team)
         self.augment = build_augmentation(config)
         self.augment_rng = augmentation_generator(config.seed)
         n = config.eval_samples
         self.eval_x, self.eval_y = data.test_x[:n], data.test_y[:n]   # [:None]: all
-        self.resumed = checkpoint is not None
-        self.state = self._restore(checkpoint) if self.resumed else RunState()
-        if not self.resumed:
+        loaded = self.team.share_checkpoint(
+            None if checkpoint is None else self._checked(checkpoint))
+        self.resumed = loaded is not None
+        self.state = self._restore(loaded) if self.resumed else RunState()
+        if not self.resumed and self.team.writes:
             replace_json(self.run_dir / CONFIG_FILE, config.to_dict())
         self.start_step = self.state.step
         self.measurements = Measurements(trainer.measurements, self._view(), FIELDS)
@@ -193,6 +228,7 @@ class _Session:
     def _train(self, stop: StopRequest) -> tuple[str, float]:
         """Train to the last step or a stop request; returns how it ended and its time."""
         state, plan, backend, reporter = self.state, self.plan, self.backend, self.reporter
+        team = self.team
         reporter.open_bar(plan.total_steps, state.step, f"{self.config.model}/{self.data.name}")
         started, time_before = time.perf_counter(), state.train_time
         if state.step == 0 and self.config.eval_every:
@@ -203,7 +239,8 @@ class _Session:
             while state.step < plan.total_steps:
                 x, y = next(batches)
                 lr = backend.learning_rate
-                loss, correct = backend.train_step(x, y)
+                loss, correct = backend.train_step(*team.shard(x, y))
+                loss, correct, stop_now = team.combine(loss, correct, stop.requested)
                 state.step += 1
                 state.window.add(loss, correct, len(y))
                 state.train_time = time_before + (time.perf_counter() - started)
@@ -215,7 +252,7 @@ class _Session:
                 if plan.checkpoints_at(state.step):
                     checkpointed = self._checkpoint()
                 reporter.stepped(state.window, self.last_test_acc)
-                if stop.requested and state.step < plan.total_steps:  # not on the last step
+                if stop_now and state.step < plan.total_steps:  # not on the last step
                     if checkpointed != state.step:
                         self._checkpoint()
                     return "interrupted", time.perf_counter() - started
@@ -262,7 +299,9 @@ class _Session:
         recipe += [f"{c.schedule} schedule"] if c.schedule != "constant" else []
         recipe += [f"batch {c.batch_size}", f"{self.plan.total_steps} steps"]
         recipe += ["augmented"] if c.augment else []
+        recipe += ["normalised"] if c.normalize else []
         recipe += ["positions shuffled"] if c.shuffle_positions else []
+        recipe += [self.backend.where] if self.backend.where else []
         return (f"{verb} {c.model} on {data.name} ({data.num_train} train / {data.num_test} "
                 f"test samples) in {self.run_dir}/  {', '.join(recipe)}, seed {c.seed}")
 
@@ -292,9 +331,8 @@ class _Session:
             self._plot()
         return state.step
 
-    def _restore(self, path: Path) -> RunState:
-        """The run state of checkpoint ``path``, with the engine, the DataLoader and the
-        augmentation's generator set to it."""
+    def _checked(self, path: Path) -> Checkpoint:
+        """Checkpoint ``path``, loaded and checked against this run."""
         checkpoint = load_checkpoint(path)           # its meta.json checked whole
         meta, config = checkpoint.meta, self.config
         if meta["model"] != config.model:
@@ -310,6 +348,12 @@ class _Session:
             if meta[key] != mine:
                 raise CheckpointError(f"{checkpoint.path}: {key} {meta[key]}, but this run "
                                       f"has {mine}")
+        return checkpoint
+
+    def _restore(self, checkpoint: Checkpoint) -> RunState:
+        """The run state of ``checkpoint``, with the engine, the DataLoader and the
+        augmentation's generator set to it."""
+        meta, config = checkpoint.meta, self.config
         try:
             self.backend.load_state(EngineState(
                 checkpoint.model_state, checkpoint.optimizer_arrays, meta["optimizer"],
@@ -361,6 +405,33 @@ class _Session:
         if finished:
             replace_json(self.run_dir / SUMMARY_FILE, summary_record(result, self.data.name))
         return result
+
+
+class _Follower(_Session):
+    """Another process of a team (``team.py``): it trains its share of every batch, and
+    process 0 evaluates, checkpoints, reports and writes."""
+
+    def run(self, wall_start: float) -> RunResult:
+        ending, session_time = "already finished", 0.0
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.state.step < self.plan.total_steps:
+                with StopRequest() as stop:
+                    ending, session_time = self._train(stop)
+        return RunResult(
+            run_dir=self.run_dir, config=self.config, parameters=self.backend.parameters,
+            steps=self.state.step, total_steps=self.plan.total_steps,
+            start_step=self.start_step, test_accuracy=None, test_loss=None,
+            best_test_accuracy=None, best_step=None, train_time_s=self.state.train_time,
+            session_time_s=session_time, wall_time_s=time.perf_counter() - wall_start,
+            checkpoint=None, interrupted=ending == "interrupted",
+            already_finished=ending == "already finished", diverged=self.divergence)
+
+    def _evaluate(self) -> None:
+        """Process 0 evaluates."""
+
+    def _checkpoint(self, best: bool = False) -> int:
+        """Process 0 writes the checkpoints."""
+        return self.state.step
 
 
 def best_row(rows: list[dict]) -> Best | None:

@@ -29,9 +29,10 @@ CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 CURVES_FILE = "curves.png"
 LOCK_FILE = ".lock"
-# Config fields that say where the data lives, not what the run computes: a resumed run may
-# change them (the data moved).
-RELOCATABLE = ("data_dir", "download")
+# Config fields that say where the data lives or where the run computes, not what it
+# computes: a resumed run may change them (the data moved; the run moves to PyTorch, to a
+# GPU, to more processes).
+RELOCATABLE = ("data_dir", "download", "backend", "device", "nproc")
 
 
 class RunError(Exception):

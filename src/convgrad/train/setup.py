@@ -15,15 +15,13 @@ from ..data.errors import DataFormatError
 from ..data.permutation import shuffle_positions
 from ..data.transforms import random_crop, random_horizontal_flip
 from ..models import MODELS
-from ..optim import SGD, Adam, AdamW
-from ..optim.lr_scheduler import (CosineAnnealingLR, LinearLR, MultiStepLR, SequentialLR,
-                                  StepLR)
+from .. import optim as convgrad_optim
 from .config import AUGMENTATIONS, ConfigError, TrainConfig
 
 
 def load_data(config: TrainConfig, progress=None) -> Dataset:
-    """The config's data set, its positions shuffled if the config says so (``DataError``
-    subclasses for missing, corrupt or empty files)."""
+    """The config's data set, its positions shuffled and its channels normalised if the
+    config says so (``DataError`` subclasses for missing, corrupt or empty files)."""
     data = load_dataset(config.dataset, root=config.data_dir, download=config.download,
                         progress=progress)
     if config.shuffle_positions:
@@ -37,6 +35,42 @@ def load_data(config: TrainConfig, progress=None) -> Dataset:
     if config.batch_size > data.num_train:
         raise ConfigError(f"--batch-size {config.batch_size} is larger than the "
                           f"{data.num_train} training samples of {data.name}")
+    return normalized(data) if config.normalize else data
+
+
+STATS_CHUNK = 2048      # samples per pass of the statistics (bounds the float64 temporaries)
+
+
+def normalization_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and population standard deviation of ``x`` over every axis but 1,
+    accumulated in float64 a chunk of samples at a time:
+
+        mean[c] = Σ x[:, c] / n,    std[c] = √(Σ (x[:, c] − mean[c])² / n)
+    """
+    axes = (0,) + tuple(range(2, x.ndim))
+    count = x.size // x.shape[1]
+    total = sum(chunk.sum(axis=axes, dtype=np.float64)
+                for chunk in np.array_split(x, max(1, -(-len(x) // STATS_CHUNK))))
+    mean = total / count
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    squares = sum(np.square(chunk - mean.reshape(shape)).sum(axis=axes)
+                  for chunk in np.array_split(x, max(1, -(-len(x) // STATS_CHUNK))))
+    return mean, np.sqrt(squares / count)
+
+
+def normalized(data: Dataset) -> Dataset:
+    """``data`` with both splits normalised per channel by the training split's statistics
+    (``--normalize``): ``(x − mean[c]) / std[c]`` in float32, computed in the loaded arrays
+    themselves (a copy of CIFAR-10 would be 600 MB more).  Padding a random crop afterwards
+    pads with the mean image colour, as He et al. (2016) padded their mean-subtracted
+    images."""
+    mean, std = normalization_stats(data.train_x)
+    shape = (1, -1) + (1,) * (data.train_x.ndim - 2)
+    mean32 = mean.astype(np.float32).reshape(shape)
+    scale = (1.0 / np.maximum(std, np.finfo(np.float32).tiny)).astype(np.float32).reshape(shape)
+    for x in (data.train_x, data.test_x):
+        x -= mean32
+        x *= scale
     return data
 
 
@@ -62,31 +96,42 @@ def _class_count_argument(build) -> str | None:
     return None
 
 
-def build_model(name: str, num_classes: int = 10):
-    """Registry model ``name`` with ``num_classes`` outputs (the caller seeds convgrad's
-    generator first: initialisation draws from it)."""
-    spec = MODELS[name]
+def model_arguments(name: str, num_classes: int = 10) -> dict:
+    """The constructor arguments of registry model ``name`` for ``num_classes`` outputs
+    (the same for its PyTorch twin in ``interop/torch_models.py``)."""
     if num_classes == 10:           # every registry model's default
-        return spec.build()
-    keyword = _class_count_argument(spec.build)
+        return {}
+    keyword = _class_count_argument(MODELS[name].build)
     if keyword is None:
         raise ConfigError(f"model {name} has a fixed 10-class output; the data set has "
                           f"{num_classes} classes")
-    return spec.build(**{keyword: num_classes})
+    return {keyword: num_classes}
 
 
-def build_optimizer(config: TrainConfig, model):
+def build_model(name: str, num_classes: int = 10):
+    """Registry model ``name`` with ``num_classes`` outputs (the caller seeds convgrad's
+    generator first: initialisation draws from it)."""
+    return MODELS[name].build(**model_arguments(name, num_classes))
+
+
+def build_optimizer(config: TrainConfig, model, optim=None):
+    """The config's optimizer over ``model``'s parameters.  ``optim`` is the library's
+    optimizer module: ``convgrad.optim`` (the default), or ``torch.optim`` for the torch
+    backend — the same classes under the same names and arguments."""
+    optim = optim or convgrad_optim
     params = list(model.parameters())
     if config.optimizer == "sgd":
-        return SGD(params, lr=config.lr, momentum=config.momentum,
-                   weight_decay=config.weight_decay)
+        return optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                         weight_decay=config.weight_decay)
     if config.optimizer == "adam":
-        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
+def build_scheduler(config: TrainConfig, optimizer, total_steps: int, lr_scheduler=None):
     """The learning-rate schedule, stepped once per optimizer step; None for a constant lr.
+    ``lr_scheduler`` is the library's scheduler module (``convgrad.optim.lr_scheduler``
+    by default, or ``torch.optim.lr_scheduler``: the same classes).
 
     ``--warmup-steps w`` ramps the lr linearly from lr/(w+1) to lr over the first w steps
     (PyTorch's LinearLR), then hands over to the schedule, which runs over the remaining
@@ -96,23 +141,24 @@ def build_scheduler(config: TrainConfig, optimizer, total_steps: int):
     warmup = config.warmup_steps
     remaining = total_steps - warmup
     main = None
+    schedules = lr_scheduler or convgrad_optim.lr_scheduler
     if config.schedule == "step":
-        main = StepLR(optimizer, step_size=config.step_size or max(1, remaining // 3),
+        main = schedules.StepLR(optimizer, step_size=config.step_size or max(1, remaining // 3),
                       gamma=config.gamma)
     elif config.schedule == "multistep":
         # Default: halfway and three quarters through the steps after the warm-up.
         milestones = config.milestones or [warmup + max(1, remaining // 2),
                                            warmup + max(1, (3 * remaining) // 4)]
-        main = MultiStepLR(optimizer, [m - warmup for m in milestones], gamma=config.gamma)
+        main = schedules.MultiStepLR(optimizer, [m - warmup for m in milestones], gamma=config.gamma)
     elif config.schedule == "cosine":
-        main = CosineAnnealingLR(optimizer, T_max=remaining)
+        main = schedules.CosineAnnealingLR(optimizer, T_max=remaining)
     if warmup == 0:
         return main
-    ramp = LinearLR(optimizer, start_factor=1.0 / (warmup + 1), end_factor=1.0,
-                    total_iters=warmup)
+    ramp = schedules.LinearLR(optimizer, start_factor=1.0 / (warmup + 1), end_factor=1.0,
+                              total_iters=warmup)
     if main is None:
         return ramp
-    return SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+    return schedules.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
 
 
 def _augment(x: np.ndarray, rng: np.random.Generator, padding: int, flip: bool) -> np.ndarray:
