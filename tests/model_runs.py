@@ -21,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from test_train_cli import _cifar_folder, _mnist_folder
-from test_train_support import data_home
+from test_train_support import data_home, random_cifar_folder, random_mnist_folder
 
 RECIPES = {
     "cnn": dict(model="cnn", steps=60, eval_every=20, checkpoint_every=20, keep_checkpoints=5),
@@ -55,8 +54,8 @@ def runs_folder() -> Path:
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     data = Path(tempfile.mkdtemp(prefix="convgrad-model-data-"))   # not in the runs folder
     atexit.register(shutil.rmtree, data, ignore_errors=True)
-    _mnist_folder(data / "mnist", train=20, test=10)
-    _cifar_folder(data / "cifar", train_per_batch=8, test=6)
+    random_mnist_folder(data / "mnist", train=20, test=10)
+    random_cifar_folder(data / "cifar", train_per_batch=8, test=6)
     with data_environment():
         for name, recipe in RECIPES.items():
             if "data_dir" in recipe:

@@ -17,7 +17,8 @@ from convgrad.study.gradnorms import PREFIX, GradientNorms, gradient_norms, weig
 from convgrad.train import TrainConfig, Trainer, TrainingSet, load_run
 from convgrad.train.setup import build_model
 from test_train_support import (assert_one_line_error, checkpoint_bytes, cli_env, convgrad,
-                                data_home, rows_without_timing, start, strict_json)
+                                data_home, random_cifar_folder, rows_without_timing, start,
+                                strict_json)
 
 
 def torch_gradient_norms(model, name, x, y):
@@ -179,18 +180,8 @@ def test_the_lenet_family_trains_on_digits(tmp_path):
         "dataset"] == "digits"
 
 
-def write_cifar_batches(folder, images_per_file=12, seed=0):
-    """CIFAR-10's binary format, small: each record a label byte and 3,072 pixel bytes."""
-    folder.mkdir()
-    rng = np.random.default_rng(seed)
-    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
-        labels = rng.integers(0, 10, (images_per_file, 1), dtype=np.uint8)
-        pixels = rng.integers(0, 256, (images_per_file, 3072), dtype=np.uint8)
-        (folder / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
-
-
 def test_the_cifar_family_trains_on_cifar_files(tmp_path):
-    write_cifar_batches(tmp_path / "cifar")
+    random_cifar_folder(tmp_path / "cifar", train_per_batch=12, test=12)
     process = _study("--family", "cifar", "--depths", "20", "--steps", "2", "--batch-size",
                      "8", "--eval-every", "2", "--data-dir", "cifar", "--out", "study",
                      "--json", cwd=tmp_path)

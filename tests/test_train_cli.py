@@ -9,7 +9,7 @@ import pytest
 
 from convgrad.train.checkpoint import load_checkpoint
 from test_train_support import (assert_one_line_error, convgrad, random_cifar_folder,
-                                strict_json)
+                                random_mnist_folder, strict_json)
 
 QUICK = ["--steps", "30", "--eval-every", "10", "--checkpoint-every", "10", "--quiet"]
 
@@ -363,24 +363,9 @@ def test_absurd_losses_are_printed_with_an_exponent(tmp_path):
 
 
 # ---------------------------------------------------------------------------- empty data
-def _mnist_folder(folder, train: int, test: int):
-    """MNIST's four IDX files with ``train`` and ``test`` random images."""
-    import struct
-
-    rng = np.random.default_rng(0)
-    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (train, 28, 28), np.uint8),
-              "train-labels-idx1-ubyte": rng.integers(0, 10, train, np.uint8),
-              "t10k-images-idx3-ubyte": rng.integers(0, 256, (test, 28, 28), np.uint8),
-              "t10k-labels-idx1-ubyte": rng.integers(0, 10, test, np.uint8)}
-    folder.mkdir()
-    for name, array in arrays.items():
-        header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-        (folder / name).write_bytes(header + array.tobytes())
-
-
 def test_an_empty_split_is_refused_in_one_line(tmp_path):
-    _mnist_folder(tmp_path / "empty", train=20, test=0)
-    _mnist_folder(tmp_path / "full", train=20, test=4)
+    random_mnist_folder(tmp_path / "empty", train=20, test=0)
+    random_mnist_folder(tmp_path / "full", train=20, test=4)
     train = ["train", "--dataset", "mnist", "--batch-size", "10", "--steps", "2", "--quiet"]
     process = convgrad(*train, "--data-dir", "empty", "--out", "run", cwd=tmp_path)
     assert_one_line_error(process, "empty: the mnist test split is empty (0 samples): nothing "

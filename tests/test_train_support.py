@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,19 @@ def random_cifar_folder(folder: Path, train_per_batch: int, test: int) -> None:
         records = rng.integers(0, 256, (count, 3073), np.uint8)
         records[:, 0] = rng.integers(0, 10, count)
         (folder / name).write_bytes(records.tobytes())
+
+
+def random_mnist_folder(folder: Path, train: int, test: int) -> None:
+    """MNIST's four IDX files with ``train`` and ``test`` random images."""
+    rng = np.random.default_rng(0)
+    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (train, 28, 28), np.uint8),
+              "train-labels-idx1-ubyte": rng.integers(0, 10, train, np.uint8),
+              "t10k-images-idx3-ubyte": rng.integers(0, 256, (test, 28, 28), np.uint8),
+              "t10k-labels-idx1-ubyte": rng.integers(0, 10, test, np.uint8)}
+    folder.mkdir()
+    for name, array in arrays.items():
+        header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+        (folder / name).write_bytes(header + array.tobytes())
 
 
 def strict_json(text: str):
