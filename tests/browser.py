@@ -38,9 +38,10 @@ def free_socket() -> socket.socket:
 
 
 @contextmanager
-def running_server(app=None):
+def running_server(app=None, landscapes=None):
     """``create_app()`` served by uvicorn in a thread, answering only requests addressed to its
-    loopback address as ``convgrad explore`` does; yields the base URL."""
+    loopback address as ``convgrad explore`` does (``landscapes``: its --landscapes folder);
+    yields the base URL."""
     import uvicorn
 
     from convgrad.web.app import create_app
@@ -48,7 +49,7 @@ def running_server(app=None):
 
     sock = free_socket()
     port = sock.getsockname()[1]
-    app = app or create_app(loopback_hosts(port))
+    app = app or create_app(loopback_hosts(port), landscapes=landscapes)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning",
                                            lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -43,9 +43,9 @@ BENCHMARKS = "benchmarks/"  # `python benchmarks/...`: a benchmark, as `make ben
 # those commands are not run; the download code is tested against a local server
 # (test_data_download.py) with the same checksums and archive handling.
 NEEDS_NETWORK = "--download"
-# Training runs thousands of steps (the README's `--steps 2000`, the default 6000): the
-# examples run QUICK_STEPS, which goes through the same code; the full default run is
-# test_train_default's.
+# Training runs thousands of steps (the README's `--steps 2000`, the default 6000; a depth
+# study trains eight networks): the examples run QUICK_STEPS, which goes through the same
+# code; the full default training run is test_train_default's.
 QUICK_STEPS = "40"
 
 
@@ -81,8 +81,9 @@ def help_examples() -> list:
 
 
 def shortened(argv: list) -> list:
-    """A training command with QUICK_STEPS steps (a resumed run keeps its own)."""
-    if argv[1:2] not in (["train"], ["compare"]) or "--resume" in argv:
+    """A training command (train, compare, a depth study) with QUICK_STEPS steps (a resumed
+    run or study keeps its own)."""
+    if argv[1:2] not in (["train"], ["compare"], ["depth"]) or "--resume" in argv:
         return argv
     if "--steps" in argv:
         at = argv.index("--steps")

@@ -240,7 +240,9 @@ def test_summary_of_a_model_and_the_list(tmp_path):
     record = json.loads(convgrad("summary", "mlp", "--json", cwd=tmp_path).stdout)
     assert record["total_params"] == 15210
     assert_one_line_error(convgrad("summary", "resnet21", cwd=tmp_path),
-                          "unknown model 'resnet21' (did you mean", "models: logistic")
+                          "resnet21: the cifar family has depths 6n + 2 with n ≥ 1")
+    assert_one_line_error(convgrad("summary", "resnet2l", cwd=tmp_path),
+                          "unknown model 'resnet2l' (did you mean", "models: logistic")
 
 
 # ---------------------------------------------------------------------------- compare

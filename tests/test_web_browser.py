@@ -581,3 +581,108 @@ def test_switching_operations_and_dimensions(page):
         assert len(shown) == flat.size and not any(math.isnan(v) for v in shown.values())
         assert sorted(shown.values()) == sorted(flat.tolist())
     recorder.check()
+
+
+# ------------------------------------------------------------------ landscape mode
+@pytest.fixture(scope="module")
+def landscape_server(tmp_path_factory):
+    from landscape_support import make_landscapes
+    folder = make_landscapes(tmp_path_factory.mktemp("browser-landscapes"))
+    with running_server(landscapes=folder) as url:
+        yield url
+
+
+def _shown(value):
+    """grids.js's fmt() of a loss: 3 decimals below 1, else 2, trailing zeros dropped."""
+    return f"{round(value, 3 if abs(value) < 1 else 2):g}".replace("-", "−")
+
+
+def _open_landscapes(browser, url, width, height, query="mode=landscape"):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    recorder = Recorder(page, url)
+    page.goto(f"{url}/?{query}")
+    page.wait_for_selector("#landscape-panels[data-ready=true]", state="attached")
+    page.wait_for_timeout(100)
+    return context, page, recorder
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_landscape_view_side_by_side_hover_and_rotation(browser, landscape_server, width,
+                                                        height):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context, page, recorder = _open_landscapes(browser, landscape_server, width, height)
+    answers = page.evaluate("window.convgradExplore.landscapeAnswers()")
+    assert [a["name"] for a in answers] == ["plain1d", "resnet1d"]
+    panels = page.query_selector_all(".landscape-panel")
+    assert [p.get_attribute("data-name") for p in panels] == ["plain1d", "resnet1d"]
+    for panel, answer in zip(panels, answers):
+        numbers = panel.text_content()
+        assert _shown(answer["hessian"]["lambda_max"]) in numbers
+        assert _shown(answer["centre"]["loss"]) in numbers
+    # hover the middle of each contour map: the grid point (4, 4) of the 9 × 9, θ* itself
+    for k, answer in enumerate(answers):
+        canvas = page.locator(".landscape-contour").nth(k)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        left, top = box["x"] + 34, box["y"] + 8            # the plot's margins (landscape.js)
+        page.mouse.move(left + (box["width"] - 42) / 2, top + (box["height"] - 34) / 2)
+        readout = page.locator(".landscape-readout").nth(k)
+        assert readout.get_attribute("data-cell") == "4,4"
+        text = readout.text_content()
+        assert text.startswith("α = 0, β = 0: loss ") and _shown(answer["loss"][4][4]) in text
+        assert answer["loss"][4][4] == answer["centre"]["loss"]
+    # dragging one surface turns both (and the slider)
+    surfaces = page.locator(".landscape-surface")
+    before = [surfaces.nth(k).evaluate("c => c.toDataURL()") for k in (0, 1)]
+    azimuth = page.input_value("#landscape-azimuth")
+    surfaces.nth(0).scroll_into_view_if_needed()
+    box = surfaces.nth(0).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 20,
+                    steps=5)
+    page.mouse.up()
+    after = [surfaces.nth(k).evaluate("c => c.toDataURL()") for k in (0, 1)]
+    assert before[0] != after[0] and before[1] != after[1]
+    assert page.input_value("#landscape-azimuth") != azimuth
+    name = f"{width}x{height}"
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / f"explore-landscape-{name}.png"), full_page=True,
+                    animations="disabled")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    overlaps = _overlaps(_boxes(page, ["header.top", "#landscape-mode > .controls",
+                                       ".landscape-panel", "#landscape-profiles"]))
+    assert not overlaps, f"{name} landscape mode: overlapping {overlaps}"
+    recorder.check()
+    context.close()
+
+
+def test_landscape_choices_colour_and_link(browser, landscape_server):
+    context, page, recorder = _open_landscapes(
+        browser, landscape_server, 1280, 800, "mode=landscape&a=resnet1d&b=-&show=accuracy")
+    assert page.eval_on_selector_all(".landscape-panel", "ps => ps.map(p => p.dataset.name)") \
+        == ["resnet1d"]                                   # the link's choice, one run
+    assert page.input_value("#landscape-show") == "accuracy"
+    with page.expect_response(lambda r: "/api/landscapes/" in r.url):
+        page.select_option("#landscape-b", "plain1d")
+    page.wait_for_selector("#landscape-panels[data-ready=true] .landscape-panel >> nth=1")
+    page.wait_for_timeout(150)
+    assert "mode=landscape&a=resnet1d&b=plain1d&show=accuracy" in page.url
+    # a name that is not in the list is never asked for
+    context.close()
+    context, page, recorder = _open_landscapes(browser, landscape_server, 1280, 800,
+                                               "mode=landscape&a=..%2F..%2Fetc&b=nothing")
+    asked = [url for url in recorder.requests if "/api/landscapes/" in url]
+    assert sorted(asked) == [f"{landscape_server}/api/landscapes/plain1d",
+                             f"{landscape_server}/api/landscapes/resnet1d"]
+    recorder.check()
+    context.close()
+
+
+def test_landscape_view_without_a_folder_says_how_to_get_one(browser, server):
+    context, page, recorder = _open_landscapes(browser, server, 1280, 800)
+    assert "convgrad explore --landscapes DIR" in page.text_content("#landscape-message")
+    assert page.query_selector_all(".landscape-panel") == []
+    recorder.check()
+    context.close()

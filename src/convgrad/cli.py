@@ -22,6 +22,8 @@ COMMANDS = {
     "eval": "convgrad.train.cli",
     "compare": "convgrad.train.cli",
     "summary": "convgrad.train.cli",
+    "depth": "convgrad.study.depth_cli",
+    "landscape": "convgrad.study.landscape_cli",
     "explain": "convgrad.explain.cli",
     "explore": "convgrad.web.cli",
 }
@@ -31,6 +33,7 @@ EPILOG = """\
 examples:
   convgrad train                 # the MNIST-1D paper's CNN and recipe (about 93% on the test set)
   convgrad summary cnn           # its layers, output shapes, parameters and mult-adds
+  convgrad depth --quick         # plain vs residual networks of several depths (a smoke run)
   convgrad explain conv2d --input "0 0 0 0; 1 0 0 1; 0 1 1 0; 0 0 0 0" --weight "1 1; 1 1"
   convgrad explore               # the web explorer, on http://127.0.0.1:8000
   convgrad explain --help        # each command's options (and examples)"""

@@ -20,6 +20,7 @@ from .errors import (ChecksumError, DataError, DataFormatError, DataNotFoundErro
 from .files import open_regular_file, read_regular_file
 from .idx import load_idx_dataset, read_idx
 from .loader import DataLoader
+from .permutation import permute_positions, position_permutation, shuffle_positions
 from .mnist1d import load_mnist1d
 from .registry import DATASETS, DEFAULT_DATASET, available_datasets, load_dataset
 from .transforms import (Compose, Normalize, RandomCrop, RandomHorizontalFlip, channel_stats,
@@ -31,6 +32,7 @@ __all__ = [
     "RandomHorizontalFlip", "UnknownDatasetError", "atomic_write", "available_datasets",
     "cache_dir", "channel_stats", "crop_at", "download_file", "fetch", "load_cifar10",
     "load_dataset", "load_digits", "load_idx_dataset", "load_mnist1d", "normalize",
-    "open_regular_file", "random_crop", "random_horizontal_flip", "read_cifar_batch",
-    "read_idx", "read_regular_file", "safe_extract", "save_npz_atomic",
+    "open_regular_file", "permute_positions", "position_permutation", "random_crop",
+    "random_horizontal_flip", "read_cifar_batch", "read_idx", "read_regular_file",
+    "safe_extract", "save_npz_atomic", "shuffle_positions",
 ]

@@ -12,6 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..models import MODELS, family_of
+
 
 class LinearBase(nn.Module):
     def __init__(self, input_size=40, output_size=10):
@@ -134,8 +136,46 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(out), 1))
 
 
+class LeNetStack(nn.Module):
+    """convgrad.models.LeNetStack: depth 4n + 2, two stages of BasicBlocks and max pooling."""
+
+    def __init__(self, depth, num_classes=10, plain=False, in_channels=1, widths=(16, 32)):
+        super().__init__()
+        n = (depth - 2) // 4
+        self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        stages, channels = [], widths[0]
+        for width in widths:
+            blocks = []
+            for _ in range(n):
+                blocks.append(BasicBlock(channels, width, 1, plain))
+                channels = width
+            stages.append(nn.Sequential(*blocks))
+        self.stage1, self.stage2 = stages
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(widths[-1] * 2 * 2, num_classes)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.pool(self.stage1(out))
+        return self.fc(torch.flatten(self.pool(self.stage2(out)), 1))
+
+
+# A depth family's networks (convgrad.models.FAMILIES), by family name.
+FAMILY_BUILDERS = {
+    "resnet1d": lambda depth, plain, **kw: ResNet((depth - 2) // 6, plain=plain, spatial=1,
+                                                  in_channels=kw.pop("in_channels", 1), **kw),
+    "cifar": lambda depth, plain, **kw: ResNet((depth - 2) // 6, plain=plain, **kw),
+    "lenet": lambda depth, plain, **kw: LeNetStack(depth, plain=plain, **kw),
+}
+
+
 def build(name: str, **kwargs) -> nn.Module:
-    """The PyTorch model for a ``convgrad.models`` registry name."""
+    """The PyTorch model for a ``convgrad.models`` registry name (a depth family's too)."""
+    found = family_of(name) if name in MODELS else None
+    if found is not None:
+        family, depth, residual = found
+        return FAMILY_BUILDERS[family.name](depth, not residual, **kwargs)
     builders = {
         "logistic": lambda: LinearBase(**kwargs),
         "mlp": lambda: MLPBase(**kwargs),

@@ -95,6 +95,8 @@ class TrainConfig:
     checkpoint_every: int = 1000       # steps between checkpoints (0: only at the end)
     keep_checkpoints: int = 2
     augment: bool | None = None        # random crop (+ flip) for image data sets; False
+    shuffle_positions: bool = False    # every sample's positions reordered by one fixed
+                                       # permutation drawn from the seed, train and test alike
     extra: dict = field(default_factory=dict)  # reserved for options added later
 
     def __post_init__(self):
@@ -209,7 +211,7 @@ def _normalised(c: TrainConfig) -> dict:
         if values["milestones"][0] <= values["warmup_steps"]:
             raise ConfigError(f"--milestones {values['milestones']} must come after the "
                               f"{values['warmup_steps']} warm-up steps")
-    for name in ("download", "augment"):
+    for name in ("download", "augment", "shuffle_positions"):
         if not isinstance(getattr(c, name), bool):
             raise ConfigError(f"{name} must be true or false, got {getattr(c, name)!r}")
     data_dir = os.fspath(c.data_dir) if isinstance(c.data_dir, os.PathLike) else c.data_dir
@@ -237,10 +239,14 @@ def dataset_name(name) -> str:
 
 
 def model_name(name) -> str:
-    """A registry model's name, forgiving case and spaces; ConfigError naming the models."""
+    """A registry model's name (a depth family's too: ``plain1d-50``), forgiving case and
+    spaces; ConfigError naming the models, or the family's depths."""
     key = str(name).strip().lower()
     if key in MODELS:
         return key
+    wrong_depth = MODELS.depth_error(key)
+    if wrong_depth:
+        raise ConfigError(wrong_depth)
     close = difflib.get_close_matches(key, MODELS, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     raise ConfigError(f"unknown model {name!r}{hint}; models: {', '.join(MODELS)}")

@@ -262,6 +262,7 @@ class _Session:
         recipe += [f"{c.schedule} schedule"] if c.schedule != "constant" else []
         recipe += [f"batch {c.batch_size}", f"{self.plan.total_steps} steps"]
         recipe += ["augmented"] if c.augment else []
+        recipe += ["positions shuffled"] if c.shuffle_positions else []
         return (f"{verb} {c.model} on {data.name} ({data.num_train} train / {data.num_test} "
                 f"test samples) in {self.run_dir}/  {', '.join(recipe)}, seed {c.seed}")
 

@@ -12,6 +12,7 @@ import numpy as np
 from ..data import load_dataset
 from ..data.dataset import Dataset
 from ..data.errors import DataFormatError
+from ..data.permutation import shuffle_positions
 from ..data.transforms import random_crop, random_horizontal_flip
 from ..models import MODELS
 from ..optim import SGD, Adam, AdamW
@@ -21,10 +22,12 @@ from .config import AUGMENTATIONS, ConfigError, TrainConfig
 
 
 def load_data(config: TrainConfig, progress=None) -> Dataset:
-    """The config's data set (``DataError`` subclasses for missing, corrupt or empty
-    files)."""
+    """The config's data set, its positions shuffled if the config says so (``DataError``
+    subclasses for missing, corrupt or empty files)."""
     data = load_dataset(config.dataset, root=config.data_dir, download=config.download,
                         progress=progress)
+    if config.shuffle_positions:
+        data = shuffle_positions(data, config.seed)
     check_not_empty(data)
     wanted = tuple(MODELS[config.model].input_shape)
     if data.input_shape != wanted:

@@ -87,8 +87,11 @@ class ImageAnswer(BaseModel):
     engine: dict[str, Any]
 
 
-def _error(description: str, model=ErrorBody) -> dict:
+def error_answer(description: str, model=ErrorBody) -> dict:
     return {"model": model, "description": description}
+
+
+_error = error_answer
 
 
 # the answers every route may give besides its 200, as sent (see guard and api)
@@ -106,3 +109,59 @@ JSON_POST_ERRORS = {
                 "('impossible') or one too large for this page to show ('too_large'); "
                 "errors names the fields", UnprocessableBody),
 }
+
+
+# ------------------------------------------------------------------ the landscape view
+class CentreValues(BaseModel):
+    loss: float | None
+    accuracy: float | None
+
+
+class HessianValues(BaseModel):
+    lambda_max: float | None
+    lambda_min: float | None
+    ratio: float | None = Field(description="|λ_min / λ_max|")
+    residual_max: float | None
+    residual_min: float | None
+
+
+class LandscapeSummary(BaseModel):
+    name: str = Field(description="the landscape's folder name: how to ask for it")
+    model: str | None
+    dataset: str | None
+    parameters: int | None
+    checkpoint_step: int | None
+    resolution: int | None
+    settings: dict[str, Any] = Field(description="what `convgrad landscape` computed")
+    centre: CentreValues | None = Field(description="loss and accuracy at the trained weights")
+    hessian: HessianValues | None
+
+
+class LandscapeList(BaseModel):
+    configured: bool = Field(description="whether the explorer was given a landscapes folder")
+    landscapes: list[LandscapeSummary]
+    truncated: bool
+
+
+class Profile(BaseModel):
+    loss: list[float | None]
+    accuracy: list[float | None]
+
+
+class DirectionProfile(Profile):
+    alpha: list[float | None]
+
+
+class LineProfile(Profile):
+    t: list[float | None] = Field(description="0: the initial weights, 1: the trained ones")
+
+
+class LandscapeAnswer(LandscapeSummary):
+    x: list[float | None]
+    y: list[float | None]
+    loss: list[list[float | None]] = Field(description="loss[i][j] at (x[j], y[i]); null: "
+                                                       "not computed or not finite")
+    accuracy: list[list[float | None]]
+    cells_done: int
+    direction: DirectionProfile
+    line: LineProfile

@@ -27,6 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from .. import __version__
 from . import schemas
 from .api import install_error_handlers, router
+from . import landscape_api
 from .guard import RequestGuard
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -58,7 +59,9 @@ window, product and gradient contribution), and image mode. Every error is one l
 `detail`; a 422 also lists each problem's field in `errors` and says its `kind`."""
 
 
-def create_app(allowed_hosts: frozenset | None = None) -> FastAPI:
+def create_app(allowed_hosts: frozenset | None = None,
+               landscapes: str | Path | None = None) -> FastAPI:
+    """The app; ``landscapes``: the folder of saved landscapes the landscape view reads."""
     app = FastAPI(title="convgrad explore", description=API_DESCRIPTION, version=__version__,
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     files = static_files()
@@ -84,6 +87,7 @@ def create_app(allowed_hosts: frozenset | None = None) -> FastAPI:
         return serve("favicon.svg")
 
     app.include_router(router)
+    landscape_api.install(app, landscapes)
     install_error_handlers(app)
     # the routes that take a JSON body: the API's POST routes (the page's are all GET)
     json_paths = frozenset(route.path for route in router.routes if "POST" in route.methods)

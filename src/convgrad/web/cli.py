@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 
 from ..errors import UsageError
 from .guard import loopback_hosts
@@ -22,7 +23,9 @@ Open a local web page that shows convolution and pooling at work: 1D and 2D conv
 with channels, groups, stride, padding (and its modes), dilation; transposed convolution;
 max and average pooling; each window's products and sum; every use of a shared weight and
 its gradient; the parameter count beside a dense layer; image filters; and the PyTorch code
-for what is on the screen. Every number is computed by convgrad."""
+for what is on the screen. With --landscapes DIR, a Landscape tab draws the loss surfaces
+`convgrad landscape` saved there, two runs side by side. Every number is computed by
+convgrad."""
 
 EPILOG = """\
 examples:
@@ -39,6 +42,10 @@ def register(subparsers) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--open", action="store_true",
                         help="open the page in the default web browser once it is served")
+    parser.add_argument("--landscapes", metavar="DIR",
+                        help="folder of saved landscapes (convgrad landscape's --out, default "
+                             "landscapes/) for the Landscape tab; the page reads only the "
+                             "landscapes listed in it")
     parser.set_defaults(func=run)
 
 
@@ -81,6 +88,10 @@ def run(args) -> int:
 
     from .app import create_app
 
+    landscapes = args.landscapes
+    if landscapes is not None and not Path(landscapes).is_dir():
+        raise UsageError(f"--landscapes {landscapes}: not a folder (convgrad landscape "
+                         f"RUN --out DIR saves landscapes into one)")
     sock = bind(args.host, args.port)
     url = page_url(args.host, args.port)
     print(f"convgrad explore: serving on {url}  (Ctrl+C to stop)", file=sys.stderr)
@@ -92,7 +103,8 @@ def run(args) -> int:
     # on a loopback address, answer only requests addressed to it (DNS rebinding)
     address = ipaddress.ip_address(sock.getsockname()[0])
     allowed = loopback_hosts(args.port) if address.is_loopback else None
-    server = uvicorn.Server(uvicorn.Config(create_app(allowed), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(allowed, landscapes),
+                                           log_level="warning"))
     try:
         server.run(sockets=[sock])
     finally:

@@ -10,6 +10,7 @@ import {
 } from './grids.js';
 import { renderDense, renderEngine, renderGradient, renderSize, renderWindow } from './views.js';
 import { ImageMode } from './image.js';
+import { LandscapeMode } from './landscape.js';
 
 const $ = (id) => document.getElementById(id);
 const SPEEDS = [0.5, 1, 2, 3, 5, 8]; // outputs per second
@@ -24,6 +25,7 @@ let refreshTimer = null;
 let urlTimer = null;
 const registry = new Registry();
 let imageMode = null;
+let landscapeMode = null;
 let linkProblems = []; // settings of the opening link that could not be used, until a change
 
 // ------------------------------------------------------------------ talking to the API
@@ -141,7 +143,8 @@ function markFields(errors) {
 function saveURL() {
   clearTimeout(urlTimer);
   urlTimer = setTimeout(() => {
-    const query = imageMode && imageMode.active ? imageMode.query() : toQuery(state);
+    const special = [imageMode, landscapeMode].find((mode) => mode && mode.active);
+    const query = special ? special.query() : toQuery(state);
     history.replaceState(null, '', `${location.pathname}?${query}`);
   }, 60);
 }
@@ -730,7 +733,8 @@ function onGridOut(event) {
 // ← → step, Home goes to the first output, space plays or pauses (not while typing)
 function onKey(event) {
   const tag = (event.target.tagName || '').toLowerCase();
-  if (['input', 'select', 'textarea'].includes(tag) || !current || (imageMode && imageMode.active)) return;
+  if (['input', 'select', 'textarea'].includes(tag) || !current || (imageMode && imageMode.active)
+      || (landscapeMode && landscapeMode.active)) return;
   if (tag === 'button' && (event.key === ' ' || event.key === 'Enter')) return; // the button's own
   const moves = { ArrowRight: 1, ArrowLeft: -1 };
   if (event.key in moves) { stop(); setCursor(state.cursor + moves[event.key]); }
@@ -756,13 +760,18 @@ async function copySnippet() {
 }
 
 // ------------------------------------------------------------------ modes
+const MODES = ['layer', 'image', 'landscape'];
+
 function setMode(mode) {
-  const image = mode === 'image';
-  $('layer-mode').hidden = image;
-  $('image-mode').hidden = !image;
-  $('tab-layer').setAttribute('aria-selected', String(!image));
-  $('tab-image').setAttribute('aria-selected', String(image));
-  if (image) { stop(); imageMode.activate(); } else { imageMode.deactivate(); if (!current) refresh(0); }
+  for (const name of MODES) {
+    $(`${name}-mode`).hidden = name !== mode;
+    $(`tab-${name}`).setAttribute('aria-selected', String(name === mode));
+  }
+  if (mode !== 'image') imageMode.deactivate();
+  if (mode !== 'landscape') landscapeMode.deactivate();
+  if (mode === 'image') { stop(); imageMode.activate(); }
+  else if (mode === 'landscape') { stop(); landscapeMode.activate(); }
+  else if (!current) refresh(0);
   saveURL();
 }
 
@@ -774,6 +783,7 @@ function start() {
   delete state.problems;
   document.body.dataset.click = 'inspect';
   imageMode = new ImageMode({ postJSON, saveURL, params });
+  landscapeMode = new LandscapeMode({ saveURL, params });
   buildAxisInputs();
   syncControls();
   showSpeed();
@@ -806,9 +816,12 @@ function start() {
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (current) render(current); }, 120);
+    resizeTimer = setTimeout(() => {
+      if (landscapeMode.active) landscapeMode.draw();
+      else if (current) render(current);
+    }, 120);
   });
-  setMode(params.get('mode') === 'image' ? 'image' : 'layer');
+  setMode(MODES.includes(params.get('mode')) ? params.get('mode') : 'layer');
 }
 
 // exposed for tests and the curious: the last answer, read-only
@@ -816,6 +829,7 @@ Object.defineProperty(window, 'convgradExplore', {
   value: Object.freeze({
     answer: () => current,
     imageAnswer: () => (imageMode ? imageMode.answer : null),
+    landscapeAnswers: () => (landscapeMode ? landscapeMode.answers : []),
     state: () => structuredClone(state),
   }),
 });
