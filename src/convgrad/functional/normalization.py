@@ -163,8 +163,11 @@ def _normalise(input, running_mean, running_var, weight, bias, training, momentu
                residual, relu: bool) -> Tensor:
     """batch_norm (then ``+ residual`` and ReLU when ``relu``), its arguments checked."""
     gamma, beta = _vector(weight), _vector(bias)
-    # What PyTorch saves for the backward (running statistics included, even in training).
-    saved = (input, weight, running_mean, running_var)
+    # What PyTorch saves for the backward (running statistics included, even in training),
+    # when its batch norm is part of the graph at all (a residual may be the only input
+    # that needs a gradient: then only the ReLU's output is saved).
+    norm_in_graph = any(t is not None and t.requires_grad for t in (input, weight, bias))
+    saved = (input, weight, running_mean, running_var) if norm_in_graph else ()
     if input.data.size == 0:
         # An empty batch: nothing to normalise, no statistics to learn from; γ and β get
         # zero gradients (as PyTorch).

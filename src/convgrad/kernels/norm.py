@@ -27,7 +27,9 @@ is arranged to need few, and only x (and z, for the ReLU) is kept:
   activations around 100 with σ ≈ 1), then z = (x − μ)·(γ/σ) + β in place, + r, max(·, 0);
 * backward: g masked by the ReLU; Σg and Σg·x give Σg·x̂ = (Σg·x − μ·Σg)/σ, and
   ∂L/∂x = (γ/σ)·(g + (x − μ)·p + q)  with  p = −Σ(g·x̂)/(m·σ),  q = −Σg/m;
-  x̂ itself is never stored nor rebuilt.
+  x̂ itself is never stored nor rebuilt.  Far from zero (|μ| > 2σ) Σg·x − μ·Σg would cancel
+  most of float32's digits, so there Σg·x̂ = (Σg·(x − μ_hi) − μ_lo·Σg)/σ, and the x − μ_hi
+  matrix becomes ∂L/∂x's buffer.
 
 Arrays may be channels-first (N, C, ...) or channels-last (what convgrad's convolutions
 return: an (N, C, H, W) view of (N, H, W, C) memory); either way they are read in place, as
@@ -165,7 +167,8 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache, needs=(True, True
 
     ∂L/∂y is the gradient that reached the batch norm's own output — ``dy`` itself without
     a ReLU, ``dy`` masked by it with one — and so the gradient of the residual too.
-    Σg·x̂ = (Σg·x − μ·Σg)/σ comes from two reductions over g and x (module docstring).
+    Σg·x̂ = (Σg·x − μ·Σg)/σ comes from two reductions over g and x, or over g and x − μ
+    far from zero (module docstring).
     """
     training, view, mean, _, inv_std, weight, count, out = cache
     need_x, need_weight, need_bias = needs
@@ -174,9 +177,15 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache, needs=(True, True
     if out is not None:
         g = _through_relu(g, out)
     sum_g = view.sum(g)
-    sum_g_xhat = None
+    near_zero = _near_zero(mean, cache.var)
+    centred = mean_lo = sum_g_xhat = None
     if training or need_weight:
-        sum_g_xhat = (view.dot(g, view.matrix) - mean * sum_g) * inv_std
+        if near_zero:
+            sum_g_xhat = (view.dot(g, view.matrix) - mean * sum_g) * inv_std
+        else:
+            # Σg·x − μ·Σg would cancel (|μ| > 2σ): Σg·(x − μ_hi) − μ_lo·Σg instead
+            centred, mean_lo = _centred(view, mean)
+            sum_g_xhat = (view.dot(g, centred) - mean_lo * sum_g) * inv_std
     gain = inv_std if weight is None else inv_std * weight   # γ/σ
     dx = None
     if need_x:
@@ -184,12 +193,12 @@ def batch_norm_backward(dy: np.ndarray, cache: BatchNormCache, needs=(True, True
             # ∂L/∂x = (γ/σ)·(g + (x − μ)·p + q), the x̂·Σ(g·x̂)/m term being (x − μ)·(−p).
             p = -sum_g_xhat * inv_std / count
             q = -sum_g / count
-            if _near_zero(mean, cache.var):      # (x − μ)·p + q = x·p + (q − μp)
+            if near_zero:      # (x − μ)·p + q = x·p + (q − μp)
                 dx = view.empty()
                 np.multiply(view.matrix, view.vector(p.astype(dtype)), out=dx)
                 _finish(dx, view, None, q - mean * p, g, False)
-            else:
-                dx, mean_lo = _centred(view, mean)
+            else:              # (x − μ_hi)·p + (q − μ_lo·p), in x − μ_hi's buffer
+                dx = centred
                 _finish(dx, view, p, q - mean_lo * p, g, False)
             np.multiply(dx, view.vector(gain.astype(dtype)), out=dx)
         else:
