@@ -98,9 +98,16 @@ def step_memory():
     result.update(peak_mb=peak, step_mb=peak - before)
 
 
-def run_child(script: str, threads: int, arguments: list) -> dict:
-    """Run ``script --worker ...`` in a fresh process with ``threads`` threads; its JSON."""
+def run_child(script: str, threads: int, arguments: list, source: str | None = None) -> dict:
+    """Run ``script --worker ...`` in a fresh process with ``threads`` threads; its JSON.
+
+    ``source``: a ``src`` folder whose convgrad the child imports instead of this one's (put
+    first on ``PYTHONPATH``), to time two versions in one run.
+    """
     env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.abspath(source),
+                                                          env.get("PYTHONPATH")]))
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     env["CONVGRAD_NUM_THREADS"] = str(threads)

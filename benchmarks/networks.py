@@ -1,7 +1,8 @@
 """Training steps of the course's networks: convgrad against PyTorch, one table.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/networks.py \
-        [--threads 2] [--steps 30] [--warmup 5] [--only resnet1d-50 ...]
+        [--threads 2] [--steps 30] [--warmup 5] [--rounds 1] [--only resnet1d-50 ...] \
+        [--before OTHER_CHECKOUT/src]
 
 Rows, each one training step of the depth study's recipe (SGD, learning rate 0.1, momentum
 0.9, weight decay 1e-4; cross-entropy; forward, backward, update):
@@ -23,11 +24,17 @@ tensors have one layout).  Columns: the median step time after the warm-up, the 
 PyTorch, and memory: each process's peak resident size while it trains, and the step's own
 share of it (that peak less the resident size once the model and data were built).
 Compare ratios measured in one run: these machines are shared and their load changes.
+``--rounds N`` runs every process N times, alternating the order, and quotes medians; the
+CPU columns (all threads of the process) move less than wall time when other work shares the
+cores.  ``--before SRC`` adds the convgrad under another checkout's ``src`` folder (e.g.
+``git worktree add /tmp/base main``, then ``--before /tmp/base/src``) as a third library in
+the same rounds: a before/after table measured back to back.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +74,7 @@ def batches(model: str, input_shape: tuple, batch: int) -> list:
 def step_worker(library: str, network: str, warmup: int, steps: int, threads: int) -> dict:
     model_name, kwargs, input_shape, batch = NETWORKS[network]
     pairs = batches(model_name, input_shape, batch)
-    if library == "convgrad":
+    if library.startswith("convgrad"):
         import convgrad
         import convgrad.functional as F
         from convgrad import optim
@@ -77,6 +84,7 @@ def step_worker(library: str, network: str, warmup: int, steps: int, threads: in
         model = get_model(model_name, **kwargs)
         optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
         data = [(convgrad.tensor(x), convgrad.tensor(y)) for x, y in pairs]
+        source = os.path.dirname(os.path.dirname(convgrad.__file__))
     else:
         import torch
         import torch.nn.functional as F
@@ -91,6 +99,7 @@ def step_worker(library: str, network: str, warmup: int, steps: int, threads: in
             model = model.to(memory_format=torch.channels_last)
             data = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in data]
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        source = None
     position = iter(range(10 ** 9))
 
     def step():
@@ -101,7 +110,14 @@ def step_worker(library: str, network: str, warmup: int, steps: int, threads: in
 
     with step_memory() as memory:
         ms, cpu_ms = median_wall_and_cpu_ms(step, warmup, steps)
-    return dict(ms=ms, cpu_ms=cpu_ms, **memory)
+    return dict(ms=ms, cpu_ms=cpu_ms, source=source, **memory)
+
+
+def libraries(network: str, before: bool) -> tuple:
+    """convgrad (and the one before), then PyTorch in each layout it has for this network."""
+    spatial = len(NETWORKS[network][2]) - 1
+    return (("convgrad-before",) if before else ()) + ("convgrad", "torch") + (
+        ("torch-channels_last",) if spatial == 2 else ())
 
 
 def main(argv=None) -> None:
@@ -109,7 +125,11 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=30, help="timed steps (median)")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every process, alternating the order; median over rounds")
     parser.add_argument("--only", nargs="+", choices=list(NETWORKS), help="these rows only")
+    parser.add_argument("--before", metavar="SRC",
+                        help="another checkout's src folder, timed as 'before' in the same run")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)  # (library, network)
     args = parser.parse_args(argv)
     if args.worker:
@@ -121,25 +141,47 @@ def main(argv=None) -> None:
     def child(library, network):
         return run_child(__file__, args.threads, [
             "--worker", library, network, "--threads", str(args.threads),
-            "--steps", str(args.steps), "--warmup", str(args.warmup)])
+            "--steps", str(args.steps), "--warmup", str(args.warmup)],
+            source=args.before if library == "convgrad-before" else None)
+
+    networks = args.only or list(NETWORKS)
+    before = args.before is not None
+    runs = {(net, lib): [] for net in networks for lib in libraries(net, before)}
+    for round_number in range(args.rounds):
+        for network in networks:
+            order = libraries(network, before)
+            for library in (order if round_number % 2 == 0 else reversed(order)):
+                runs[network, library].append(child(library, network))
+
+    def median(network, library, key):
+        return statistics.median(run[key] for run in runs[network, library])
 
     print(blas_description(args.threads))
+    labels = {"convgrad-before": "before", "convgrad": "after" if before else ""}
+    for version in (("convgrad-before", "convgrad") if before else ("convgrad",)):
+        print(f"convgrad {labels[version] or 'from'}: {runs[networks[0], version][0]['source']}")
     print(f"training steps, float32, {args.threads} thread(s); median of {args.steps} steps "
-          f"after {args.warmup} warm-up; memory: process peak (the step's own share)")
-    header = (f"{'network':<14}{'batch':>6}{'convgrad ms':>13}{'torch ms':>10}{'ratio':>8}"
-              f"{'CPU ms':>9}{'torch CPU':>10}{'convgrad MB':>15}{'torch MB':>14}  torch layout")
+          f"after {args.warmup} warm-up (median over {args.rounds} alternating round(s)); "
+          f"memory: process peak (the step's own share)")
+    header = (f"{'network':<14}{'batch':>6}{'':>7}{'convgrad ms':>12}{'torch ms':>10}"
+              f"{'ratio':>8}{'CPU ms':>9}{'torch CPU':>10}{'CPU ratio':>10}{'convgrad MB':>13}"
+              f"{'torch MB':>13}  torch layout")
     print(header)
     print("-" * len(header))
-    for network in args.only or NETWORKS:
-        mine = child("convgrad", network)
-        layouts = ("torch", "torch-channels_last") if network == "resnet20" else ("torch",)
-        theirs = {lib: child(lib, network) for lib in layouts}
-        best = min(layouts, key=lambda lib: theirs[lib]["ms"])
-        other = theirs[best]
-        print(f"{network:<14}{NETWORKS[network][3]:>6}{mine['ms']:>13.1f}{other['ms']:>10.1f}"
-              f"{mine['ms'] / other['ms']:>7.2f}×{mine['cpu_ms']:>9.1f}{other['cpu_ms']:>10.1f}"
-              f"{mine['peak_mb']:>8.0f} ({mine['step_mb']:>4.0f}){other['peak_mb']:>7.0f} "
-              f"({other['step_mb']:>4.0f})  {best.replace('torch-', '') if '-' in best else 'default'}")
+    keys = ("ms", "cpu_ms", "peak_mb", "step_mb")
+    for network in networks:
+        torch_libs = [lib for lib in libraries(network, before) if lib.startswith("torch")]
+        best = min(torch_libs, key=lambda lib: median(network, lib, "ms"))
+        other = {key: median(network, best, key) for key in keys}
+        for version in (("convgrad-before", "convgrad") if before else ("convgrad",)):
+            mine = {key: median(network, version, key) for key in keys}
+            print(f"{network:<14}{NETWORKS[network][3]:>6}{labels[version]:>7}"
+                  f"{mine['ms']:>12.1f}"                  f"{other['ms']:>10.1f}{mine['ms'] / other['ms']:>7.2f}×"
+                  f"{mine['cpu_ms']:>9.1f}{other['cpu_ms']:>10.1f}"
+                  f"{mine['cpu_ms'] / other['cpu_ms']:>9.2f}×"
+                  f"{mine['peak_mb']:>6.0f} ({mine['step_mb']:>4.0f}){other['peak_mb']:>6.0f} "
+                  f"({other['step_mb']:>4.0f})  "
+                  f"{best.replace('torch-', '') if '-' in best else 'default'}")
     print("-" * len(header))
 
 
