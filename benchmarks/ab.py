@@ -7,12 +7,14 @@ BASE_SRC and NEW_SRC are ``src`` folders of two checkouts (NEW_SRC defaults to t
 for example ``git worktree add /tmp/base main`` then ``/tmp/base/src``.  Each round runs one
 child process per tree with ``PYTHONPATH`` set to it, in alternating order (base first in odd
 rounds, new first in even ones), so that both see the same drift of a shared machine.  A
-child times, with the public API only: a ResNet-20 training step (batch 64), the
-forward+backward of its convolutions (each route: stride 1 at 16, 32 and 64 channels,
-stride 2 into 32 and 64, and the 3-channel first layer), and an MNIST-1D CNN training step
-(batch 100).  It reports medians of wall time and of the process's CPU time (all threads);
-with ``--threads 1`` the CPU time hardly depends on what else the machine runs.  The table
-gives, per case and tree, the median over rounds, and the ratio new/base.
+child times, with the public API only: training steps of ResNet-20 (batch 64), of the 1-D
+ResNets at 14 and 50 layers and of the MNIST-1D CNN (batch 100; data and recipe as
+benchmarks/networks.py), and the forward+backward of ResNet-20's convolutions (each route:
+stride 1 at 16, 32 and 64 channels, stride 2 into 32 and 64, and the 3-channel first
+layer); ``--cases`` picks some by the start of their names.  It reports medians of wall time
+and of the process's CPU time (all threads); with ``--threads 1`` the CPU time hardly
+depends on what else the machine runs.  The table gives, per case and tree, the median over
+rounds, and the ratio new/base.
 """
 from __future__ import annotations
 
@@ -23,14 +25,19 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import emit, median_wall_and_cpu_ms, run_child  # noqa: E402
+from harness import emit, engine_settings, median_wall_and_cpu_ms, run_child  # noqa: E402
+from networks import NETWORKS, batches  # noqa: E402
 
 # (C_in, C_out, H = W, stride) of ResNet-20's convolutions, one per route they take
 CONV_LAYERS = [(3, 16, 32, 1), (16, 16, 32, 1), (32, 32, 16, 1), (64, 64, 8, 1),
                (16, 32, 32, 2), (32, 64, 16, 2)]
 
 
-def worker(warmup: int, repeats: int) -> dict:
+STEPS = {"ResNet-20 step": "resnet20", "resnet1d-14 step": "resnet1d-14",
+         "resnet1d-50 step": "resnet1d-50", "MNIST-1D CNN step": "mnist1d-cnn"}
+
+
+def worker(warmup: int, repeats: int, cases: list | None) -> dict:
     import numpy as np
 
     import convgrad
@@ -41,23 +48,32 @@ def worker(warmup: int, repeats: int) -> dict:
     rng = np.random.default_rng(0)
     results = {}
 
-    def training_step(model_name, input_shape, batch, **optimizer):
+    def wanted(case):
+        return cases is None or any(case.startswith(prefix) for prefix in cases)
+
+    def training_step(network):
+        model_name, kwargs, input_shape, batch = NETWORKS[network]
         convgrad.manual_seed(0)
-        model = get_model(model_name)
-        opt = (optim.SGD(model.parameters(), lr=0.1, **optimizer) if optimizer
-               else optim.Adam(model.parameters(), lr=1e-2))
-        x = convgrad.tensor(rng.standard_normal((batch,) + input_shape, dtype=np.float32))
-        y = convgrad.tensor(rng.integers(0, 10, batch))
+        model = get_model(model_name, **kwargs)
+        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+        data = [(convgrad.tensor(x), convgrad.tensor(y))
+                for x, y in batches(model_name, input_shape, batch)]
+        position = iter(range(10 ** 9))
 
         def step():
+            x, y = data[next(position) % len(data)]
             opt.zero_grad()
             F.cross_entropy(model(x), y).backward()
             opt.step()
         return step
 
-    results["ResNet-20 step"] = median_wall_and_cpu_ms(training_step(
-        "resnet20", (3, 32, 32), 64, momentum=0.9, weight_decay=1e-4), warmup, repeats)
+    for case, network in STEPS.items():
+        if wanted(case):
+            results[case] = median_wall_and_cpu_ms(training_step(network), warmup,
+                                                   repeats * (1 if network == "resnet20" else 3))
     for c_in, c_out, size, stride in CONV_LAYERS:
+        if not wanted("conv"):
+            break
         x, g = (convgrad.Tensor._wrap(np.ascontiguousarray(
             rng.standard_normal((64, s, s, c), dtype=np.float32)).transpose(0, 3, 1, 2))
             for s, c in ((size, c_in), (size // stride, c_out)))
@@ -73,8 +89,6 @@ def worker(warmup: int, repeats: int) -> dict:
 
         results[f"conv {c_in}→{c_out} {size}×{size} s{stride}"] = median_wall_and_cpu_ms(
             forward_backward, warmup, repeats)
-    results["MNIST-1D CNN step"] = median_wall_and_cpu_ms(
-        training_step("cnn", (1, 40), 100), warmup, 5 * repeats)
     return results
 
 
@@ -87,21 +101,13 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--cases", nargs="+", help="only the cases whose names start so "
+                        "(e.g. resnet1d conv)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        import contextlib
-
-        import convgrad
-
-        # Both trees under the malloc settings `convgrad train` runs with: newer trees set
-        # them only inside the context keep_freed_memory() returns; older ones when imported
-        # (their keep_freed_memory() returned a bool).
-        settings = convgrad.keep_freed_memory()
-        if not hasattr(settings, "__enter__"):
-            settings = contextlib.nullcontext()
-        with settings:
-            emit(worker(args.warmup, args.repeats))
+        with engine_settings("convgrad"):
+            emit(worker(args.warmup, args.repeats, args.cases))
         return
     if args.base is None:
         parser.error("give the base tree's src folder")
@@ -114,7 +120,8 @@ def main(argv=None) -> None:
             for name in order:
                 os.environ["PYTHONPATH"] = trees[name]
                 runs[name].append(run_child(__file__, args.threads, [
-                    "--worker", "--warmup", str(args.warmup), "--repeats", str(args.repeats)]))
+                    "--worker", "--warmup", str(args.warmup), "--repeats", str(args.repeats)]
+                    + (["--cases", *args.cases] if args.cases else [])))
     finally:
         if saved is None:
             os.environ.pop("PYTHONPATH", None)

@@ -20,6 +20,15 @@ import convgrad.functional as F
 CG = SimpleNamespace(lib=cg, F=F, nn=cg.nn, name="convgrad")
 TORCH = SimpleNamespace(lib=torch, F=TF, nn=torch.nn, name="torch")
 
+
+
+def _batch_norm_relu(L, x, rm, rv, w, b, training, r):
+    """relu(batch_norm(x) + r): convgrad's fused operation, or PyTorch's three."""
+    if L is CG:
+        return F.batch_norm_relu(x, rm, rv, w, b, training, residual=r)
+    return TF.relu(TF.batch_norm(x, rm, rv, w, b, training) + r)
+
+
 # name: (op on (namespace, *inputs), input specs (shape, requires_grad[, "classes"]))
 M = ((2, 3), True)          # a matrix that needs a gradient
 V = ((3,), True)            # a vector that needs one
@@ -74,6 +83,16 @@ OPS = {
                             [((4, 3), True), ((3,), False), ((3,), False), V, V]),
     "batch_norm eval": (lambda L, x, rm, rv: L.F.batch_norm(x, rm, rv, None, None, False),
                         [((4, 3), True), ((3,), False), ((3,), False)]),
+    # convgrad's fused relu(batch_norm(x) + r) against PyTorch's three operations
+    "batch_norm_relu training": (lambda L, x, r, rm, rv, w, b: _batch_norm_relu(
+        L, x, rm, rv, w, b, True, r), [((4, 3), True), ((4, 3), True), ((3,), False),
+                                       ((3,), False), V, V]),
+    "batch_norm_relu eval": (lambda L, x, r, rm, rv: _batch_norm_relu(
+        L, x, rm, rv, None, None, False, r), [((4, 3), True), ((4, 3), True), ((3,), False),
+                                              ((3,), False)]),
+    "batch_norm_relu, constant input": (lambda L, x, r, rm, rv: _batch_norm_relu(
+        L, x, rm, rv, None, None, True, r), [((4, 3), False), ((4, 3), True), ((3,), False),
+                                             ((3,), False)]),
     "cross_entropy": (lambda L, x, t: L.F.cross_entropy(x, t), [M, ((2,), False, "classes")]),
     "cross_entropy with weight": (lambda L, x, t, w: L.F.cross_entropy(x, t, weight=w),
                                   [M, ((2,), False, "classes"), ((3,), False)]),

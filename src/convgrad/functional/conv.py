@@ -9,6 +9,8 @@ needs: a network's first convolution, whose input needs no gradient, skips ∂L/
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import shapes
@@ -64,11 +66,36 @@ def _differentiable(spatial: int, input: Tensor, weight: Tensor, bias, forward, 
                    saved=(input, weight))
 
 
+def _checked_arguments(op: str, spatial: int, input_shape, weight_shape, bias_shape, stride,
+                       padding, dilation, groups) -> shapes.ConvArguments:
+    """``shapes.conv_arguments`` with PyTorch's exception classes; remembered for arguments
+    seen before (a network's layers ask the same question at every step) when they are plain
+    ints, tuples of ints and strings — never a bool, a float or a list, whose errors a cache
+    keyed on equal values (True == 1) could hide."""
+    arguments = (op, spatial, tuple(input_shape), tuple(weight_shape), bias_shape, stride,
+                 padding, dilation, groups)
+    if all(_plain(value) for value in arguments):
+        return _remembered_arguments(*arguments)
+    with torch_errors():
+        return shapes.conv_arguments(*arguments)
+
+
+def _plain(value) -> bool:
+    kind = type(value)
+    return (value is None or kind is int or kind is str
+            or (kind is tuple and all(type(item) is int for item in value)))
+
+
+@functools.lru_cache(maxsize=512)
+def _remembered_arguments(*arguments) -> shapes.ConvArguments:
+    with torch_errors():
+        return shapes.conv_arguments(*arguments)
+
+
 def _conv(op: str, spatial: int, input, weight, bias, stride, padding, dilation, groups):
     _check_tensors(op, input, weight, bias)
-    with torch_errors():
-        args = shapes.conv_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias),
-                                     stride, padding, dilation, groups)
+    args = _checked_arguments(op, spatial, input.shape, weight.shape, _bias_shape(bias), stride,
+                              padding, dilation, groups)
     # The window matrix is kept for ∂L/∂w only when a weight gradient can be asked for.
     keep_cols = is_grad_enabled() and weight.requires_grad
 

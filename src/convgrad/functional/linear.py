@@ -5,6 +5,8 @@ d_in·d_out weights, against size(kernel) for a convolution — the notes' cost 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import unbroadcast
@@ -66,7 +68,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     _check(input, weight, bias)
     lead, in_features = input.shape[:-1], input.shape[-1]
-    rows = int(np.prod(lead))          # (not reshape(-1, ...): ambiguous when in_features is 0)
+    rows = math.prod(lead)             # (not reshape(-1, ...): ambiguous when in_features is 0)
     x2 = input.data.reshape(rows, in_features)
     out_features = weight.shape[0] if weight.ndim == 2 else 1   # a 1-D weight is one row
     w2 = weight.data.reshape(out_features, in_features)

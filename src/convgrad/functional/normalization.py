@@ -11,15 +11,18 @@ raises TypeError for None).  The cumulative average of ``nn.BatchNorm*(momentum=
 module's business: it counts ``num_batches_tracked`` and calls this function with
 ``momentum = 1/num_batches_tracked``, which makes the running statistics the plain average
 of every batch seen so far.
-The fused arithmetic lives in ``kernels/norm.py``.
+The fused arithmetic lives in ``kernels/norm.py``; ``batch_norm_relu`` is convgrad's fused
+``relu(batch_norm(x) + residual)``, the end of every convolution in a residual block.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from ..kernels import norm as _kernel
+from ..ops import unary as _unary
 from ..tensor import Tensor, from_op
 
 
@@ -80,7 +83,7 @@ def _check_batch_size(shape: tuple) -> None:
     if not shape:
         raise IndexError("batch_norm: a 0-d input has no batch dim (tuple index out of range); "
                          "expected an input of shape (N, C, ...)")
-    per_channel = shape[0] * int(np.prod(shape[2:]))
+    per_channel = shape[0] * math.prod(shape[2:])
     if per_channel == 1:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input size "
@@ -122,9 +125,49 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     evaluation ∂L/∂x = g·γ/σ; both ∂L/∂γ = Σ g·x̂ and ∂L/∂β = Σ g.
     """
     _check(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    return _normalise(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                      None, False)
+
+
+def batch_norm_relu(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+                    weight: Tensor | None = None, bias: Tensor | None = None,
+                    training: bool = False, momentum: float = 0.1, eps: float = 1e-5,
+                    residual: Tensor | None = None) -> Tensor:
+    """``relu(batch_norm(input, ...) + residual)`` as one operation (``residual`` optional).
+
+    convgrad's fused form of what ends every convolution of a residual block (He et al.
+    2016: ``h = σ(F(h_prev) + h_prev)``): the same values and gradients as the three
+    operations (tested against PyTorch's), in one graph node and fewer passes over the
+    activations (``kernels/norm.py``).  It saves what the three would: the input, γ and
+    the running statistics (batch norm's), and its output (ReLU's); changing any of them in
+    place before the backward pass makes it raise, as PyTorch's would.
+    """
+    _check(input, running_mean, running_var, weight, bias, training, momentum, eps)
+    if residual is not None and (not isinstance(residual, Tensor)
+                                 or residual.shape != input.shape
+                                 or residual.dtype != input.dtype):
+        raise RuntimeError(
+            f"batch_norm_relu: residual must be a Tensor of the input's shape "
+            f"{tuple(input.shape)} and dtype {input.dtype}, got "
+            + (f"shape {tuple(residual.shape)} and dtype {residual.dtype}"
+               if isinstance(residual, Tensor) else type(residual).__name__))
+    if input.data.size == 0:
+        out = _normalise(input, running_mean, running_var, weight, bias, training, momentum,
+                         eps, None, False)
+        return _unary.relu(out if residual is None else out + residual)
+    return _normalise(input, running_mean, running_var, weight, bias, training, momentum, eps,
+                      residual, True)
+
+
+def _normalise(input, running_mean, running_var, weight, bias, training, momentum, eps,
+               residual, relu: bool) -> Tensor:
+    """batch_norm (then ``+ residual`` and ReLU when ``relu``), its arguments checked."""
     gamma, beta = _vector(weight), _vector(bias)
-    # What PyTorch saves for the backward (running statistics included, even in training).
-    saved = (input, weight, running_mean, running_var)
+    # What PyTorch saves for the backward (running statistics included, even in training),
+    # when its batch norm is part of the graph at all (a residual may be the only input
+    # that needs a gradient: then only the ReLU's output is saved).
+    norm_in_graph = any(t is not None and t.requires_grad for t in (input, weight, bias))
+    saved = (input, weight, running_mean, running_var) if norm_in_graph else ()
     if input.data.size == 0:
         # An empty batch: nothing to normalise, no statistics to learn from; γ and β get
         # zero gradients (as PyTorch).
@@ -133,8 +176,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
         return from_op(input.data.copy(), (input, weight, bias), empty_backward,
                        "NativeBatchNormBackward0", saved=saved)
+    extra = None if residual is None else residual.data
     if training:
-        out, cache = _kernel.batch_norm_train_forward(input.data, gamma, beta, eps)
+        out, cache = _kernel.batch_norm_train_forward(input.data, gamma, beta, eps, extra, relu)
         if running_mean is not None:
             # Written behind the version counters' back, as PyTorch's kernel does: updating
             # the running statistics is not an in-place operation a backward could observe.
@@ -145,15 +189,18 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                                      + momentum * unbiased.reshape(running_var.shape))
     else:
         out, cache = _kernel.batch_norm_eval_forward(input.data, running_mean.data,
-                                                     running_var.data, gamma, beta, eps)
+                                                     running_var.data, gamma, beta, eps,
+                                                     extra, relu)
 
     def backward(g):
         needs = (input.requires_grad, weight is not None and weight.requires_grad,
                  bias is not None and bias.requires_grad)
-        dx, dgamma, dbeta = _kernel.batch_norm_backward(g, cache, needs)
+        dx, dgamma, dbeta, dy = _kernel.batch_norm_backward(g, cache, needs)
         return (dx,
                 None if dgamma is None else dgamma.reshape(weight.shape),
-                None if dbeta is None else dbeta.reshape(bias.shape))
+                None if dbeta is None else dbeta.reshape(bias.shape),
+                dy)     # the residual's (dropped by the graph when there is none)
 
-    return from_op(out, (input, weight, bias), backward, "NativeBatchNormBackward0",
-                   saved=saved)
+    return from_op(out, (input, weight, bias, residual), backward,
+                   "BatchNormReluBackward0" if relu else "NativeBatchNormBackward0",
+                   saved=saved, save_output=relu)

@@ -12,6 +12,8 @@ or sum every position into one number per channel.  An array is seen, without co
 """
 from __future__ import annotations
 
+import functools
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -27,29 +29,74 @@ class ChannelView(NamedTuple):
     matrix: np.ndarray    # channels-last: (rows, k·C); channels-first: (N, C, M)
     channels: int
     tiles: int            # k (channels-last); 0 for channels-first
+    shape: tuple = ()     # the array's (N, C, *spatial)
+
+    def array(self, matrix: np.ndarray) -> np.ndarray:
+        """A matrix of this view's shape seen as an array of the viewed array's shape and
+        layout (no copy): how a result computed on channel matrices is handed back."""
+        if not self.tiles:
+            return matrix.reshape(self.shape)
+        order = layout_order(len(self.shape))
+        cells = matrix.reshape(tuple(self.shape[i] for i in order))
+        return cells.transpose(_inverse_order(len(self.shape)))
+
+    def empty(self) -> np.ndarray:
+        """A new, uninitialised matrix of this view's shape and dtype."""
+        return np.empty(self.matrix.shape, dtype=self.matrix.dtype)
 
     def vector(self, v: np.ndarray) -> np.ndarray:
         """A (C,) vector shaped to broadcast against ``matrix``."""
-        return np.tile(v, self.tiles) if self.tiles else v[:, None]
+        return v.take(_tiled_index(self.channels, self.tiles)) if self.tiles else v[:, None]
+
+    def fold(self, partial: np.ndarray) -> np.ndarray:
+        """Per-column sums of the matrix, (k·C,), folded into (C,) float64 sums."""
+        return np.add.reduce(partial.reshape(self.tiles, self.channels), axis=0,
+                             dtype=np.float64)
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Σ a per channel, (C,) in float64 (the k partial sums folded last)."""
         if self.tiles:
-            partial = np.einsum("rk->k", a)
-            return partial.reshape(self.tiles, self.channels).sum(0, dtype=np.float64)
+            # the column sums as a vector-matrix product: BLAS's, twice NumPy's reduce here
+            return self.fold(_ones(len(a), a.dtype) @ a)
         return np.einsum("ncm->c", a).astype(np.float64)
 
     def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Σ a·b per channel, without an a·b temporary."""
         if self.tiles:
-            partial = np.einsum("rk,rk->k", a, b)
-            return partial.reshape(self.tiles, self.channels).sum(0, dtype=np.float64)
+            return self.fold(np.einsum("rk,rk->k", a, b))
         return np.einsum("ncm,ncm->c", a, b).astype(np.float64)
 
 
+@functools.lru_cache(maxsize=64)
+def _ones(length: int, dtype) -> np.ndarray:
+    return np.ones(length, dtype=dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _tiled_index(channels: int, tiles: int) -> np.ndarray:
+    """``[0, 1, …, C−1]`` repeated k times: ``v.take`` of it tiles a (C,) vector."""
+    return np.tile(np.arange(channels), tiles)
+
+
+@functools.lru_cache(maxsize=256)
+def _tiles_for(channels: int, positions: int) -> int:
+    """k: the largest power of two with k·C ≤ the row target that divides the positions."""
+    tiles = 1
+    while 0 < tiles * 2 * channels <= _ROW_TARGET and positions % (tiles * 2) == 0:
+        tiles *= 2
+    return tiles
+
+
+@functools.lru_cache(maxsize=8)
 def layout_order(ndim: int) -> tuple:
     """The axis order that puts channels (axis 1) last."""
     return (0,) + tuple(range(2, ndim)) + (1,)
+
+
+@functools.lru_cache(maxsize=8)
+def _inverse_order(ndim: int) -> tuple:
+    """The axis order that puts channels back from last to axis 1."""
+    return tuple(np.argsort(layout_order(ndim)).tolist())
 
 
 def is_channels_last(x: np.ndarray) -> bool:
@@ -62,16 +109,13 @@ def is_channels_last(x: np.ndarray) -> bool:
 def channel_view(x: np.ndarray, channels_last: bool) -> ChannelView:
     """``x`` (already in the given layout) as a channel matrix."""
     channels = x.shape[1]
-    per_item = int(np.prod(x.shape[2:], dtype=np.int64))
+    per_item = math.prod(x.shape[2:])
     if not channels_last:
         # explicit sizes, not -1: an empty batch cannot infer its position count
-        return ChannelView(x.reshape(x.shape[0], channels, per_item), channels, 0)
-    positions = x.shape[0] * per_item
-    tiles = 1
-    while 0 < tiles * 2 * channels <= _ROW_TARGET and positions % (tiles * 2) == 0:
-        tiles *= 2
+        return ChannelView(x.reshape(x.shape[0], channels, per_item), channels, 0, x.shape)
+    tiles = _tiles_for(channels, x.shape[0] * per_item)
     flat = x.transpose(layout_order(x.ndim)).reshape(-1)
-    return ChannelView(flat.reshape(-1, tiles * channels), channels, tiles)
+    return ChannelView(flat.reshape(-1, tiles * channels), channels, tiles, x.shape)
 
 
 def in_layout(a: np.ndarray, channels_last: bool) -> np.ndarray:

@@ -39,6 +39,7 @@ which the next convolution, batch norm and ReLU read without a transposing copy.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -79,6 +80,7 @@ class Grid(NamedTuple):
             + self.out_width
 
 
+@functools.lru_cache(maxsize=256)
 def make_grid(batch: int, size: tuple, kernel: tuple, padding: tuple, dilation: tuple) -> Grid:
     """The grid for a stride-1 convolution; 1-D sizes are promoted to 2-D with height 1.
 
@@ -112,7 +114,8 @@ def applies(x, weight, stride, padding, dilation, groups) -> bool:
     if (groups != 1 or any(s != 1 for s in stride) or blas.raw_gemm(x.dtype) is None
             or x.shape[1] < 4 or x.shape[0] == 0 or weight.shape[0] == 0):
         return False
-    grid = make_grid(x.shape[0], x.shape[2:], weight.shape[2:], padding, dilation)
+    grid = make_grid(x.shape[0], x.shape[2:], weight.shape[2:], tuple(map(tuple, padding)),
+                     tuple(dilation))
     return grid.image_rows * grid.row_stride <= 4 * math.prod(x.shape[2:])
 
 
@@ -237,7 +240,8 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias, stride, padding: tuple
     ``x`` (N, C_in, *L), ``weight`` (C_out, C_in, *k); stride 1 and one group (``applies``);
     ``padding`` is a (before, after) pair per axis.
     """
-    grid = make_grid(x.shape[0], x.shape[2:], weight.shape[2:], padding, dilation)
+    grid = make_grid(x.shape[0], x.shape[2:], weight.shape[2:], tuple(map(tuple, padding)),
+                     tuple(dilation))
     channels, out_channels = x.shape[1], weight.shape[0]
     cells = _scatter_into_zeros(_channels_last(x), grid, grid.base, x.dtype)
     taps = np.ascontiguousarray(weight.reshape(out_channels, channels, -1).transpose(2, 1, 0))

@@ -18,16 +18,59 @@ BLAS (one whose threads convgrad cannot set), the same happens.
 from __future__ import annotations
 
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import blas
 
 _requested = None            # set_num_threads' count; None: the environment's or the default
-_pool = None                 # the executor; False when there is none to use; None: not made
+_pool = None                 # the helpers; False when there are none to use; None: not made
 _pool_lock = threading.Lock()
+
+
+class _Block:
+    """One block handed to a helper thread: ``fn(*args)``, and a lock held until it is done."""
+
+    __slots__ = ("fn", "args", "result", "error", "done")
+
+    def __init__(self, fn, args):
+        self.fn, self.args, self.result, self.error = fn, args, None, None
+        self.done = threading.Lock()
+        self.done.acquire()
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn(*self.args)
+        except BaseException as error:       # handed back to the caller by wait()
+            self.error = error
+        finally:
+            self.done.release()
+
+
+class _Helpers:
+    """``count − 1`` helper threads taking blocks from one queue; the calling thread is the
+    count-th worker and runs a block itself.  (A thread pool's futures and map cost tens of
+    microseconds per product, more than a small product itself; a queue and a lock per
+    block cost a few.)"""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.blocks = queue.SimpleQueue()
+        for number in range(count - 1):
+            threading.Thread(target=self._serve, name=f"convgrad-{number}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            block = self.blocks.get()
+            if block is None:
+                return
+            block.run()
+
+    def shutdown(self) -> None:
+        for _ in range(self.count - 1):
+            self.blocks.put(None)
 
 
 def get_num_threads() -> int:
@@ -53,7 +96,7 @@ def set_num_threads(count: int) -> None:
     with _pool_lock:
         old, _pool, _requested = _pool, None, count
     if old:
-        old.shutdown(wait=False)
+        old.shutdown()
 
 
 def _get_pool():
@@ -64,7 +107,7 @@ def _get_pool():
             if _pool is None:
                 count = get_num_threads()
                 if blas.can_control_threads() and count > 1:
-                    _pool = ThreadPoolExecutor(count, thread_name_prefix="convgrad")
+                    _pool = _Helpers(count)
                 else:
                     _pool = False
     return _pool or None
@@ -73,11 +116,12 @@ def _get_pool():
 def workers() -> int:
     """How many blocks can run at once."""
     pool = _get_pool()
-    return pool._max_workers if pool is not None else 1
+    return pool.count if pool is not None else 1
 
 
 def run_blocks(fn, blocks: list) -> list:
-    """``[fn(*block) for block in blocks]``, the blocks spread over the worker threads.
+    """``[fn(*block) for block in blocks]``, the blocks spread over the worker threads (the
+    calling thread runs the first one itself).
 
     ``fn`` must write only to memory that no other block writes (each block its own rows or
     its own partial result).
@@ -86,13 +130,30 @@ def run_blocks(fn, blocks: list) -> list:
     if pool is None or len(blocks) < 2 or threading.current_thread().name.startswith("convgrad"):
         return [fn(*block) for block in blocks]
     with blas.one_thread():
-        return list(pool.map(lambda block: fn(*block), blocks))
+        handed = [_Block(fn, block) for block in blocks[1:]]
+        for block in handed:
+            pool.blocks.put(block)
+        try:
+            first = fn(*blocks[0])
+        finally:     # the others write into the caller's arrays: never leave before them
+            results = [_wait_quietly(block) for block in handed]
+        for block in handed:
+            if block.error is not None:
+                raise block.error
+        return [first] + results
+
+
+def _wait_quietly(block: _Block):
+    """The block's result once it is done (None if it raised; the caller re-raises)."""
+    block.done.acquire()
+    return block.result
 
 
 def split_range(start: int, stop: int, pieces: int) -> list:
     """``[start, stop)`` cut into ``pieces`` nearly equal consecutive ranges (lo, hi)."""
-    bounds = np.linspace(start, stop, max(1, pieces) + 1).astype(np.int64)
-    return [(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    pieces = max(1, pieces)
+    bounds = [start + (stop - start) * i // pieces for i in range(pieces + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
 
 # Below this many multiply-adds (about a third of a millisecond on one core) a product is not

@@ -19,7 +19,6 @@ BatchNorm starts as the identity; the classifier keeps PyTorch's default.
 """
 from __future__ import annotations
 
-from .. import functional as F
 from ..nn import (AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, Module,
                   Sequential, init)
 from .shortcut import ZeroPadShortcut
@@ -43,11 +42,11 @@ class BasicBlock(Module):
             self.shortcut = ZeroPadShortcut(in_channels, channels, stride, spatial=2)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)      # h = F(h_prev) + h_prev
-        return F.relu(out)
+        # relu(bn(·)) and relu(bn(·) + shortcut) each run as one fused operation
+        # (BatchNorm.forward_relu; the same values as the separate layers).
+        out = self.bn1.forward_relu(self.conv1(x))
+        shortcut = None if self.shortcut is None else self.shortcut(x)
+        return self.bn2.forward_relu(self.conv2(out), shortcut)   # h = σ(F(h_prev) + h_prev)
 
 
 class CifarResNet(Module):
@@ -81,7 +80,7 @@ class CifarResNet(Module):
                 init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn1.forward_relu(self.conv1(x))
         out = self.layer3(self.layer2(self.layer1(out)))
         out = self.avgpool(out)
         return self.fc(out.flatten(1))

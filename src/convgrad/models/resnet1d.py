@@ -14,7 +14,6 @@ pass accepts (N, L) or (N, 1, L).
 """
 from __future__ import annotations
 
-from .. import functional as F
 from ..nn import AdaptiveAvgPool1d, BatchNorm1d, Conv1d, Identity, Linear, Module, Sequential, init
 from .shortcut import ZeroPadShortcut
 
@@ -36,11 +35,11 @@ class BasicBlock1d(Module):
             self.shortcut = ZeroPadShortcut(in_channels, channels, stride, spatial=1)
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return F.relu(out)
+        # relu(bn(·)) and relu(bn(·) + shortcut) each run as one fused operation
+        # (BatchNorm.forward_relu; the same values as the separate layers).
+        out = self.bn1.forward_relu(self.conv1(x))
+        shortcut = None if self.shortcut is None else self.shortcut(x)
+        return self.bn2.forward_relu(self.conv2(out), shortcut)
 
 
 class ResNet1d(Module):
@@ -72,6 +71,6 @@ class ResNet1d(Module):
 
     def forward(self, x):
         x = x.view(-1, self.in_channels, x.shape[-1])
-        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn1.forward_relu(self.conv1(x))
         out = self.layer3(self.layer2(self.layer1(out)))
         return self.fc(self.avgpool(out).flatten(1))

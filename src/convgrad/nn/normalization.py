@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from ..autograd import increment_version
 from ..tensor import Tensor, int64
 from . import init
 from .module import Module, empty_parameter, factory_dtype
@@ -65,19 +66,36 @@ class _BatchNorm(Module):
         raise NotImplementedError
 
     def forward(self, input):
+        return F.batch_norm(input, *self._functional_arguments(input))
+
+    def forward_relu(self, input, residual=None):
+        """``relu(self(input) + residual)`` (``residual`` optional): the end of a residual
+        block's convolution, by the fused ``F.batch_norm_relu`` — one graph node, fewer
+        passes.  With forward hooks registered on this layer it runs the three operations
+        instead, so that the hooks see this layer's own output, as they would unfused."""
+        if self._forward_hooks:
+            out = self(input)
+            return F.relu(out if residual is None else out + residual)
+        return F.batch_norm_relu(input, *self._functional_arguments(input), residual=residual)
+
+    def _functional_arguments(self, input) -> tuple:
+        """``F.batch_norm``'s arguments after the input, for this layer and mode; counts the
+        batch in ``num_batches_tracked`` when training."""
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
-            self.num_batches_tracked.add_(1)
+            # num_batches_tracked.add_(1), written directly: a buffer outside any graph, so
+            # the in-place machinery has nothing to record but the version.
+            self.num_batches_tracked.data += 1
+            increment_version(self.num_batches_tracked)
             if self.momentum is None:      # cumulative average of every batch so far
                 factor = 1.0 / float(self.num_batches_tracked.data)
         # Batch statistics when training, or in eval mode when there are no running ones.
         use_batch_stats = self.training or (self.running_mean is None
                                             and self.running_var is None)
         track = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if track else None,
-                            self.running_var if track else None, self.weight, self.bias,
-                            use_batch_stats, factor, self.eps)
+        return (self.running_mean if track else None, self.running_var if track else None,
+                self.weight, self.bias, use_batch_stats, factor, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

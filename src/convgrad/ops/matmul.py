@@ -1,6 +1,8 @@
 """Matrix multiplication with NumPy's (= PyTorch's) rules for 1-D and batched operands."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import unbroadcast
@@ -48,4 +50,4 @@ def matmul(a, b) -> Tensor:
 
 
 def _rows(shape: tuple) -> int:
-    return int(np.prod(shape[:-1])) if len(shape) > 1 else 1
+    return math.prod(shape[:-1]) if len(shape) > 1 else 1

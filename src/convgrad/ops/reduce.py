@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+import math
+
 import numpy as np
 
 from ..tensor import Tensor, from_op, int64
@@ -67,7 +69,7 @@ def mean(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
             f"point or complex dtype. Got: {x.dtype}"
         )
     axes = normalize_dims(dim, x.ndim)
-    count = int(np.prod([x.shape[a] for a in axes]))
+    count = math.prod(x.shape[a] for a in axes)
     out = _mean(x.data, axes, keepdim, count)
 
     def backward(g):
@@ -87,7 +89,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
         raise RuntimeError("var: pass either unbiased or correction, not both")
     c = correction if correction is not None else (0 if unbiased is False else 1)
     axes = normalize_dims(dim, x.ndim)
-    count = int(np.prod([x.shape[a] for a in axes]))
+    count = math.prod(x.shape[a] for a in axes)
     centred = x.data - _mean(x.data, axes, True, count)
     denominator = max(count - c, 0)
     with np.errstate(divide="ignore", invalid="ignore"):

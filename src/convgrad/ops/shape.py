@@ -11,6 +11,8 @@ arrays, tensors, booleans), ``cat``, ``stack`` and ``clone`` copy.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import unbroadcast
@@ -89,7 +91,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     start, end = _dim(start_dim, x.ndim), _dim(end_dim, x.ndim)
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-    merged = int(np.prod(x.shape[start:end + 1]))
+    merged = math.prod(x.shape[start:end + 1])
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
