@@ -37,9 +37,9 @@ class BasicBlock1d(Module):
     def forward(self, x):
         # relu(bn(·)) and relu(bn(·) + shortcut) each run as one fused operation
         # (BatchNorm.forward_relu; the same values as the separate layers).
-        out = self.bn1.forward_relu(self.conv1(x))
+        out = self.conv2(self.bn1.forward_relu(self.conv1(x)))
         shortcut = None if self.shortcut is None else self.shortcut(x)
-        return self.bn2.forward_relu(self.conv2(out), shortcut)
+        return self.bn2.forward_relu(out, shortcut)   # h = σ(F(h_prev) + h_prev)
 
 
 class ResNet1d(Module):
