@@ -45,3 +45,17 @@ def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         parser.exit(2, f"{parser.prog}: error: {message} (see {parser.prog} --help)\n")
     parser.error = error
     return parser
+
+
+def comma_separated_ints(what: str, example: str = ""):
+    """An argparse ``type`` for ``8,14,26``: the list of ints, or an error naming ``what``
+    the numbers are (and an ``example``)."""
+    shown = f" (e.g. {example})" if example else ""
+
+    def parse(text: str) -> list[int]:
+        try:
+            return [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what} separated by commas{shown}, "
+                                             f"got {text!r}") from None
+    return parse

@@ -20,7 +20,7 @@ import textwrap
 from pathlib import Path
 
 from ..data.errors import DataError
-from ..errors import UsageError, one_line_errors, user_errors
+from ..errors import UsageError, comma_separated_ints, one_line_errors, user_errors
 from ..extras import RUN_PACKAGES, require_installed
 from ..models import FAMILIES
 from ..train.atomic import json_text, replace_json
@@ -32,14 +32,6 @@ from ..train.runfolder import RunError
 # Options that make the plan (refused with --resume: a resumed study keeps its own).
 PLAN_OPTIONS = ("family", "depths", "quick", "dataset", "steps", "lr", "batch_size", "seed",
                 "eval_every")
-
-
-def _depth_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected depths separated by commas (e.g. "
-                                         f"8,14,26,50), got {text!r}") from None
 
 
 def _smoke_label(plan) -> str:
@@ -216,7 +208,8 @@ def register(subparsers) -> None:
     plan.add_argument("--family", metavar="NAME",
                       help=f"depth family: {', '.join(FAMILIES)} (default: resnet1d); "
                            f"resnet1d and cifar have depths 6n+2, lenet 4n+2")
-    plan.add_argument("--depths", type=_depth_list, metavar="D,D,...",
+    plan.add_argument("--depths", type=comma_separated_ints("depths", "8,14,26,50"),
+                      metavar="D,D,...",
                       help="depths (default: the family's; resnet1d: 8,14,26,50)")
     plan.add_argument("--quick", action="store_true",
                       help="a smoke run (resnet1d: depths 8 and 14, 200 steps; under two "

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from .._memory import keep_freed_memory
-from ..errors import UsageError, one_line, one_line_errors, user_errors
+from ..errors import (UsageError, comma_separated_ints, one_line, one_line_errors,
+                      user_errors)
 from ..extras import RUN_PACKAGES, require_installed
 from ..data.errors import DataError
 from ..models import FAMILIES, MODELS
@@ -36,14 +37,6 @@ from .runfolder import (RELOCATABLE, RunError, check_against_run_config, check_n
 from .team import ALONE, Team, TeamError, started_by_torchrun
 
 RUNS_ROOT = Path("runs")
-
-
-def _comma_ints(text: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected step numbers separated by commas, got "
-                                         f"{text!r}") from None
 
 
 # ---------------------------------------------------------------------------- train
@@ -82,7 +75,7 @@ def _add_recipe_options(parser: argparse.ArgumentParser, full: bool = True) -> N
         add("--warmup-steps", metavar="N", type=int, help="linear warm-up steps (default: 0)")
         add("--step-size", metavar="N", type=int,
             help="'step' schedule: decay every N steps (default: a third of the run)")
-        add("--milestones", metavar="STEPS", type=_comma_ints,
+        add("--milestones", metavar="STEPS", type=comma_separated_ints("step numbers"),
             help="'multistep' schedule: steps to decay at, e.g. 3000,4500 (default: 50%% and "
                  "75%% of the steps after the warm-up)")
         add("--gamma", metavar="X", type=float, help="decay factor (default: 0.1)")
