@@ -13,7 +13,6 @@ figures' paths and a reading of the numbers; ``--json`` prints ``{"runs": [{"dep
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import textwrap
