@@ -1,5 +1,6 @@
-"""The error every ``convgrad`` command raises for a problem the user can fix, and the two
-ways a command turns other errors into it: one line, exit status 2, no traceback.
+"""The error every ``convgrad`` command raises for a problem the user can fix, and the
+helpers every command uses to report one: a fixable error, a bad option and a malformed
+list each become one line, exit status 2, no traceback.
 
 It lives here, low in the package, so that the command modules (``train.cli``,
 ``study``'s, ``inspect.cli``, ``explain.cli``, ``web.cli``) can raise it without importing

@@ -52,6 +52,7 @@ def missing_message(error: ModuleNotFoundError, extra: str) -> str:
     return (f"needs {error.name.split('.')[0]}, which is not installed (it comes with convgrad's '{extra}' "
             f"extra); install it with: {install_command(extra)}")
 
+
 # What a command that trains or draws imports as it goes (lazily, to keep --help fast).
 RUN_PACKAGES = ("tqdm", "safetensors", "matplotlib")
 
