@@ -34,6 +34,17 @@ is arranged to need few, and only x (and z, for the ReLU) is kept:
 Arrays may be channels-first (N, C, ...) or channels-last (what convgrad's convolutions
 return: an (N, C, H, W) view of (N, H, W, C) memory); either way they are read in place, as
 the channel matrices of ``kernels/channels.py``, and results keep x's layout.
+
+On several worker threads (``parallel.py``) the passes over a big array are shared out: the
+channel matrix is cut into row blocks (``ChannelView.row_blocks``), each block's passes run on
+one worker and write only its own rows, and the reductions return per-block partial sums that
+are added in float64, block by block in order (``summed_blocks``), so the results are the same
+bits from run to run.  Forward: one phase for the sums, one for z (two plus one far from
+zero); backward: one for the masked g and its sums, one for ∂L/∂x.  Below
+``channels._SPLIT_SIZE`` numbers (the 1-D ResNets' 64 000) — or on one thread — there is one
+block, computed exactly as before.  Measured on 2 threads: batch norm + ReLU forward and
+backward on ResNet-20's first stage (1 048 576 numbers) 4.4 → 2.0 ms; a ResNet-20 step 187 →
+171 ms (``benchmarks/networks.py --threads 2``).
 """
 from __future__ import annotations
 
