@@ -8,6 +8,7 @@ import torch.nn.functional as TF
 
 import convgrad as cg
 import convgrad.functional as F
+from convgrad.kernels import blas
 from parity import check_op, check_raises_like, numerical_gradient, relative_error
 
 SHAPES = [(6, 3), (4, 3, 5), (3, 3, 4, 5)]
@@ -231,3 +232,51 @@ def test_forward_hooks_see_the_batch_norms_own_output(rng):
     np.testing.assert_allclose(seen[0], expected_y, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(z.detach().numpy(), np.maximum(expected_y + r, 0), rtol=1e-10,
                                atol=1e-12)
+
+
+@pytest.fixture
+def two_threads():
+    previous = cg.get_num_threads()
+    cg.set_num_threads(2)
+    yield
+    cg.set_num_threads(previous)
+
+
+def _fused_gradients(x, r, w, b, g, training, layout):
+    """convgrad's fused output and the gradients of Σ g·z for x, r, γ, β."""
+    tensors = [cg.tensor(a, requires_grad=True) for a in (x, r, w, b)]
+    if layout == "channels_last":
+        tensors[:2] = [cg.tensor(np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+                                 .transpose(0, 3, 1, 2), requires_grad=True) for a in (x, r)]
+    rm, rv = _running_stats(cg, x.shape[1], x.dtype)
+    z = F.batch_norm_relu(tensors[0], rm, rv, tensors[2], tensors[3], training,
+                          residual=tensors[1])
+    (z * cg.tensor(g)).sum().backward()
+    return [z.detach().numpy(), rm.numpy(), rv.numpy()] + [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("mean", [0.5, 30.0], ids=["near-zero", "far-from-zero"])
+def test_big_batch_norms_shared_between_threads_match_one_thread_and_torch_and_repeat(
+        layout, training, mean, two_threads, rng):
+    """Above the size threshold the passes run in row blocks on two threads, the per-channel
+    sums added block by block: PyTorch's results (float64), one thread's results up to the
+    order of the float32 sums, and the same bits every run."""
+    from convgrad.kernels.channels import channel_view
+
+    shape = (16, 8, 32, 32)               # 131 072 numbers: over the threshold
+    x = rng.standard_normal(shape) * 0.5 + mean
+    r, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    w, b = rng.standard_normal(8), rng.standard_normal(8)
+    if blas.can_control_threads():       # else there are no workers and nothing is split
+        assert len(channel_view(x, False).row_blocks()) == 2
+    check_op(_fused(training), _unfused(training), x, r, w, b,
+             layout=None if layout == "channels_first" else layout)
+    x, r, g, w, b = (a.astype(np.float32) for a in (x, r, g, w, b))
+    first, second = (_fused_gradients(x, r, w, b, g, training, layout) for _ in range(2))
+    for one, again in zip(first, second):
+        np.testing.assert_array_equal(one, again)
+    cg.set_num_threads(1)
+    for split, whole in zip(first, _fused_gradients(x, r, w, b, g, training, layout)):
+        np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-4)

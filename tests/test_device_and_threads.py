@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ import torch
 
 import convgrad as cg
 import convgrad.functional as F
-from convgrad.kernels import blas
+from convgrad.kernels import blas, parallel
 
 
 # ----------------------------------------------------------------------------- devices
@@ -177,3 +178,21 @@ def test_set_num_threads_changes_the_workers_and_not_the_results(rng):
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="positive integer"):
             cg.set_num_threads(bad)
+
+
+@pytest.mark.skipif(not blas.can_control_threads(), reason="NumPy's OpenBLAS not found")
+def test_small_kernels_stay_in_the_calling_thread_with_openblas_on_one_thread():
+    """Work under the split threshold is one piece, run here (a hand-off costs more than it
+    saves) with OpenBLAS on one thread as in a worker's block; bigger work is shared out."""
+    previous = cg.get_num_threads()
+    try:
+        cg.set_num_threads(2)
+        assert parallel.pieces_for(parallel._SPLIT_WORK - 1) == 1
+        assert parallel.pieces_for(parallel._SPLIT_WORK) == 2
+        seen = parallel.run_pieces(
+            lambda i: (threading.current_thread().name, blas.thread_count()), 1)
+        assert seen == [(threading.current_thread().name, 1)]
+        names = parallel.run_pieces(lambda i: threading.current_thread().name, 2)
+        assert names[0] == threading.current_thread().name and names[1].startswith("convgrad")
+    finally:
+        cg.set_num_threads(previous)

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import blas
 from .channels import add_per_channel, channel_sum
-from .parallel import run_blocks, split_range, workers
+from .parallel import pieces_for, run_pieces, split_range
 
 
 class Grid(NamedTuple):
@@ -168,14 +168,16 @@ def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: 
     The rows are cut into one block per worker thread; for its block, each tap is one GEMM
     accumulating in place (β = 1), called straight through cblas with the rows' addresses
     (``blas.raw_gemm``: thousands of products per training step, so no per-call checks).
-    Smaller, cache-sized blocks measured slower here: these products stream well.
+    Smaller, cache-sized blocks measured slower here: these products stream well.  Below
+    ``parallel.pieces_for``'s threshold (the 1-D ResNets' 16–64-channel convolutions) the
+    rows stay in one block, in this thread: waking a worker cost more than it saved.
     """
     # cblas reads and writes wherever it is pointed: check the extent first.
     assert 0 <= start + min(offsets) and start + max(offsets) + rows <= len(source) \
         and rows <= len(out), "shifted products outside the grid"
     gemm = blas.raw_gemm(out.dtype)
     inner, width, size = source.shape[1], out.shape[1], out.itemsize
-    blocks = split_range(0, rows, workers())
+    blocks = split_range(0, rows, pieces_for(rows * inner * width * len(offsets)))
     pieces = len(blocks)
     matrices = np.ascontiguousarray(matrices)
     s_base, o_base, m_base = source.ctypes.data, out.ctypes.data, matrices.ctypes.data
@@ -188,7 +190,7 @@ def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: 
                      m_base + tap * inner * width * size, width, 0.0 if tap == 0 else 1.0,
                      o_base + lo * width * size, width)
 
-    run_blocks(worker_blocks, [(i,) for i in range(pieces)])
+    run_pieces(worker_blocks, pieces)
 
 
 def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.ndarray:
@@ -209,7 +211,7 @@ def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.
     gemm = blas.raw_gemm(cells.dtype)
     taps = len(grid.offsets)
     x_base, g_base = cells.ctypes.data, upstream.ctypes.data
-    pieces = min(workers(), len(blocks))
+    pieces = min(pieces_for(count * channels * out_channels * taps), len(blocks))
 
     def worker_sum(index):
         total = np.empty((taps, channels, out_channels), dtype=cells.dtype)
@@ -223,7 +225,7 @@ def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.
                      0.0 if number == 0 else 1.0, t_base + tap * t_step, out_channels)
         return total
 
-    return np.sum(run_blocks(worker_sum, [(i,) for i in range(pieces)]), axis=0)
+    return np.sum(run_pieces(worker_sum, pieces), axis=0)
 
 
 class GridCache(NamedTuple):

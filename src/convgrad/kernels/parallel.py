@@ -1,9 +1,10 @@
 """convgrad's worker threads: how the kernels use every core.
 
-The heavy kernels cut their matrix products (and nothing else) into blocks of rows or
-columns and hand the blocks to a small pool of worker threads.  The products go through
-``blas.gemm``, which releases the GIL, so the workers really run side by side, one block
-per core.  While they do, OpenBLAS is kept on one thread (``blas.one_thread``): its own
+The heavy kernels cut their matrix products — and batch norm its passes over big arrays
+(``channels.py``, ``norm.py``) — into blocks of rows or columns and hand the blocks to a small
+pool of worker threads.  The products go through ``blas.gemm`` and the passes through NumPy's
+loops, which release the GIL, so the workers really run side by side, one block per core.
+Small work stays in the calling thread (``pieces_for``): a hand-off costs about 8 µs.  While they do, OpenBLAS is kept on one thread (``blas.one_thread``): its own
 helper threads keep spinning for a while after each product they join, and beside
 convgrad's workers they only steal cores (measured on a ResNet-20 step: 260 ms with them,
 200 ms without).  The count is put back when the kernel returns, so NumPy's matrix products
@@ -149,6 +150,22 @@ def _wait_quietly(block: _Block):
     return block.result
 
 
+def pieces_for(work: int) -> int:
+    """How many blocks a kernel of ``work`` multiply-adds is worth cutting into: one per
+    worker, or 1 below ``_SPLIT_WORK`` (the hand-off would cost more than it saves)."""
+    return workers() if work >= _SPLIT_WORK else 1
+
+
+def run_pieces(fn, pieces: int) -> list:
+    """``[fn(i) for i in range(pieces)]`` over the worker threads.  A single piece runs in
+    the calling thread with OpenBLAS on one thread, as each worker's block would (when there
+    are workers; with none, OpenBLAS keeps all the cores)."""
+    if pieces > 1 or _get_pool() is None:
+        return run_blocks(fn, [(i,) for i in range(pieces)])
+    with blas.one_thread():
+        return [fn(0)]
+
+
 def split_range(start: int, stop: int, pieces: int) -> list:
     """``[start, stop)`` cut into ``pieces`` nearly equal consecutive ranges (lo, hi)."""
     pieces = max(1, pieces)
@@ -157,7 +174,9 @@ def split_range(start: int, stop: int, pieces: int) -> list:
 
 
 # Below this many multiply-adds (about a third of a millisecond on one core) a product is not
-# worth handing to the workers: the hand-off costs tens of microseconds.
+# worth handing to the workers: the hand-off costs tens of microseconds.  (The 1-D ResNets'
+# convolutions, 3–15 million each, ran slower shared: a 2-thread resnet1d-14 step took 16.3 ms
+# with them shared, 13.0 on one thread.)
 _SPLIT_WORK = 1 << 24
 
 
