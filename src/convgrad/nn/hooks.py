@@ -73,12 +73,7 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
         for hook_id, hook in list(module._forward_hooks.items()):
             if hook_id in module._forward_hooks_always_called:
                 called_always.add(hook_id)
-            if hook_id in module._forward_hooks_with_kwargs:
-                replaced = hook(module, args, kwargs, result)
-            else:
-                replaced = hook(module, args, result)
-            if replaced is not None:
-                result = replaced
+            result = _forward_hook(module, hook_id, hook, args, kwargs, result)
         if backward_hook is not None:
             if not isinstance(result, (Tensor, tuple)):
                 warnings.warn(f"For backward hooks to be called, module output should be a "
@@ -92,17 +87,22 @@ def call_with_hooks(module, args: tuple, kwargs: dict):
             if hook_id not in module._forward_hooks_always_called or hook_id in called_always:
                 continue
             try:
-                if hook_id in module._forward_hooks_with_kwargs:
-                    replaced = hook(module, args, kwargs, result)
-                else:
-                    replaced = hook(module, args, result)
-                if replaced is not None:
-                    result = replaced
+                result = _forward_hook(module, hook_id, hook, args, kwargs, result)
             except Exception as error:
                 warnings.warn(f"module forward hook with ``always_call=True`` raised an "
                               f"exception that was silenced as another error was raised in "
                               f"forward: {error}", stacklevel=3)
         raise
+
+
+def _forward_hook(module, hook_id, hook, args, kwargs, result):
+    """One forward hook called as it was registered (with kwargs or not); the result it
+    returns replaces the module's, None keeps it."""
+    if hook_id in module._forward_hooks_with_kwargs:
+        replaced = hook(module, args, kwargs, result)
+    else:
+        replaced = hook(module, args, result)
+    return result if replaced is None else replaced
 
 
 class BackwardHook:
