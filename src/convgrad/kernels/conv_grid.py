@@ -147,14 +147,6 @@ def _scatter_into_zeros(values: np.ndarray, grid: Grid, start: int, dtype) -> np
     return buffer
 
 
-def _copy_cells(target: np.ndarray, cells: np.ndarray) -> None:
-    """``target[...] = cells`` for (N, H, W, C) arrays, the images shared over the workers."""
-    def copy(lo, hi):
-        target[lo:hi] = cells[lo:hi]
-
-    run_blocks(copy, _image_blocks(target))
-
-
 def _image_blocks(images: np.ndarray) -> list:
     """The (N, H, W, C) ``images`` cut into one run per worker, or one run when they are
     small (a copy of the 1-D ResNets' 64 000 numbers takes ~10 µs, about what waking a
@@ -181,42 +173,53 @@ _GRADIENT_BLOCK_BYTES = 512 * 1024
 
 
 def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: np.ndarray,
-                             out: np.ndarray, rows: int) -> None:
-    """``out[r] = Σ_t source[start + offsets[t] + r] · matrices[t]`` for r < ``rows``.
+                             out: np.ndarray, rows: int, grid: Grid, copy_off) -> None:
+    """``out[r] = Σ_t source[start + offsets[t] + r] · matrices[t]`` for r < ``rows``, then
+    ``copy_off(first, last)`` for every run of images.
 
-    The rows are cut into one block per worker thread; for its block, each tap is one GEMM
-    accumulating in place (β = 1), called straight through cblas with the rows' addresses
-    (``blas.raw_gemm``: thousands of products per training step, so no per-call checks).
-    Below ``parallel.pieces_for``'s threshold (the 1-D ResNets' 16–64-channel convolutions)
-    the rows stay in one block, in this thread: waking a worker cost more than it saved.
-    Where OpenBLAS has small-matrix kernels (``blas.small_product_rows``: its AVX-512 cores,
-    float32, up to 32 channels) each block is cut further into runs of rows small enough
-    for them, every tap done on one run before the next; elsewhere smaller blocks measured
-    slower: these products stream well.
+    The rows are cut by images (``grid.span / N`` rows each) into one run of images per
+    worker thread; for its rows, each tap is one GEMM accumulating in place (β = 1), called
+    straight through cblas with the rows' addresses (``blas.raw_gemm``: thousands of
+    products per training step, so no per-call checks), and then the same worker copies
+    its images off the grid with ``copy_off`` while their rows are still in its cache (and
+    with no second hand-off).  With fewer images than workers the rows are cut instead, and
+    copied off once all are done.  Below ``parallel.pieces_for``'s threshold (the 1-D ResNets'
+    16–64-channel convolutions) all stays in one block, in this thread: waking a worker
+    cost more than it saved.  Where OpenBLAS has small-matrix kernels
+    (``blas.small_product_rows``: its AVX-512 cores, float32, up to 32 channels) each block
+    is cut further into runs of rows small enough for them, every tap done on one run before
+    the next; elsewhere smaller blocks measured slower: these products stream well.
     """
     # cblas reads and writes wherever it is pointed: check the extent first.
     assert 0 <= start + min(offsets) and start + max(offsets) + rows <= len(source) \
         and rows <= len(out), "shifted products outside the grid"
     gemm = blas.raw_gemm(out.dtype)
     inner, width, size = source.shape[1], out.shape[1], out.itemsize
-    blocks = split_range(0, rows, pieces_for(rows * inner * width * len(offsets)))
-    run_rows = blas.small_product_rows(out.dtype, width, inner)
-    if run_rows is not None:
-        blocks = [split_range(lo, hi, -(-(hi - lo) // run_rows)) for lo, hi in blocks]
-    else:
-        blocks = [[block] for block in blocks]
+    pieces = pieces_for(rows * inner * width * len(offsets))
+    image_span = grid.span // grid.batch
+    if grid.batch >= pieces:       # (row_lo, row_hi, first image, last image) per worker
+        blocks = [(first * image_span, min(last * image_span, rows), first, last)
+                  for first, last in split_range(0, grid.batch, pieces)]
+    else:                          # fewer images than workers: rows, copied off after
+        blocks = [(lo, hi, 0, 0) for lo, hi in split_range(0, rows, pieces)]
+    run_rows = blas.small_product_rows(out.dtype, width, inner) or rows
     matrices = np.ascontiguousarray(matrices)
     s_base, o_base, m_base = source.ctypes.data, out.ctypes.data, matrices.ctypes.data
 
-    def worker_blocks(index):
-        for lo, hi in blocks[index]:
+    def worker_block(index):
+        block_lo, block_hi, first, last = blocks[index]
+        for lo, hi in split_range(block_lo, block_hi, -(-(block_hi - block_lo) // run_rows)):
             for tap, offset in enumerate(offsets):
                 gemm(blas.ROW_MAJOR, blas.NO_TRANS, blas.NO_TRANS, hi - lo, width, inner, 1.0,
                      s_base + (start + offset + lo) * inner * size, inner,
                      m_base + tap * inner * width * size, width, 0.0 if tap == 0 else 1.0,
                      o_base + lo * width * size, width)
+        if last > first:
+            copy_off(first, last)
 
-    run_pieces(worker_blocks, len(blocks))
+    run_pieces(worker_block, len(blocks))
+    if grid.batch < pieces:
+        copy_off(0, grid.batch)
 
 
 def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.ndarray:
@@ -278,10 +281,14 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias, stride, padding: tuple
     # Y's rows from the first anchor on; only the first ``anchors`` are computed (the rest
     # lie past the last output and are never read).
     y_rows = np.empty((grid.span, out_channels), dtype=x.dtype)
-    _sum_of_shifted_products(cells, grid.first_anchor, grid.offsets, taps, y_rows,
-                             grid.anchors)
     y = np.empty((grid.batch, grid.out_height, grid.out_width, out_channels), dtype=x.dtype)
-    _copy_cells(y, _cells(y_rows, grid, 0)[:, :grid.out_height, :grid.out_width])
+    y_cells = _cells(y_rows, grid, 0)[:, :grid.out_height, :grid.out_width]
+
+    def copy_off(first, last):
+        y[first:last] = y_cells[first:last]
+
+    _sum_of_shifted_products(cells, grid.first_anchor, grid.offsets, taps, y_rows,
+                             grid.anchors, grid, copy_off)
     y = _as_channels_first(y, x.ndim - 2)
     if bias is not None:
         add_per_channel(y, bias)
@@ -304,9 +311,13 @@ def conv_backward(dout: np.ndarray, cache: GridCache, need_input: bool = True,
     if need_input:
         d_cells = np.empty((grid.span, cells.shape[1]), dtype=dout.dtype)
         taps_t = np.ascontiguousarray(taps.transpose(0, 2, 1))   # W_τᵀ, (taps, C_out, C_in)
-        _sum_of_shifted_products(upstream, grid.base, [-offset for offset in grid.offsets],
-                                 taps_t, d_cells, grid.span)
         dx = np.empty((grid.batch, grid.height, grid.width, cells.shape[1]), dtype=dout.dtype)
-        _copy_cells(dx, _cells(d_cells, grid, 0)[:, :grid.height, :grid.width])
+        dx_cells = _cells(d_cells, grid, 0)[:, :grid.height, :grid.width]
+
+        def copy_off(first, last):
+            dx[first:last] = dx_cells[first:last]
+
+        _sum_of_shifted_products(upstream, grid.base, [-offset for offset in grid.offsets],
+                                 taps_t, d_cells, grid.span, grid, copy_off)
         dx = _as_channels_first(dx, dout.ndim - 2)
     return dx, dw, db
