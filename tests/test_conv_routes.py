@@ -360,11 +360,13 @@ def test_grid_route_on_a_resnet_sized_float32_layer(rng):
 
 @pytest.mark.parametrize("x_shape, w_shape", [((8, 16, 32, 32), (16, 16, 3, 3)),
                                               ((100, 16, 40), (16, 16, 3)),
-                                              ((16, 32, 16, 16), (32, 32, 3, 3))])
+                                              ((16, 32, 16, 16), (32, 32, 3, 3)),
+                                              ((1, 16, 96, 96), (16, 16, 3, 3))])
 def test_grid_route_cut_into_runs_and_shared_over_two_workers(x_shape, w_shape, rng):
     """float32 layers of ResNet-20's and the 1-D ResNets' sizes on two workers: the per-tap
-    products cut into runs for OpenBLAS's small-matrix kernels (where it has them), the
-    copies onto and off the grid shared out by images — the same numbers as PyTorch's."""
+    products cut into runs for OpenBLAS's small-matrix kernels (where it has them), shared
+    out by images, each worker copying its own images off the grid (one big image: by rows,
+    copied off after) — the same numbers as PyTorch's."""
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = (rng.standard_normal(w_shape) / 10).astype(np.float32)
     g = rng.standard_normal(x_shape[:1] + w_shape[:1] + x_shape[2:]).astype(np.float32)
