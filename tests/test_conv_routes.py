@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import convgrad as cg
 import convgrad.functional as F
 from convgrad.kernels import conv as reference
-from convgrad.kernels import conv_routes, conv_transpose
+from convgrad.kernels import blas, conv_routes, conv_transpose
 from parity import channels_last, check_op
 
 DTYPES = st.sampled_from([np.float64, np.float32])
@@ -356,3 +356,47 @@ def test_grid_route_on_a_resnet_sized_float32_layer(rng):
     fast = F.conv2d(cg.tensor(channels_last(x)), cg.tensor(w), padding=1).numpy()
     expected = TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
     np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((8, 16, 32, 32), (16, 16, 3, 3)),
+                                              ((100, 16, 40), (16, 16, 3)),
+                                              ((16, 32, 16, 16), (32, 32, 3, 3)),
+                                              ((1, 16, 96, 96), (16, 16, 3, 3))])
+def test_grid_route_cut_into_runs_and_shared_over_two_workers(x_shape, w_shape, rng):
+    """float32 layers of ResNet-20's and the 1-D ResNets' sizes on two workers: the per-tap
+    products cut into runs for OpenBLAS's small-matrix kernels (where it has them), shared
+    out by images, each worker copying its own images off the grid (one big image: by rows,
+    copied off after) — the same numbers as PyTorch's."""
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    w = (rng.standard_normal(w_shape) / 10).astype(np.float32)
+    g = rng.standard_normal(x_shape[:1] + w_shape[:1] + x_shape[2:]).astype(np.float32)
+    padding = ((1, 1),) * (len(x_shape) - 2)
+    assert conv_routes.choose_route(x, w, (1,) * len(padding), padding,
+                                    (1,) * len(padding), 1).name == "grid"
+    previous = cg.get_num_threads()
+    try:
+        cg.set_num_threads(2)
+        xt, wt = cg.tensor(x, requires_grad=True), cg.tensor(w, requires_grad=True)
+        conv = F.conv2d if len(x_shape) == 4 else F.conv1d
+        y = conv(xt, wt, padding=1)
+        y.backward(cg.tensor(g))
+    finally:
+        cg.set_num_threads(previous)
+    expected_y, (expected_dx, expected_dw, _) = torch_conv(
+        x, w, None, g, (1,) * len(padding), padding, (1,) * len(padding), 1)
+    for actual, expected, what in ((y, expected_y, "y"), (xt.grad, expected_dx, "dL/dx"),
+                                   (wt.grad, expected_dw, "dL/dw")):
+        assert_close(actual.detach().numpy(), expected, np.float32, what)
+
+
+def test_small_product_runs_only_where_openblas_has_small_matrix_kernels(monkeypatch):
+    """The runs' length keeps m·n·k within OpenBLAS's 100³ bound for its small-matrix
+    kernels, on the cores that have them, float32 only, and never below 512 rows."""
+    monkeypatch.setattr(blas, "core_name", lambda: "SkylakeX")
+    assert blas.small_product_rows(np.float32, 16, 16) == 1_000_000 // 256 == 3906
+    assert blas.small_product_rows(np.float32, 32, 32) == 976
+    assert blas.small_product_rows(np.float32, 16, 32) == 1953
+    assert blas.small_product_rows(np.float32, 64, 64) is None       # 244 rows: not worth it
+    assert blas.small_product_rows(np.float64, 16, 16) is None
+    monkeypatch.setattr(blas, "core_name", lambda: "Haswell")
+    assert blas.small_product_rows(np.float32, 16, 16) is None

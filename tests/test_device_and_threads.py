@@ -182,13 +182,16 @@ def test_set_num_threads_changes_the_workers_and_not_the_results(rng):
 
 @pytest.mark.skipif(not blas.can_control_threads(), reason="NumPy's OpenBLAS not found")
 def test_small_kernels_stay_in_the_calling_thread_with_openblas_on_one_thread():
-    """Work under the split threshold is one piece, run here (a hand-off costs more than it
-    saves) with OpenBLAS on one thread as in a worker's block; bigger work is shared out."""
+    """Work under the split thresholds (multiply-adds of a product, numbers of a pass) is one
+    piece, run here (a hand-off costs more than it saves) with OpenBLAS on one thread as in a
+    worker's block; bigger work is shared out."""
     previous = cg.get_num_threads()
     try:
         cg.set_num_threads(2)
         assert parallel.pieces_for(parallel._SPLIT_WORK - 1) == 1
         assert parallel.pieces_for(parallel._SPLIT_WORK) == 2
+        assert parallel.pieces_for_pass(parallel._SPLIT_SIZE - 1) == 1
+        assert parallel.pieces_for_pass(parallel._SPLIT_SIZE) == 2
         seen = parallel.run_pieces(
             lambda i: (threading.current_thread().name, blas.thread_count()), 1)
         assert seen == [(threading.current_thread().name, 1)]

@@ -24,19 +24,11 @@ from typing import NamedTuple
 import numpy as np
 
 from . import blas
-from .parallel import run_blocks, split_range, workers
+from .parallel import pieces_for_pass, run_blocks, split_range
 
 
 # A channels-last row of the matrix holds up to this many numbers (k·C).
 _ROW_TARGET = 1024
-
-# A channel matrix with fewer numbers than this is not worth sharing out between the worker
-# threads.  A hand-off costs about 8 µs, and one NumPy pass over 64 000 float32s only about 6:
-# below ~100 000 numbers batch norm's time is NumPy's per-call overhead, which the GIL keeps
-# on one core.  Measured on 2 threads, batch norm + residual + ReLU forward and backward,
-# channels-last: 64 000 numbers 200–300 µs whole, 340 µs split; 96 000 even; 128 000 600 µs
-# whole, 410 split; 1 048 576 (ResNet-20's first stage) 4.4 ms whole, 2.0 split.
-_SPLIT_SIZE = 100_000
 
 
 class ChannelView(NamedTuple):
@@ -76,10 +68,7 @@ class ChannelView(NamedTuple):
         ``matrix[lo:hi]`` as against the matrix, and :meth:`sum` and :meth:`dot` of a block
         are its partial sums.  The cut depends only on the shape and the worker count: the
         same arrays are always summed in the same pieces, in the same order."""
-        rows = self.matrix.shape[0]
-        if self.matrix.size < _SPLIT_SIZE:
-            return [(0, rows)]
-        return split_range(0, rows, workers())
+        return split_range(0, self.matrix.shape[0], pieces_for_pass(self.matrix.size))
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Σ a per channel, (C,) in float64 (the k partial sums folded last)."""

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import blas
 from .channels import add_per_channel, channel_sum
-from .parallel import pieces_for, run_pieces, split_range
+from .parallel import pieces_for, pieces_for_pass, run_blocks, run_pieces, split_range
 
 
 class Grid(NamedTuple):
@@ -137,10 +137,21 @@ def _scatter_into_zeros(values: np.ndarray, grid: Grid, start: int, dtype) -> np
     buffer[:start] = 0
     buffer[start + grid.span:] = 0
     cells = _cells(buffer, grid, start)
-    cells[:, :height, width:] = 0
-    cells[:, height:] = 0
-    cells[:, :height, :width] = values
+
+    def fill(lo, hi):
+        cells[lo:hi, :height, width:] = 0
+        cells[lo:hi, height:] = 0
+        cells[lo:hi, :height, :width] = values[lo:hi]
+
+    run_blocks(fill, _image_blocks(values))
     return buffer
+
+
+def _image_blocks(images: np.ndarray) -> list:
+    """The (N, H, W, C) ``images`` cut into one run per worker, or one run when they are
+    small (a copy of the 1-D ResNets' 64 000 numbers takes ~10 µs, about what waking a
+    worker costs; of ResNet-20's first stage, a million numbers, ~370 µs)."""
+    return split_range(0, len(images), pieces_for_pass(images.size))
 
 
 def _channels_last(a: np.ndarray) -> np.ndarray:
@@ -162,35 +173,53 @@ _GRADIENT_BLOCK_BYTES = 512 * 1024
 
 
 def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: np.ndarray,
-                             out: np.ndarray, rows: int) -> None:
-    """``out[r] = Σ_t source[start + offsets[t] + r] · matrices[t]`` for r < ``rows``.
+                             out: np.ndarray, rows: int, grid: Grid, copy_off) -> None:
+    """``out[r] = Σ_t source[start + offsets[t] + r] · matrices[t]`` for r < ``rows``, then
+    ``copy_off(first, last)`` for every run of images.
 
-    The rows are cut into one block per worker thread; for its block, each tap is one GEMM
-    accumulating in place (β = 1), called straight through cblas with the rows' addresses
-    (``blas.raw_gemm``: thousands of products per training step, so no per-call checks).
-    Smaller, cache-sized blocks measured slower here: these products stream well.  Below
-    ``parallel.pieces_for``'s threshold (the 1-D ResNets' 16–64-channel convolutions) the
-    rows stay in one block, in this thread: waking a worker cost more than it saved.
+    The rows are cut by images (``grid.span / N`` rows each) into one run of images per
+    worker thread; for its rows, each tap is one GEMM accumulating in place (β = 1), called
+    straight through cblas with the rows' addresses (``blas.raw_gemm``: thousands of
+    products per training step, so no per-call checks), and then the same worker copies
+    its images off the grid with ``copy_off`` while their rows are still in its cache (and
+    with no second hand-off).  With fewer images than workers the rows are cut instead, and
+    copied off once all are done.  Below ``parallel.pieces_for``'s threshold (the 1-D ResNets'
+    16–64-channel convolutions) all stays in one block, in this thread: waking a worker
+    cost more than it saved.  Where OpenBLAS has small-matrix kernels
+    (``blas.small_product_rows``: its AVX-512 cores, float32, up to 32 channels) each block
+    is cut further into runs of rows small enough for them, every tap done on one run before
+    the next; elsewhere smaller blocks measured slower: these products stream well.
     """
     # cblas reads and writes wherever it is pointed: check the extent first.
     assert 0 <= start + min(offsets) and start + max(offsets) + rows <= len(source) \
         and rows <= len(out), "shifted products outside the grid"
     gemm = blas.raw_gemm(out.dtype)
     inner, width, size = source.shape[1], out.shape[1], out.itemsize
-    blocks = split_range(0, rows, pieces_for(rows * inner * width * len(offsets)))
-    pieces = len(blocks)
+    pieces = pieces_for(rows * inner * width * len(offsets))
+    image_span = grid.span // grid.batch
+    if grid.batch >= pieces:       # (row_lo, row_hi, first image, last image) per worker
+        blocks = [(first * image_span, min(last * image_span, rows), first, last)
+                  for first, last in split_range(0, grid.batch, pieces)]
+    else:                          # fewer images than workers: rows, copied off after
+        blocks = [(lo, hi, 0, 0) for lo, hi in split_range(0, rows, pieces)]
+    run_rows = blas.small_product_rows(out.dtype, width, inner) or rows
     matrices = np.ascontiguousarray(matrices)
     s_base, o_base, m_base = source.ctypes.data, out.ctypes.data, matrices.ctypes.data
 
-    def worker_blocks(index):
-        for lo, hi in blocks[index::pieces]:
+    def worker_block(index):
+        block_lo, block_hi, first, last = blocks[index]
+        for lo, hi in split_range(block_lo, block_hi, -(-(block_hi - block_lo) // run_rows)):
             for tap, offset in enumerate(offsets):
                 gemm(blas.ROW_MAJOR, blas.NO_TRANS, blas.NO_TRANS, hi - lo, width, inner, 1.0,
                      s_base + (start + offset + lo) * inner * size, inner,
                      m_base + tap * inner * width * size, width, 0.0 if tap == 0 else 1.0,
                      o_base + lo * width * size, width)
+        if last > first:
+            copy_off(first, last)
 
-    run_pieces(worker_blocks, pieces)
+    run_pieces(worker_block, len(blocks))
+    if grid.batch < pieces:
+        copy_off(0, grid.batch)
 
 
 def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.ndarray:
@@ -199,14 +228,16 @@ def _weight_gradient(cells: np.ndarray, upstream: np.ndarray, grid: Grid) -> np.
     Each product is thin (C_in × C_out, summed over tens of thousands of anchors) and would
     stream X and G from memory once per tap; instead the anchors are cut into cache-sized
     blocks, all taps read a block while it is in cache, and each worker thread accumulates
-    its blocks into its own partial sum (β = 1), added up at the end.
+    its blocks into its own partial sum (β = 1), added up at the end.  Where OpenBLAS has
+    small-matrix kernels the blocks are sized for them instead (``blas.small_product_rows``).
     """
     channels, out_channels, size = cells.shape[1], upstream.shape[1], cells.itemsize
     first, count = grid.first_anchor, grid.anchors
     # cblas reads wherever it is pointed: check the extent first.
     assert first + count + grid.offsets[-1] <= len(cells) and first + count <= len(upstream), \
         "weight gradient outside the grid"
-    rows = max(512, _GRADIENT_BLOCK_BYTES // (size * (channels + out_channels)))
+    rows = blas.small_product_rows(cells.dtype, out_channels, channels) or max(
+        512, _GRADIENT_BLOCK_BYTES // (size * (channels + out_channels)))
     blocks = split_range(first, first + count, -(-count // rows))
     gemm = blas.raw_gemm(cells.dtype)
     taps = len(grid.offsets)
@@ -250,10 +281,14 @@ def conv_forward(x: np.ndarray, weight: np.ndarray, bias, stride, padding: tuple
     # Y's rows from the first anchor on; only the first ``anchors`` are computed (the rest
     # lie past the last output and are never read).
     y_rows = np.empty((grid.span, out_channels), dtype=x.dtype)
-    _sum_of_shifted_products(cells, grid.first_anchor, grid.offsets, taps, y_rows,
-                             grid.anchors)
     y = np.empty((grid.batch, grid.out_height, grid.out_width, out_channels), dtype=x.dtype)
-    y[...] = _cells(y_rows, grid, 0)[:, :grid.out_height, :grid.out_width]
+    y_cells = _cells(y_rows, grid, 0)[:, :grid.out_height, :grid.out_width]
+
+    def copy_off(first, last):
+        y[first:last] = y_cells[first:last]
+
+    _sum_of_shifted_products(cells, grid.first_anchor, grid.offsets, taps, y_rows,
+                             grid.anchors, grid, copy_off)
     y = _as_channels_first(y, x.ndim - 2)
     if bias is not None:
         add_per_channel(y, bias)
@@ -276,9 +311,13 @@ def conv_backward(dout: np.ndarray, cache: GridCache, need_input: bool = True,
     if need_input:
         d_cells = np.empty((grid.span, cells.shape[1]), dtype=dout.dtype)
         taps_t = np.ascontiguousarray(taps.transpose(0, 2, 1))   # W_τᵀ, (taps, C_out, C_in)
-        _sum_of_shifted_products(upstream, grid.base, [-offset for offset in grid.offsets],
-                                 taps_t, d_cells, grid.span)
         dx = np.empty((grid.batch, grid.height, grid.width, cells.shape[1]), dtype=dout.dtype)
-        dx[...] = _cells(d_cells, grid, 0)[:, :grid.height, :grid.width]
+        dx_cells = _cells(d_cells, grid, 0)[:, :grid.height, :grid.width]
+
+        def copy_off(first, last):
+            dx[first:last] = dx_cells[first:last]
+
+        _sum_of_shifted_products(upstream, grid.base, [-offset for offset in grid.offsets],
+                                 taps_t, d_cells, grid.span, grid, copy_off)
         dx = _as_channels_first(dx, dout.ndim - 2)
     return dx, dw, db

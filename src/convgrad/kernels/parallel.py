@@ -157,6 +157,12 @@ def pieces_for(work: int) -> int:
     return workers() if work >= _SPLIT_WORK else 1
 
 
+def pieces_for_pass(size: int) -> int:
+    """How many blocks a pass over an array of ``size`` numbers (NumPy's loops: batch norm's
+    passes, a copy) is worth cutting into: one per worker, or 1 below ``_SPLIT_SIZE``."""
+    return workers() if size >= _SPLIT_SIZE else 1
+
+
 def run_pieces(fn, pieces: int) -> list:
     """``[fn(i) for i in range(pieces)]`` over the worker threads.  A single piece runs in
     the calling thread with OpenBLAS on one thread, as each worker's block would (when there
@@ -179,6 +185,15 @@ def split_range(start: int, stop: int, pieces: int) -> list:
 # convolutions, 3–15 million each, ran slower shared: a 2-thread resnet1d-14 step took 16.3 ms
 # with them shared, 13.0 on one thread.)
 _SPLIT_WORK = 1 << 24
+
+
+# A pass over fewer numbers than this (batch norm's, a copy) is not worth sharing out between
+# the worker threads.  A hand-off costs about 8 µs, and one NumPy pass over 64 000 float32s
+# only about 6: below ~100 000 numbers batch norm's time is NumPy's per-call overhead, which
+# the GIL keeps on one core.  Measured on 2 threads, batch norm + residual + ReLU forward and backward,
+# channels-last: 64 000 numbers 200–300 µs whole, 340 µs split; 96 000 even; 128 000 600 µs
+# whole, 410 split; 1 048 576 (ResNet-20's first stage) 4.4 ms whole, 2.0 split.
+_SPLIT_SIZE = 100_000
 
 
 def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
