@@ -25,7 +25,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import emit, engine_settings, median_ms, run_child  # noqa: E402
+from harness import blas_description, emit, engine_settings, median_ms, run_child  # noqa: E402
 
 # (channels, height = width): 16 ch at 32×32, 32 ch at 16×16, 64 ch at 8×8
 ROWS = [(16, 32), (32, 16), (64, 8)]
@@ -86,6 +86,7 @@ def worker(library: str, threads: int, batch: int, warmup: int, repeats: int) ->
 
 
 def print_table(results: dict, args) -> None:
+    print(blas_description(args.threads))
     print(f"conv2d, float32, batch {args.batch}, {KERNEL}×{KERNEL} kernel, padding {PADDING}, "
           f"C_in = C_out; {args.threads} thread(s); median of {args.repeats} runs after "
           f"{args.warmup} warm-up; each library in the faster of its channels-first and "

@@ -26,8 +26,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (emit, engine_settings, matmul_peak_gflops, median_ms,  # noqa: E402
-                     peak_memory_mb, run_child)
+from harness import (blas_description, emit, engine_settings, matmul_peak_gflops,  # noqa: E402
+                     median_ms, peak_memory_mb, run_child)
 
 CONV_ROWS = [(16, 32), (32, 16), (64, 8)]
 
@@ -197,6 +197,7 @@ def main(argv=None) -> None:
     convs = {lib: child("conv", lib) for lib in (*mine_layouts, *torch_layouts)}
     step_flops = resnet20_training_flops(args.batch)
 
+    print(blas_description(args.threads))
     print(f"ResNet-20 training, float32, batch {args.batch}, {args.threads} thread(s); "
           f"median of {args.steps} steps after {args.warmup} warm-up")
     print(f"float32 matrix-multiply peak of this machine (NumPy GEMM 2048²): {peak:.0f} GFLOP/s")

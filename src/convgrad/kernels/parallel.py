@@ -190,9 +190,10 @@ _SPLIT_WORK = 1 << 24
 # A pass over fewer numbers than this (batch norm's, a copy) is not worth sharing out between
 # the worker threads.  A hand-off costs about 8 µs, and one NumPy pass over 64 000 float32s
 # only about 6: below ~100 000 numbers batch norm's time is NumPy's per-call overhead, which
-# the GIL keeps on one core.  Measured on 2 threads, batch norm + residual + ReLU forward and backward,
-# channels-last: 64 000 numbers 200–300 µs whole, 340 µs split; 96 000 even; 128 000 600 µs
-# whole, 410 split; 1 048 576 (ResNet-20's first stage) 4.4 ms whole, 2.0 split.
+# the GIL keeps on one core.  Measured on 2 threads, batch norm + residual + ReLU forward and
+# backward, channels-last: 64 000 numbers 200–300 µs whole, 340 µs split; 96 000 even;
+# 128 000 600 µs whole, 410 split; 1 048 576 (ResNet-20's first stage) 4.4 ms whole, 2.0
+# split.
 _SPLIT_SIZE = 100_000
 
 
