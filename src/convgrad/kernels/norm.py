@@ -40,8 +40,8 @@ channel matrix is cut into row blocks (``ChannelView.row_blocks``), each block's
 one worker and write only its own rows, and the reductions return per-block partial sums that
 are added in float64, block by block in order (``summed_blocks``), so the results are the same
 bits from run to run.  Forward: one phase for the sums, one for z (two plus one far from
-zero); backward: one for the masked g and its sums, one for ∂L/∂x.  Below
-``parallel._SPLIT_SIZE`` numbers (the 1-D ResNets' 64 000) — or on one thread — there is one
+zero); backward: one for the masked g and its sums, one for ∂L/∂x.  Below 100 000 numbers
+(``parallel.pieces_for_pass``; the 1-D ResNets' 64 000) — or on one thread — there is one
 block, computed exactly as before.  Measured on 2 threads: batch norm + ReLU forward and
 backward on ResNet-20's first stage (1 048 576 numbers) 4.4 → 2.0 ms; a ResNet-20 step 187 →
 171 ms (``benchmarks/networks.py --threads 2``).
