@@ -4,15 +4,18 @@
         [resnet1d-14 resnet1d-50 ...] [--threads 2] [--steps 30] [--warmup 5]
 
 The networks, data and recipe are those of benchmarks/networks.py.  Each network runs in its
-own process.  The step is cut into forward, backward and the optimizer's update, each timed
-as a whole (wall time in the calling thread); inside them the kernels are timed by wrapping
-the module functions that the functional layer calls — the convolution routes' forward and
-backward, batch norm's (with its fused residual add and ReLU), pooling, the loss — and the
-matrix products the convolution routes issue through cblas, whose time is summed over the
-worker threads (so on several threads it can exceed the convolution's own wall time).
-"everything else" is the step less the timed kernels: the graph's bookkeeping, the
-elementwise operations, linear layers and the Python between them.  Medians over the timed
-steps; the wrappers add well under a microsecond per call.
+own process.  The step is cut into forward, backward and the optimizer's update (its
+``zero_grad`` and ``step``), each timed as a whole (wall time in the calling thread); inside
+them the kernels are timed by wrapping the module functions that the functional layer calls
+— the convolution routes' forward and backward, batch norm's (with its fused residual add
+and ReLU), pooling and padding (ResNet-20's shortcuts pad channels), the loss — and the
+matrix products the grid and phases routes issue straight through cblas, whose time is
+summed over the worker threads (so on several threads it can exceed the convolution's own
+wall time; im2col's products — a first layer's, the 1-D stride-2 convolutions' — are not in
+that line).  "everything else" is, step by step, the step less the timed kernels and the
+update: the graph's bookkeeping, the elementwise operations, linear layers and the Python
+between them.  Medians over the timed steps; the wrappers add well under a microsecond per
+call.
 """
 from __future__ import annotations
 
@@ -29,8 +32,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import blas_description, emit, engine_settings, run_child  # noqa: E402
 from networks import NETWORKS, batches  # noqa: E402
 
-KINDS = ("conv forward", "conv backward", "  of which GEMM (all threads)", "batch norm forward",
-         "batch norm backward", "pooling", "loss")
+GEMM = "  of which grid GEMMs (all threads)"
+KINDS = ("conv forward", "conv backward", GEMM, "batch norm forward", "batch norm backward",
+         "pooling, padding", "loss")
 
 
 class Timers:
@@ -70,10 +74,12 @@ def instrument(timers: Timers) -> None:
     for name in ("batch_norm_train_forward", "batch_norm_eval_forward"):
         setattr(norm, name, timers.wrap("batch norm forward", getattr(norm, name)))
     norm.batch_norm_backward = timers.wrap("batch norm backward", norm.batch_norm_backward)
-    for module, kind in ((pool, "pooling"), (loss, "loss")):
+    # *_forward and *_backward only: the loss's forward calls log_softmax through the module,
+    # which would be counted twice.
+    for module, kind in ((pool, "pooling, padding"), (loss, "loss")):
         for name in dir(module):
             fn = getattr(module, name)
-            if callable(fn) and name.endswith(("_forward", "_backward", "softmax")) \
+            if callable(fn) and name.endswith(("_forward", "_backward")) \
                     and getattr(fn, "__module__", None) == module.__name__:
                 setattr(module, name, timers.wrap(kind, fn))
     raw_gemm = blas.raw_gemm
@@ -84,7 +90,7 @@ def instrument(timers: Timers) -> None:
         if fn is None:
             return None
         if id(fn) not in wrapped:      # ctypes functions cannot be hashed
-            wrapped[id(fn)] = timers.wrap("  of which GEMM (all threads)", fn)
+            wrapped[id(fn)] = timers.wrap(GEMM, fn)
         return wrapped[id(fn)]
 
     blas.raw_gemm = timed_raw_gemm
@@ -109,6 +115,7 @@ def profile_worker(network: str, warmup: int, steps: int) -> dict:
         x, y = data[number % len(data)]
         start = time.perf_counter()
         optimizer.zero_grad()
+        cleared = time.perf_counter()
         loss = F.cross_entropy(model(x), y)
         forward_done = time.perf_counter()
         loss.backward()
@@ -116,19 +123,19 @@ def profile_worker(network: str, warmup: int, steps: int) -> dict:
         optimizer.step()
         done = time.perf_counter()
         seconds, calls = timers.take()
+        update = (cleared - start) + (done - backward_done)
+        timed = sum(spent for kind, spent in seconds.items() if kind != GEMM)
         if number >= warmup:
-            rows.append(dict(step=done - start, forward=forward_done - start,
-                             backward=backward_done - forward_done,
-                             update=done - backward_done, seconds=seconds, calls=calls))
+            rows.append(dict(step=done - start, forward=forward_done - cleared,
+                             backward=backward_done - forward_done, update=update,
+                             rest=done - start - update - timed, seconds=seconds,
+                             calls=calls))
     median = lambda values: statistics.median(values) * 1e3  # noqa: E731
     kernels = {kind: median([row["seconds"].get(kind, 0.0) for row in rows]) for kind in KINDS}
     calls = {kind: rows[-1]["calls"].get(kind, 0) for kind in KINDS}
-    timed = sum(ms for kind, ms in kernels.items() if not kind.startswith(" "))
-    step = median([row["step"] for row in rows])
-    return dict(step=step, forward=median([row["forward"] for row in rows]),
-                backward=median([row["backward"] for row in rows]),
-                update=median([row["update"] for row in rows]), kernels=kernels, calls=calls,
-                rest=step - timed - median([row["update"] for row in rows]))
+    return dict(kernels=kernels, calls=calls,
+                **{part: median([row[part] for row in rows])
+                   for part in ("step", "forward", "backward", "update", "rest")})
 
 
 def main(argv=None) -> None:
@@ -162,11 +169,11 @@ def main(argv=None) -> None:
               f"{result['update']:.2f}")
         for kind in KINDS:
             ms = result["kernels"][kind]
-            print(f"  {kind:<30} {ms:8.2f} ms  {100 * ms / step:5.1f} %  "
+            print(f"  {kind:<36} {ms:8.2f} ms  {100 * ms / step:5.1f} %  "
                   f"({result['calls'][kind]})")
-        print(f"  {'optimizer update':<30} {result['update']:8.2f} ms  "
+        print(f"  {'optimizer update':<36} {result['update']:8.2f} ms  "
               f"{100 * result['update'] / step:5.1f} %")
-        print(f"  {'everything else':<30} {result['rest']:8.2f} ms  "
+        print(f"  {'everything else':<36} {result['rest']:8.2f} ms  "
               f"{100 * result['rest'] / step:5.1f} %")
 
 

@@ -358,15 +358,22 @@ def test_grid_route_on_a_resnet_sized_float32_layer(rng):
     np.testing.assert_allclose(fast, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("x_shape, w_shape", [((8, 16, 32, 32), (16, 16, 3, 3)),
-                                              ((100, 16, 40), (16, 16, 3)),
-                                              ((16, 32, 16, 16), (32, 32, 3, 3)),
-                                              ((1, 16, 96, 96), (16, 16, 3, 3))])
-def test_grid_route_cut_into_runs_and_shared_over_two_workers(x_shape, w_shape, rng):
-    """float32 layers of ResNet-20's and the 1-D ResNets' sizes on two workers: the per-tap
-    products cut into runs for OpenBLAS's small-matrix kernels (where it has them), shared
-    out by images, each worker copying its own images off the grid (one big image: by rows,
-    copied off after) — the same numbers as PyTorch's."""
+@pytest.mark.parametrize("x_shape, w_shape", [
+    ((8, 16, 32, 32), (16, 16, 3, 3)),      # ResNet-20's first stage: 4 images per worker
+    ((16, 32, 16, 16), (32, 32, 3, 3)),     # its second stage
+    ((400, 32, 40), (32, 32, 3)),           # a 1-D layer big enough to be shared out
+    ((9, 16, 32, 32), (16, 16, 3, 3)),      # 4 and 5 images
+    ((5, 32, 32, 32), (32, 32, 3, 3)),      # too few to share evenly: rows, copied after
+    ((1, 16, 96, 96), (16, 16, 3, 3)),      # one big image: rows, copied after
+])
+def test_grid_route_cut_into_runs_and_shared_over_two_workers(x_shape, w_shape, rng,
+                                                              monkeypatch):
+    """float32 layers on two workers, the per-tap products cut into runs for OpenBLAS's
+    small-matrix kernels (the core named as one that has them, so that the runs are taken on
+    any machine: the products compute the same sums either way), shared out by images with
+    each worker copying its own images off the grid, or by rows — the same numbers as
+    PyTorch's."""
+    monkeypatch.setattr(blas, "core_name", lambda: "SkylakeX")
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = (rng.standard_normal(w_shape) / 10).astype(np.float32)
     g = rng.standard_normal(x_shape[:1] + w_shape[:1] + x_shape[2:]).astype(np.float32)

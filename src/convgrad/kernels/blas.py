@@ -111,15 +111,15 @@ _SMALL_PRODUCT_MIN_ROWS = 512
 
 def small_product_rows(dtype, cols: int, inner: int) -> int | None:
     """Rows per block that keep a tall ``(rows × inner)·(inner × cols)`` product — or a
-    weight gradient's ``(inner × rows)ᵀ``-shaped one, whose long dimension is the sum — on
+    weight gradient's ``(rows × inner)ᵀ·(rows × cols)``, whose long dimension is the sum — on
     OpenBLAS's small-matrix kernels; None where cutting it does not pay.
 
     Those kernels take a product of at most 100³ multiply-adds on the AVX-512 cores, float32
     only.  A convolution's per-tap products are thin (16–64 channels) and tens of thousands
     of rows tall, so OpenBLAS would pack them; cut into blocks just under the bound they run
     19–34 % faster (``cblas_sgemm``, one thread, SkylakeX kernel, picoseconds per multiply-add
-    just under → just over the bound: 16 channels 18.6 → 25.3, 32 channels 15.2 → 18.7, a
-    32-channel weight gradient 15.2 → 23.2).  On other cores (Haswell's, say) there is no
+    just over → just under the bound: 16 channels 25.3 → 18.6, 32 channels 18.7 → 15.2, a
+    32-channel weight gradient 23.2 → 15.2).  On other cores (Haswell's, say) there is no
     such bound and blocks would only add calls.
     """
     if (np.dtype(dtype) != np.float32 or cols * inner == 0

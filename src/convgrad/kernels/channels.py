@@ -68,7 +68,8 @@ class ChannelView(NamedTuple):
         ``matrix[lo:hi]`` as against the matrix, and :meth:`sum` and :meth:`dot` of a block
         are its partial sums.  The cut depends only on the shape and the worker count: the
         same arrays are always summed in the same pieces, in the same order."""
-        return split_range(0, self.matrix.shape[0], pieces_for_pass(self.matrix.size))
+        rows = self.matrix.shape[0]
+        return split_range(0, rows, pieces_for_pass(self.matrix.size)) or [(0, rows)]
 
     def sum(self, a: np.ndarray) -> np.ndarray:
         """Σ a per channel, (C,) in float64 (the k partial sums folded last)."""

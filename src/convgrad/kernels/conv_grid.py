@@ -25,7 +25,8 @@ im2col at 16 channels on 32×32, 1.5–2.1× at 32 on 16×16, 1.5–2.7× at 64 
 
    one GEMM per tap on a *contiguous slice* of X, accumulated in place (BLAS's β = 1).
    Anchors that fall on a gap compute garbage that is never read: the price of the trick is
-   the gap fraction (13 % for 32×32 images with padding 1, 56 % for 8×8).
+   the gap (with padding 1, the grid has 6 % more cells than a 32×32 image, 13 % more than a
+   16×16 one, 27 % more than an 8×8 one).
 
 3. The backward pass reuses the same slices.  With G the upstream gradient on the anchor
    rows (zero elsewhere, so garbage anchors contribute nothing):
@@ -182,8 +183,9 @@ def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: 
     straight through cblas with the rows' addresses (``blas.raw_gemm``: thousands of
     products per training step, so no per-call checks), and then the same worker copies
     its images off the grid with ``copy_off`` while their rows are still in its cache (and
-    with no second hand-off).  With fewer images than workers the rows are cut instead, and
-    copied off once all are done.  Below ``parallel.pieces_for``'s threshold (the 1-D ResNets'
+    with no second hand-off).  Where the images do not share out evenly (fewer than four
+    per worker, and not a multiple of the workers) the rows are cut instead, and copied off
+    once all are done.  Below ``parallel.pieces_for``'s threshold (the 1-D ResNets'
     16–64-channel convolutions) all stays in one block, in this thread: waking a worker
     cost more than it saved.  Where OpenBLAS has small-matrix kernels
     (``blas.small_product_rows``: its AVX-512 cores, float32, up to 32 channels) each block
@@ -197,10 +199,13 @@ def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: 
     inner, width, size = source.shape[1], out.shape[1], out.itemsize
     pieces = pieces_for(rows * inner * width * len(offsets))
     image_span = grid.span // grid.batch
-    if grid.batch >= pieces:       # (row_lo, row_hi, first image, last image) per worker
+    # Whole images per worker when they share out evenly (or nearly: at least 4 per worker);
+    # otherwise (3 images on 2 workers, one big image) rows, copied off once all are done.
+    by_images = grid.batch % pieces == 0 or grid.batch >= 4 * pieces
+    if by_images:                  # (row_lo, row_hi, first image, last image) per worker
         blocks = [(first * image_span, min(last * image_span, rows), first, last)
                   for first, last in split_range(0, grid.batch, pieces)]
-    else:                          # fewer images than workers: rows, copied off after
+    else:
         blocks = [(lo, hi, 0, 0) for lo, hi in split_range(0, rows, pieces)]
     run_rows = blas.small_product_rows(out.dtype, width, inner) or rows
     matrices = np.ascontiguousarray(matrices)
@@ -218,7 +223,7 @@ def _sum_of_shifted_products(source: np.ndarray, start: int, offsets, matrices: 
             copy_off(first, last)
 
     run_pieces(worker_block, len(blocks))
-    if grid.batch < pieces:
+    if not by_images:
         copy_off(0, grid.batch)
 
 
