@@ -26,7 +26,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import emit, engine_settings, median_wall_and_cpu_ms, run_child  # noqa: E402
-from networks import NETWORKS, batches  # noqa: E402
+from networks import convgrad_training, training_step  # noqa: E402
 
 # (C_in, C_out, H = W, stride) of ResNet-20's convolutions, one per route they take
 CONV_LAYERS = [(3, 16, 32, 1), (16, 16, 32, 1), (32, 32, 16, 1), (64, 64, 8, 1),
@@ -42,8 +42,6 @@ def worker(warmup: int, repeats: int, cases: list | None) -> dict:
 
     import convgrad
     import convgrad.functional as F
-    from convgrad import optim
-    from convgrad.models import get_model
 
     rng = np.random.default_rng(0)
     results = {}
@@ -51,25 +49,10 @@ def worker(warmup: int, repeats: int, cases: list | None) -> dict:
     def wanted(case):
         return cases is None or any(case.startswith(prefix) for prefix in cases)
 
-    def training_step(network):
-        model_name, kwargs, input_shape, batch = NETWORKS[network]
-        convgrad.manual_seed(0)
-        model = get_model(model_name, **kwargs)
-        opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-        data = [(convgrad.tensor(x), convgrad.tensor(y))
-                for x, y in batches(model_name, input_shape, batch)]
-        position = iter(range(10 ** 9))
-
-        def step():
-            x, y = data[next(position) % len(data)]
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
-        return step
-
     for case, network in STEPS.items():
         if wanted(case):
-            results[case] = median_wall_and_cpu_ms(training_step(network), warmup,
+            step = training_step(*convgrad_training(network), F)
+            results[case] = median_wall_and_cpu_ms(step, warmup,
                                                    repeats * (1 if network == "resnet20" else 3))
     for c_in, c_out, size, stride in CONV_LAYERS:
         if not wanted("conv"):

@@ -71,19 +71,41 @@ def batches(model: str, input_shape: tuple, batch: int) -> list:
              rng.integers(0, 10, batch)) for _ in range(RANDOM_BATCHES)]
 
 
-def step_worker(library: str, network: str, warmup: int, steps: int, threads: int) -> dict:
+def convgrad_training(network: str) -> tuple:
+    """``(model, optimizer, batches)`` of ``network`` in convgrad: seed 0, the study's SGD
+    recipe, the batches as tensors (also what benchmarks/ab.py and profile_step.py time)."""
+    import convgrad
+    from convgrad import optim
+    from convgrad.models import get_model
+
     model_name, kwargs, input_shape, batch = NETWORKS[network]
-    pairs = batches(model_name, input_shape, batch)
+    convgrad.manual_seed(0)
+    model = get_model(model_name, **kwargs)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    data = [(convgrad.tensor(x), convgrad.tensor(y))
+            for x, y in batches(model_name, input_shape, batch)]
+    return model, optimizer, data
+
+
+def training_step(model, optimizer, data: list, functional):
+    """A function that runs one training step on the next batch of ``data`` (cycling), in
+    either library (``functional``: its ``nn.functional``)."""
+    position = iter(range(10 ** 9))
+
+    def step():
+        x, y = data[next(position) % len(data)]
+        optimizer.zero_grad()
+        functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    return step
+
+
+def step_worker(library: str, network: str, warmup: int, steps: int, threads: int) -> dict:
     if library.startswith("convgrad"):
         import convgrad
         import convgrad.functional as F
-        from convgrad import optim
-        from convgrad.models import get_model
 
-        convgrad.manual_seed(0)
-        model = get_model(model_name, **kwargs)
-        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-        data = [(convgrad.tensor(x), convgrad.tensor(y)) for x, y in pairs]
+        model, optimizer, data = convgrad_training(network)
         source = os.path.dirname(os.path.dirname(convgrad.__file__))
     else:
         import torch
@@ -91,25 +113,20 @@ def step_worker(library: str, network: str, warmup: int, steps: int, threads: in
 
         from convgrad.interop.torch_models import build
 
+        model_name, kwargs, input_shape, batch = NETWORKS[network]
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         model = build(model_name, **kwargs)
-        data = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in pairs]
+        data = [(torch.from_numpy(x), torch.from_numpy(y))
+                for x, y in batches(model_name, input_shape, batch)]
         if library == "torch-channels_last":
             model = model.to(memory_format=torch.channels_last)
             data = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in data]
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
         source = None
-    position = iter(range(10 ** 9))
-
-    def step():
-        x, y = data[next(position) % len(data)]
-        optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-
     with step_memory() as memory:
-        ms, cpu_ms = median_wall_and_cpu_ms(step, warmup, steps)
+        ms, cpu_ms = median_wall_and_cpu_ms(training_step(model, optimizer, data, F), warmup,
+                                            steps)
     return dict(ms=ms, cpu_ms=cpu_ms, source=source, **memory)
 
 

@@ -30,7 +30,7 @@ from collections import defaultdict
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import blas_description, emit, engine_settings, run_child  # noqa: E402
-from networks import NETWORKS, batches  # noqa: E402
+from networks import NETWORKS, convgrad_training  # noqa: E402
 
 GEMM = "  of which grid GEMMs (all threads)"
 KINDS = ("conv forward", "conv backward", GEMM, "batch norm forward", "batch norm backward",
@@ -97,17 +97,9 @@ def instrument(timers: Timers) -> None:
 
 
 def profile_worker(network: str, warmup: int, steps: int) -> dict:
-    import convgrad
     import convgrad.functional as F
-    from convgrad import optim
-    from convgrad.models import get_model
 
-    model_name, kwargs, input_shape, batch = NETWORKS[network]
-    pairs = batches(model_name, input_shape, batch)
-    convgrad.manual_seed(0)
-    model = get_model(model_name, **kwargs)
-    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    data = [(convgrad.tensor(x), convgrad.tensor(y)) for x, y in pairs]
+    model, optimizer, data = convgrad_training(network)
     timers = Timers()
     instrument(timers)
     rows = []

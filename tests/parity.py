@@ -4,6 +4,7 @@
 outputs, then backpropagates the same random upstream gradient (not ``.sum()``, whose
 all-ones gradient hides transposition mistakes) and compares every input's gradient.
 ``check_raises_like`` asserts that convgrad raises where PyTorch raises, with the same class.
+``torch_twin`` and ``check_model`` do the same for a whole registry model and its PyTorch twin.
 """
 from __future__ import annotations
 
@@ -158,3 +159,31 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """max |a − b| / max(|a|, |b|, tiny), CS231n's gradient-check measure."""
     return float(np.max(np.abs(a - b) / np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-8)))
+
+
+def torch_twin(name: str):
+    """The registry model ``name`` (seeded, float64) and its PyTorch twin holding the same
+    weights."""
+    from convgrad.interop.torch import torch_model
+    from convgrad.models import get_model
+
+    cg.manual_seed(0)
+    mine = get_model(name).double()
+    theirs = torch_model(name).double()
+    assert list(mine.state_dict()) == list(theirs.state_dict())
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                            for k, v in mine.state_dict().items()})
+    return mine, theirs
+
+
+def check_model(mine, theirs, x: np.ndarray, rng, tol: dict):
+    """The two models' outputs on ``x``, then every parameter's gradient for the same random
+    upstream gradient, compared; returns the two outputs."""
+    out_mine, out_theirs = mine(cg.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(out_mine.data, out_theirs.detach().numpy(), **tol)
+    upstream = rng.standard_normal(out_mine.shape)
+    (out_mine * cg.tensor(upstream)).sum().backward()
+    (out_theirs * torch.tensor(upstream)).sum().backward()
+    for (key, p_mine), (_, p_theirs) in zip(mine.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p_mine.grad.data, p_theirs.grad.numpy(), err_msg=key, **tol)
+    return out_mine, out_theirs

@@ -5,12 +5,11 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 import convgrad as cg
-from convgrad.interop.torch import torch_model
 from convgrad.models import FAMILIES, MODELS, get_model
 from convgrad.train.config import ConfigError, TrainConfig
+from parity import check_model, torch_twin
 
 TOL = dict(rtol=1e-9, atol=1e-11)
 
@@ -52,20 +51,11 @@ def test_family_networks_equal_the_named_ones():
                                          ("lenet-6", (2, 1, 8, 8)),
                                          ("resnet8", (2, 3, 32, 32))])
 def test_family_networks_match_their_torch_twins(name, shape):
-    cg.manual_seed(0)
-    mine = get_model(name).double().train()
-    theirs = torch_model(name).double().train()
-    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                            for k, v in mine.state_dict().items()})
+    mine, theirs = torch_twin(name)
+    mine.train()
+    theirs.train()
     rng = np.random.default_rng(1)
-    x = rng.standard_normal(shape)
-    out_mine, out_theirs = mine(cg.tensor(x)), theirs(torch.tensor(x))
-    np.testing.assert_allclose(out_mine.data, out_theirs.detach().numpy(), **TOL)
-    upstream = rng.standard_normal(out_mine.shape)
-    (out_mine * cg.tensor(upstream)).sum().backward()
-    (out_theirs * torch.tensor(upstream)).sum().backward()
-    for (key, p_mine), (_, p_theirs) in zip(mine.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p_mine.grad.data, p_theirs.grad.numpy(), err_msg=key, **TOL)
+    check_model(mine, theirs, rng.standard_normal(shape), rng, TOL)
 
 
 @pytest.mark.parametrize("name, fragment", [

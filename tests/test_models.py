@@ -3,11 +3,11 @@ same structure and key names written in torch.nn) — the state dict loads into 
 outputs and every parameter's gradient agree in float64."""
 import numpy as np
 import pytest
-import torch
 
 import convgrad as cg
 from convgrad.interop.torch import torch_model
 from convgrad.models import MODELS, get_model
+from parity import check_model, torch_twin
 
 TOL = dict(rtol=1e-9, atol=1e-11)
 
@@ -28,33 +28,15 @@ TWINS = [
 ]
 
 
-def _load_twin(name):
-    """Our model by name and its torch twin, with our (seeded) weights copied into torch."""
-    cg.manual_seed(0)
-    mine = get_model(name).double()
-    theirs = torch_model(name).double()
-    assert list(mine.state_dict()) == list(theirs.state_dict())
-    theirs.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                            for k, v in mine.state_dict().items()})
-    return mine, theirs
-
-
 @pytest.mark.parametrize("name, shape", TWINS)
 @pytest.mark.parametrize("training", [True, False])
 def test_models_match_their_torch_twins(name, shape, training):
-    mine, theirs = _load_twin(name)
+    mine, theirs = torch_twin(name)
     mine.train(training)
     theirs.train(training)
     rng = np.random.default_rng(1)
-    x = rng.standard_normal(shape)
-    out_mine, out_theirs = mine(cg.tensor(x)), theirs(torch.tensor(x))
+    out_mine, out_theirs = check_model(mine, theirs, rng.standard_normal(shape), rng, TOL)
     assert out_mine.shape == tuple(out_theirs.shape) == (shape[0], 10)
-    np.testing.assert_allclose(out_mine.data, out_theirs.detach().numpy(), **TOL)
-    upstream = rng.standard_normal(out_mine.shape)
-    (out_mine * cg.tensor(upstream)).sum().backward()
-    (out_theirs * torch.tensor(upstream)).sum().backward()
-    for (key, p_mine), (_, p_theirs) in zip(mine.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p_mine.grad.data, p_theirs.grad.numpy(), err_msg=key, **TOL)
     for key, value in theirs.state_dict().items():   # running statistics after the step
         np.testing.assert_allclose(mine.state_dict()[key].numpy(), value.numpy(), err_msg=key,
                                    **TOL)
